@@ -1,0 +1,210 @@
+"""``seqbench-ray``: run in silico experiments on local Ray or a Ray cluster.
+
+Errors a user can fix (a missing file, a bad spec key, a model that does not load) print one
+line on stderr and exit with status 2; ``--debug`` shows the traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+app = typer.Typer(
+    name="seqbench-ray",
+    help="Run in silico experiments against sequence-to-expression models (Enformer and others) on Ray.\n\n"
+    "Without --spec, `submit` runs the embedded default: a synthetic genome and the planted model, offline.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+_DEBUG = {"on": False}
+
+
+def _user_errors() -> tuple[type[BaseException], ...]:
+    from seqbench.experiments.base import InputError
+    from seqbench.genome import GenomeError
+    from seqbench.models.base import TrackError
+    from seqbench.models.tfhub import ModelLoadError
+    from seqbench.runtime.jobdir import JobDirError
+    from seqbench.runtime.pipeline import PipelineError
+    from seqbench.sequence.constructs import ConstructError
+    from seqbench.spec import SpecError
+
+    return (SpecError, InputError, GenomeError, TrackError, ModelLoadError, JobDirError, PipelineError,
+            ConstructError)
+
+
+def _fail(exc: BaseException) -> None:
+    if _DEBUG["on"]:
+        raise exc
+    msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    typer.echo(f"seqbench-ray: error: {msg}", err=True)
+    raise typer.Exit(code=2)
+
+
+@app.callback()
+def _main(debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")] = False) -> None:
+    _DEBUG["on"] = debug
+
+
+@app.command()
+def submit(
+    experiment: Annotated[str, typer.Argument(help="Experiment name (see `seqbench-ray list`).")],
+    spec: Annotated[Path | None, typer.Option("--spec", help="Job spec (TOML). Default: the embedded demo.")] = None,
+    job_dir: Annotated[Path | None, typer.Option("--job-dir", help="Job directory (default from the spec, "
+                                                 "else seqbench-jobs/<experiment>-<hash>).")] = None,
+    replicas: Annotated[int | None, typer.Option("--replicas", help="Model replicas (default: one per GPU, "
+                                                 "1 without GPUs).")] = None,
+    address: Annotated[str | None, typer.Option("--address", help="Ray address of a running cluster "
+                                                "(default: start local Ray).")] = None,
+    shard_size: Annotated[int | None, typer.Option("--shard-size", help="Constructs per shard.")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")] = False,
+) -> None:
+    """Plan, predict, reduce and report one experiment; print the headline figures and the job directory."""
+    from seqbench.experiments import EXPERIMENTS
+
+    try:
+        if experiment not in EXPERIMENTS:
+            import difflib
+
+            close = difflib.get_close_matches(experiment, list(EXPERIMENTS), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            from seqbench.spec import SpecError
+
+            raise SpecError(f"unknown experiment {experiment!r}{hint} (known: {', '.join(EXPERIMENTS)})")
+        overrides: dict = {"runtime": {}}
+        if replicas is not None:
+            overrides["runtime"]["replicas"] = replicas
+        if address is not None:
+            overrides["runtime"]["address"] = address
+        if shard_size is not None:
+            overrides["runtime"]["shard_size"] = shard_size
+        job_spec = _load(experiment, spec, overrides, quiet)
+        from seqbench.runtime.submit import headline_text, submit as run
+
+        t0 = time.time()
+        result = run(job_spec, job_dir=job_dir, progress=not quiet)
+        typer.echo(headline_text(result))
+        if not quiet:
+            typer.echo(f"done in {time.time() - t0:.0f} s", err=True)
+    except _user_errors() as exc:
+        _fail(exc)
+
+
+def _load(experiment: str, spec: Path | None, overrides: dict, quiet: bool):
+    from seqbench.experiments import get_experiment
+    from seqbench.spec import SpecError, deep_merge, load_spec, parse_spec
+
+    if spec is not None:
+        job_spec = load_spec(spec, overrides=overrides)
+        if job_spec.experiment != experiment:
+            raise SpecError(f"{spec}: experiment = {job_spec.experiment!r}, but the command asked for {experiment!r}")
+        return job_spec
+    from seqbench.demo.synthetic import ensure_demo
+    from seqbench.runtime.submit import cache_dir
+
+    if not quiet:
+        typer.echo("embedded default: synthetic genome + planted model (not Enformer); preparing...", err=True)
+    layout = ensure_demo(cache_dir())
+    raw = deep_merge(get_experiment(experiment).demo_spec(layout.root), overrides)
+    return parse_spec(raw, origin="embedded demo", base_dir=Path.cwd())
+
+
+@app.command("list")
+def list_() -> None:
+    """Experiments and model kinds seqbench knows."""
+    from seqbench.experiments import EXPERIMENTS
+    from seqbench.models.registry import MODEL_KINDS
+
+    typer.echo("experiments:")
+    for name, mod in EXPERIMENTS.items():
+        typer.echo(f"  {name:<22} {mod.TITLE}")
+    typer.echo("models:")
+    for kind, text in MODEL_KINDS.items():
+        typer.echo(f"  {kind:<22} {text}")
+
+
+@app.command()
+def status(
+    job_dir: Annotated[Path, typer.Argument(help="Job directory.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """State of a job: shards done / planned, rows, throughput, ETA, failure reason."""
+    from seqbench.runtime.jobdir import JobDir
+
+    try:
+        job = JobDir(job_dir)
+        manifest = job.manifest()
+        st = job.status()
+        done = job.done_shards()
+        prog = job.progress()
+        rows = sum(p["rows"] for p in prog)
+        info = {
+            "job_dir": str(job.path.resolve()),
+            "experiment": manifest["experiment"],
+            "model": manifest["model"]["name"],
+            "state": st.get("state"),
+            "reason": st.get("reason"),
+            "shards_done": len(done),
+            "n_shards": manifest["n_shards"],
+            "rows": rows,
+            "n_members": manifest["n_members"],
+        }
+        if len(prog) >= 2:
+            span = prog[-1]["t"] - prog[0]["t"]
+            rate = sum(p["rows"] for p in prog[1:]) / span if span > 0 else None
+            info["members_per_s"] = rate
+            if rate and st.get("state") == "running":
+                info["eta_s"] = (manifest["n_members"] - rows) / rate
+        if as_json:
+            typer.echo(json.dumps(info, indent=2))
+            return
+        typer.echo(f"{info['job_dir']}: {info['experiment']} on {info['model']}")
+        typer.echo(f"  state: {info['state']}" + (f" ({info['reason']})" if info.get("reason") else ""))
+        typer.echo(f"  shards: {info['shards_done']}/{info['n_shards']} done; rows {rows:,}/{info['n_members']:,}")
+        if info.get("members_per_s"):
+            typer.echo(f"  throughput: {info['members_per_s']:.1f} members/s")
+        if info.get("eta_s") is not None:
+            typer.echo(f"  eta: {info['eta_s']:.0f} s")
+    except _user_errors() as exc:
+        _fail(exc)
+
+
+@app.command()
+def report(job_dir: Annotated[Path, typer.Argument(help="Job directory with all prediction parts.")]) -> None:
+    """Re-run reduce and report from the stored predictions."""
+    from seqbench.runtime.jobdir import JobDir
+    from seqbench.runtime.submit import headline_text, load_job_spec, reduce_and_report
+
+    try:
+        job = JobDir(job_dir.resolve())
+        spec = load_job_spec(job)
+        result = reduce_and_report(job, spec)
+        typer.echo(headline_text(result))
+    except _user_errors() as exc:
+        _fail(exc)
+
+
+@app.command()
+def prepare() -> None:
+    """Build the planted model and the synthetic demo data into the cache (SEQBENCH_CACHE_DIR)."""
+    from seqbench.demo.synthetic import ensure_demo
+    from seqbench.models.planted.build import ensure_planted_model
+    from seqbench.runtime.submit import cache_dir
+
+    typer.echo(f"planted model: {ensure_planted_model(cache_dir())}")
+    typer.echo(f"demo data:     {ensure_demo(cache_dir()).root}")
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        typer.echo("seqbench-ray: interrupted", err=True)
+        sys.exit(130)

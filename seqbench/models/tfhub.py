@@ -1,0 +1,171 @@
+"""TensorFlow-Hub adapter: Enformer (URL or local SavedModel) and anything with its interface.
+
+The loaded object must expose ``predict_on_batch(x)`` (on ``obj.model`` as Enformer's TF-Hub
+module does, or on ``obj`` itself) taking float32 one-hot ``[B, L, 4]`` (A, C, G, T) and
+returning a dict with the head (``'human'``) as float32 ``[B, n_bins, n_tracks]``.
+
+On the device: uint8 codes ``[B, L]`` are one-hot encoded by a table lookup (``N`` -> the
+model's neutral value on all four channels; Enformer's pipeline uses 0.25), the model runs,
+and only the requested tracks and bins are gathered before anything is copied back.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+
+from seqbench.models.base import Geometry, TrackTable
+
+TFHUB_HINT = (
+    "if this machine is offline, download the model once elsewhere and point the spec's"
+    " model.handle at the local SavedModel directory, or set TFHUB_CACHE_DIR to a directory"
+    " that already holds it"
+)
+
+
+class ModelLoadError(RuntimeError):
+    """A model cannot be loaded, or does not behave as its declaration says."""
+
+
+def configure_tensorflow(intra_op_threads: int | None = None) -> None:
+    """GPU memory growth on (one replica per GPU must not map every GPU's memory) and,
+    optionally, the CPU thread pool size.  Call before the first TensorFlow op."""
+    import tensorflow as tf
+
+    for gpu in tf.config.list_physical_devices("GPU"):
+        try:
+            tf.config.experimental.set_memory_growth(gpu, True)
+        except RuntimeError:  # already initialised in this process
+            pass
+    if intra_op_threads:
+        try:
+            tf.config.threading.set_intra_op_parallelism_threads(intra_op_threads)
+            tf.config.threading.set_inter_op_parallelism_threads(2)
+        except RuntimeError:
+            pass
+
+
+def load_hub_object(handle: str) -> Any:
+    """``tensorflow_hub.load(handle)`` with errors a user can act on."""
+    import tensorflow_hub as hub
+
+    is_url = "://" in handle
+    if not is_url and not os.path.exists(handle):
+        raise ModelLoadError(f"model handle {handle}: no such file or directory (expected a SavedModel directory)")
+    try:
+        return hub.load(handle)
+    except Exception as exc:  # tensorflow_hub raises many types (URLError, OSError, ValueError...)
+        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        hint = f"; {TFHUB_HINT}" if is_url else ""
+        raise ModelLoadError(f"model handle {handle}: cannot load ({msg}){hint}") from exc
+
+
+class HubModel:
+    """A TF-Hub / SavedModel sequence model (see the module docstring).
+
+    Parameters
+    ----------
+    handle: TF-Hub URL or local SavedModel directory.
+    name: name printed in every report.
+    geometry: declared geometry; checked against a real call at load time.
+    tracks: the model's track table.
+    head: output head to read (Enformer: ``'human'``).
+    neutral_value: one-hot value of N on each channel.
+    batch_size: inputs per device call (the last batch is padded so shapes stay fixed).
+    """
+
+    def __init__(
+        self,
+        handle: str,
+        *,
+        name: str,
+        geometry: Geometry,
+        tracks: TrackTable,
+        head: str = "human",
+        neutral_value: float = 0.25,
+        batch_size: int = 8,
+        intra_op_threads: int | None = None,
+    ):
+        import tensorflow as tf
+
+        configure_tensorflow(intra_op_threads)
+        geometry.validate()
+        self.name, self.geometry, self.tracks = name, geometry, tracks
+        self.head, self.neutral_value, self.batch_size = head, float(neutral_value), int(batch_size)
+        self.handle = handle
+        self._obj = load_hub_object(handle)  # keep a reference: restored functions need their variables
+        inner = getattr(self._obj, "model", self._obj)
+        fn = getattr(inner, "predict_on_batch", None)
+        if fn is None:
+            raise ModelLoadError(f"model handle {handle}: the loaded object has no predict_on_batch")
+        self._fn = fn
+        nv = self.neutral_value
+        table = tf.constant(
+            [[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1], [nv, nv, nv, nv]], dtype=tf.float32
+        )
+        L = geometry.sequence_length
+
+        @tf.function(
+            input_signature=[
+                tf.TensorSpec([None, L], tf.uint8),
+                tf.TensorSpec([None, None], tf.int32),
+                tf.TensorSpec([None], tf.int32),
+            ],
+            reduce_retracing=True,
+        )
+        def _run(codes, bins, track_idx):
+            x = tf.gather(table, tf.cast(codes, tf.int32))  # [B, L, 4]
+            out = fn(x)
+            out = out[head] if isinstance(out, dict) else out
+            out = tf.gather(out, track_idx, axis=2)  # [B, n_bins, T]
+            return tf.gather(out, bins, batch_dims=1)  # [B, K, T]
+
+        self._run = _run
+        self._check_geometry()
+
+    def _check_geometry(self) -> None:
+        """One real call (also the warm-up): the output must be ``[1, n_bins, len(tracks)]``."""
+        import tensorflow as tf
+
+        x = tf.zeros([1, self.geometry.sequence_length, 4], tf.float32)
+        try:
+            out = self._fn(x)
+        except Exception as exc:
+            raise ModelLoadError(
+                f"model {self.name}: a call with input [1, {self.geometry.sequence_length}, 4] failed"
+                f" ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__}); is the declared"
+                " sequence length right?"
+            ) from exc
+        if isinstance(out, dict):
+            if self.head not in out:
+                raise ModelLoadError(f"model {self.name}: no output head {self.head!r} (has {sorted(out)})")
+            out = out[self.head]
+        shape = tuple(int(d) for d in out.shape)
+        want = (1, self.geometry.n_bins, len(self.tracks))
+        if shape != want:
+            raise ModelLoadError(
+                f"model {self.name}: output shape {shape} does not match the declared geometry {want}"
+                " (batch, bins, tracks)"
+            )
+        # warm the gathered path at the production batch size
+        codes = np.full((self.batch_size, self.geometry.sequence_length), 4, np.uint8)
+        self._run(codes, np.zeros((self.batch_size, 1), np.int32), np.zeros(1, np.int32))
+
+    def predict(self, codes: np.ndarray, bins: np.ndarray, tracks: np.ndarray) -> np.ndarray:
+        """Values ``[B, K, T]`` float32 at ``bins`` ``[B, K]`` of ``tracks`` ``[T]`` for inputs ``codes`` ``[B, L]``."""
+        codes = np.asarray(codes, dtype=np.uint8)
+        bins = np.asarray(bins, dtype=np.int32)
+        tracks = np.asarray(tracks, dtype=np.int32)
+        n = codes.shape[0]
+        out = np.empty((n, bins.shape[1], tracks.size), dtype=np.float32)
+        bs = self.batch_size
+        for i in range(0, n, bs):
+            c, b = codes[i : i + bs], bins[i : i + bs]
+            k = c.shape[0]
+            if k < bs:  # pad: a fixed batch shape avoids retracing and XLA recompiles
+                c = np.concatenate([c, np.full((bs - k, c.shape[1]), 4, np.uint8)])
+                b = np.concatenate([b, np.zeros((bs - k, b.shape[1]), np.int32)])
+            out[i : i + k] = self._run(c, b, tracks).numpy()[:k]
+        return out

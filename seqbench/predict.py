@@ -1,0 +1,101 @@
+"""The two steps between constructs and prediction rows, as plain functions (no Ray).
+
+1. :func:`materialize_shard` (CPU): constructs -> one extended uint8 window each
+   (``[n, L + max_shift − min_shift]``) and the landmark's index in it.
+2. :func:`predict_shard` (model replica): every strand x shift member is cut from the
+   extended windows, the model reads only ``bin_window`` around each member's landmark bin
+   for the requested tracks, and the bins are summed on the spot.  One row per member:
+   ``construct_id`` (int64), ``member`` (uint8, index into ``Ensemble.members``),
+   ``landmark_bin`` (int16) and one float32 column per track label.
+
+The runtime runs step 1 in CPU tasks and step 2 in GPU actors; tests and benchmarks call
+them directly.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+
+from seqbench.models.base import Geometry
+from seqbench.sequence.constructs import Construct, ConstructError, SourceReader, materialize
+from seqbench.sequence.ensemble import Ensemble, member_codes, member_landmarks, window_bins
+
+
+@dataclass
+class MaterializedShard:
+    """Extended windows of one shard (see module docstring)."""
+
+    shard: int
+    construct_ids: np.ndarray  # int64 [n]
+    windows: np.ndarray  # uint8 [n, L + span]
+    landmarks: np.ndarray  # int64 [n], index into each window
+
+
+class ShardError(RuntimeError):
+    """A construct of a shard could not be built; names the shard and the construct."""
+
+
+def materialize_shard(
+    shard: int,
+    construct_ids: Sequence[int],
+    constructs: Sequence[Construct],
+    read: SourceReader | None,
+    geometry: Geometry,
+    ensemble: Ensemble,
+) -> MaterializedShard:
+    L = geometry.sequence_length
+    width = L + ensemble.max_shift - ensemble.min_shift
+    windows = np.empty((len(constructs), width), dtype=np.uint8)
+    landmarks = np.empty(len(constructs), dtype=np.int64)
+    for i, c in enumerate(constructs):
+        try:
+            windows[i], landmarks[i] = materialize(
+                c, read, sequence_length=L, min_shift=ensemble.min_shift, max_shift=ensemble.max_shift
+            )
+        except (ConstructError, ValueError) as exc:
+            raise ShardError(f"shard {shard}, construct {construct_ids[i]} ({c.key}): {exc}") from exc
+    return MaterializedShard(shard, np.asarray(construct_ids, dtype=np.int64), windows, landmarks)
+
+
+def predict_shard(
+    model,
+    shard: MaterializedShard,
+    ensemble: Ensemble,
+    tracks: dict[str, int],
+    *,
+    chunk: int | None = None,
+) -> pa.Table:
+    """Prediction rows of a shard (see module docstring); ``tracks`` maps label -> track index."""
+    geometry: Geometry = model.geometry
+    L, M = geometry.sequence_length, ensemble.n_members
+    n = len(shard.construct_ids)
+    track_idx = np.asarray(list(tracks.values()), dtype=np.int32)
+    lbins = np.empty((n, M), dtype=np.int32)
+    for i in range(n):
+        lbins[i] = member_landmarks(int(shard.landmarks[i]), ensemble, geometry)[1]
+    bins, valid = window_bins(lbins, ensemble, geometry.n_bins)  # [n, M, K]
+    values = np.empty((n * M, track_idx.size), dtype=np.float32)
+    flat_bins = bins.reshape(n * M, -1)
+    flat_valid = valid.reshape(n * M, -1)
+    bs = chunk or max(1, int(getattr(model, "batch_size", 8)))
+    # constructs per model call group: a multiple of the batch size in members, so that no
+    # device batch is padded except possibly the shard's last one
+    per = bs // math.gcd(bs, M)
+    for i0 in range(0, n, per):
+        i1 = min(n, i0 + per)
+        codes = np.concatenate([member_codes(shard.windows[i], ensemble, L) for i in range(i0, i1)])
+        out = model.predict(codes, flat_bins[i0 * M : i1 * M], track_idx)  # [k*M, K, T]
+        values[i0 * M : i1 * M] = (out * flat_valid[i0 * M : i1 * M, :, None]).sum(axis=1)
+    cols: dict[str, pa.Array] = {
+        "construct_id": pa.array(np.repeat(shard.construct_ids, M)),
+        "member": pa.array(np.tile(np.arange(M, dtype=np.uint8), n)),
+        "landmark_bin": pa.array(lbins.reshape(-1).astype(np.int16)),
+    }
+    for j, label in enumerate(tracks):
+        cols[label] = pa.array(values[:, j])
+    return pa.table(cols)

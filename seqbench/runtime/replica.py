@@ -1,0 +1,62 @@
+"""Model replicas and materialization as Ray units of work.
+
+``ModelReplica`` is a plain class; :mod:`seqbench.runtime.pipeline` turns it into an actor
+(one per GPU, or fractional-CPU actors without GPUs).  Its constructor never raises: a model
+that cannot be loaded is reported by :meth:`ModelReplica.ready`, so the driver can fail the
+job with the loader's message instead of a dead-actor traceback.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pyarrow as pa
+
+from seqbench.models.base import Geometry
+from seqbench.models.registry import ModelSpec, load_model
+from seqbench.predict import MaterializedShard, materialize_shard, predict_shard
+from seqbench.sequence.ensemble import Ensemble
+
+
+class ModelReplica:
+    """One loaded model; predicts whole shards."""
+
+    def __init__(self, model_spec: ModelSpec, cache_dir: str | None, intra_op_threads: int | None = None):
+        self.error: str | None = None
+        self.model = None
+        try:
+            self.model = load_model(model_spec, Path(cache_dir) if cache_dir else None,
+                                    intra_op_threads=intra_op_threads)
+        except Exception as exc:  # reported through ready(); the driver fails the job with it
+            self.error = f"{type(exc).__name__}: {exc}"
+
+    def ready(self) -> str | None:
+        """None when the model is loaded, else the loading error."""
+        return self.error
+
+    def pid(self) -> int:
+        return os.getpid()
+
+    def predict(self, shard: MaterializedShard, ensemble: Ensemble, tracks: dict[str, int]) -> tuple[int, pa.Table]:
+        if self.model is None:
+            raise RuntimeError(self.error or "model not loaded")
+        return shard.shard, predict_shard(self.model, shard, ensemble, tracks)
+
+
+_GENOMES: dict[str, object] = {}
+
+
+def materialize_task(shard: int, construct_ids: list[int], builder, fasta: str | None,
+                     geometry: Geometry, ensemble: Ensemble) -> MaterializedShard:
+    """Build a shard's constructs and their extended windows (runs in a CPU task)."""
+    from seqbench.genome import Genome
+
+    read = None
+    if fasta is not None:
+        genome = _GENOMES.get(fasta)
+        if genome is None:  # one Genome (and its chromosome cache) per worker process
+            genome = _GENOMES[fasta] = Genome(fasta, cache_bytes=1 << 30)
+        read = genome.read_padded  # type: ignore[attr-defined]
+    constructs = [builder(i) for i in construct_ids]
+    return materialize_shard(shard, construct_ids, constructs, read, geometry, ensemble)

@@ -1,0 +1,292 @@
+"""A job from spec to report: plan, run the pipeline, reduce, report.
+
+``submit`` is what ``seqbench-ray submit`` calls.  It refuses a job directory that holds a
+complete job, or a different job (another content hash); given the directory of an
+unfinished job with the same spec it computes only the shards without a part.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from seqbench import __version__
+from seqbench.experiments import get_experiment
+from seqbench.genome import Genome
+from seqbench.models import registry
+from seqbench.runtime.jobdir import JobDir, JobDirError, atomic_write_json
+from seqbench.spec import JobSpec
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("SEQBENCH_CACHE_DIR", Path.home() / ".cache" / "seqbench"))
+
+
+def default_job_dir(spec: JobSpec) -> Path:
+    return Path("seqbench-jobs") / f"{spec.experiment}-{spec.content_hash()[:8]}"
+
+
+def _file_identity(path: Path) -> dict[str, Any]:
+    st = path.stat()
+    return {"path": str(path), "bytes": st.st_size, "mtime": int(st.st_mtime)}
+
+
+def input_identity(spec: JobSpec) -> dict[str, Any]:
+    """What the inputs are (FASTA index, tables): part of the job's content hash."""
+    ident: dict[str, Any] = {}
+    fai = Path(str(spec.fasta) + ".fai")
+    if fai.is_file():
+        ident["fasta_fai"] = fai.read_text()[:100_000]
+    for k, v in spec.inputs.items():
+        if isinstance(v, Path) and v.is_file():
+            ident[k] = _file_identity(v)
+    return ident
+
+
+@dataclass
+class JobResult:
+    job_dir: Path
+    summary: dict[str, Any]
+    headline: list[tuple[str, str, Any]]
+    model_name: str
+
+
+class Progress:
+    """Progress on the terminal (rich) or as occasional log lines when not a terminal."""
+
+    def __init__(self, total_members: int, done_members: int, enabled: bool):
+        self.total, self.done, self.enabled = total_members, done_members, enabled
+        self.start = time.time()
+        self._bar = None
+        self._last_line = 0.0
+        if enabled and sys.stderr.isatty():
+            from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
+                                       TimeRemainingColumn)
+
+            self._bar = Progress(TextColumn("[bold]predicting"), BarColumn(), MofNCompleteColumn(),
+                                 TextColumn("members"), TimeElapsedColumn(), TimeRemainingColumn(),
+                                 transient=False)
+            self._bar.start()
+            self._task = self._bar.add_task("predict", total=total_members, completed=done_members)
+
+    def advance(self, members: int) -> None:
+        self.done += members
+        if self._bar is not None:
+            self._bar.update(self._task, completed=self.done)
+        elif self.enabled and (time.time() - self._last_line > 10 or self.done >= self.total):
+            rate = self.done / max(time.time() - self.start, 1e-9)
+            print(f"predicted {self.done}/{self.total} members ({rate:.1f}/s)", file=sys.stderr, flush=True)
+            self._last_line = time.time()
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+
+
+def plan_job(spec: JobSpec, job: JobDir) -> tuple[Any, Any, dict[str, int], str, Any]:
+    """Validate inputs, expand the design, resolve tracks; write design + manifest if new."""
+    exp = get_experiment(spec.experiment)
+    genome = Genome(spec.fasta)
+    name, geometry, tracks_table, handle = registry.describe(spec.model, cache_dir())
+    track_idx = {label: tracks_table.resolve(req) for label, req in spec.tracks.items()}
+    if exp.READOUT not in track_idx:
+        raise registry_error(f"tracks: the experiment reads track label {exp.READOUT!r}; add it to [tracks]")
+    design = exp.expand(spec, genome)
+    return exp, design, track_idx, name, (geometry, handle, tracks_table)
+
+
+def registry_error(msg: str) -> Exception:
+    from seqbench.spec import SpecError
+
+    return SpecError(msg)
+
+
+def submit(spec: JobSpec, *, job_dir: Path | None = None, progress: bool = True) -> JobResult:
+    from seqbench.runtime.pipeline import PipelinePlan, init_ray, ray_map, run_pipeline
+
+    job = JobDir(Path(job_dir or spec.job_dir or default_job_dir(spec)).resolve())
+    content_hash = spec.content_hash()
+    if job.exists():
+        state = job.status().get("state")
+        old = job.manifest()
+        if state == "complete":
+            raise JobDirError(f"{job.path}: holds a complete job; use `seqbench-ray report {job.path}` to"
+                              " re-run the reduce, or choose another --job-dir")
+        if old.get("content_hash") != content_hash:
+            raise JobDirError(f"{job.path}: holds another job (spec or inputs differ); choose another --job-dir")
+    else:
+        if job.path.exists() and any(job.path.iterdir()):
+            raise JobDirError(f"{job.path}: exists and is not an empty directory or a seqbench job")
+    job.ensure_writable()
+
+    exp, design, track_idx, model_name, (geometry, handle, tracks_table) = plan_job(spec, job)
+    n = design.n_constructs
+    S = spec.runtime.shard_size
+    n_shards = (n + S - 1) // S
+    ens = spec.ensemble
+    if not job.exists():
+        atomic_write_json(job.path / "spec.json", spec.raw)
+        atomic_write_json(job.path / "resolved.json", spec.to_json())
+        design.table.to_parquet(job.design_path.with_suffix(".tmp"), index=False)
+        os.replace(job.design_path.with_suffix(".tmp"), job.design_path)
+        manifest = {
+            "seqbench_version": __version__,
+            "experiment": spec.experiment,
+            "content_hash": content_hash,
+            "created": time.time(),
+            "model": {**spec.model.identity(), "name": model_name, "resolved_handle": handle,
+                      "geometry": geometry.__dict__},
+            "genome": str(spec.fasta),
+            "spec_source": spec.source,
+            "tracks": {label: {"index": i, "description": tracks_table.name(i)} for label, i in track_idx.items()},
+            "ensemble": {"strands": list(ens.strands), "shifts": list(ens.shifts), "bin_window": list(ens.bin_window),
+                         "members": [f"{s}:{sh:+d}" for s, sh in ens.members]},
+            "n_constructs": n,
+            "n_members": n * ens.n_members,
+            "shard_size": S,
+            "n_shards": n_shards,
+            "inputs": input_identity(spec),
+        }
+        atomic_write_json(job.manifest_path, manifest)
+        job.set_status("planned", shards_done=0, n_shards=n_shards)
+        job.log(f"planned {n} constructs, {n * ens.n_members} members, {n_shards} shards ({spec.source})")
+
+    done = job.done_shards()
+    pending = [(k, list(range(k * S, min(n, (k + 1) * S)))) for k in range(n_shards) if k not in done]
+    started = init_ray(spec.runtime)
+    try:
+        job.set_status("running", shards_done=len(done), n_shards=n_shards, pid=os.getpid())
+        done_members = sum(min(n, (k + 1) * S) - k * S for k in done) * ens.n_members
+        bar = Progress(n * ens.n_members, done_members, progress)
+        plan = PipelinePlan(
+            shards=pending, builder=design.build, fasta=str(spec.fasta), geometry=geometry, ensemble=ens,
+            tracks=track_idx, model=spec.model, cache_dir=str(cache_dir()),
+        )
+        count = [len(done)]
+
+        def on_part(shard: int, table) -> None:
+            job.write_part(shard, table)
+            count[0] += 1
+            bar.advance(table.num_rows)
+
+        try:
+            replicas = run_pipeline(plan, spec.runtime, on_part,
+                                    on_start=lambda r: job.log(f"{r} replica(s) started; {len(pending)} shards to run"))
+        finally:
+            bar.close()
+        job.log(f"prediction finished: {count[0]}/{n_shards} shards, {replicas} replica(s)")
+        result = reduce_and_report(job, spec, map_fn=ray_map)
+    except BaseException as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        if isinstance(exc, KeyboardInterrupt):
+            reason = "interrupted"
+        job.set_status("failed", reason=reason, shards_done=len(job.done_shards()), n_shards=n_shards)
+        job.log(f"failed: {reason}\n{traceback.format_exc()}")
+        raise
+    finally:
+        if started:
+            import ray
+
+            ray.shutdown()
+    return result
+
+
+def reduce_and_report(job: JobDir, spec: JobSpec, *, map_fn=None) -> JobResult:
+    """Reduce the stored predictions and write tables, figures, summary.json and report.md."""
+    from seqbench.experiments.base import sequential_map
+
+    exp = get_experiment(spec.experiment)
+    manifest = job.manifest()
+    missing = manifest["n_shards"] - len(job.done_shards())
+    if missing:
+        raise JobDirError(f"{job.path}: {missing} of {manifest['n_shards']} shards have no prediction part yet")
+    job.set_status("reducing", shards_done=manifest["n_shards"], n_shards=manifest["n_shards"])
+    table = job.read_predictions()
+    preds = table.to_pandas()
+    before = len(preds)
+    preds = preds.drop_duplicates(["construct_id", "member"])
+    if len(preds) != before:
+        job.log(f"dropped {before - len(preds)} duplicate prediction rows")
+    if len(preds) != manifest["n_members"]:
+        raise JobDirError(f"{job.path}: {len(preds)} prediction rows, expected {manifest['n_members']}")
+    design = pd.read_parquet(job.design_path)
+    t0 = time.time()
+    results = exp.reduce(preds, design, spec, map_fn=map_fn or sequential_map)
+    model_name = manifest["model"]["name"]
+    summary, tables, figures = exp.report(results, job.path, model_name=model_name)
+    summary = {
+        "experiment": spec.experiment,
+        "model": model_name,
+        "model_handle": manifest["model"]["resolved_handle"],
+        "genome": manifest["genome"],
+        "spec": manifest["spec_source"],
+        "n_constructs": manifest["n_constructs"],
+        "n_members": manifest["n_members"],
+        **summary,
+    }
+    atomic_write_json(job.path / "summary.json", summary)
+    headline = [(k, label, summary.get(k)) for k, label in exp.HEADLINE]
+    write_report_md(job, exp, summary, headline, tables, figures, manifest)
+    job.log(f"reduce and report took {time.time() - t0:.1f} s")
+    job.set_status("complete", shards_done=manifest["n_shards"], n_shards=manifest["n_shards"])
+    return JobResult(job.path, summary, headline, model_name)
+
+
+def write_report_md(job: JobDir, exp, summary, headline, tables, figures, manifest) -> None:
+    planted = manifest["model"]["kind"] == "planted"
+    lines = [
+        f"# {exp.TITLE}",
+        "",
+        f"- **Model:** {summary['model']} (`{summary['model_handle']}`)"
+        + (" — the *planted* model, a synthetic instrument with known biology; these numbers check the"
+           " pipeline and say nothing about Enformer." if planted else ""),
+        f"- **Genome:** `{summary['genome']}`",
+        f"- **Spec:** {summary['spec']}",
+        f"- **Tracks:** " + "; ".join(f"{k} = {v['index']} ({v['description']})" for k, v in manifest["tracks"].items()),
+        f"- **Ensemble:** {', '.join(manifest['ensemble']['members'])} "
+        f"(bins {manifest['ensemble']['bin_window']} around the landmark bin, summed; mean over members, then log2(x+1))",
+        f"- **Design:** {summary['n_constructs']:,} constructs, {summary['n_members']:,} forward passes",
+        f"- **seqbench:** {manifest['seqbench_version']}",
+        "",
+        "## Headline",
+        "",
+        "| figure | value | paper (Enformer) |",
+        "|---|---|---|",
+    ]
+    for key, label, value in headline:
+        paper = exp.PAPER_VALUES.get(key, "")
+        shown = f"{value:.3f}" if isinstance(value, float) else str(value)
+        lines.append(f"| {label} (`{key}`) | {shown} | {paper} |")
+    lines += ["", "## Figures", ""]
+    lines += [f"![{p.stem}]({p.relative_to(job.path)})" for p in figures]
+    lines += ["", "## Tables", ""]
+    lines += [f"- `{p.relative_to(job.path)}`" for p in tables]
+    lines += ["", "All headline figures, under stable keys, are in `summary.json`.", ""]
+    (job.path / "report.md").write_text("\n".join(lines))
+
+
+def headline_text(result: JobResult) -> str:
+    out = [f"model: {result.model_name}"]
+    for key, label, value in result.headline:
+        shown = f"{value:.3f}" if isinstance(value, float) else str(value)
+        out.append(f"  {label}: {shown}")
+    out.append(f"job directory: {result.job_dir}")
+    return "\n".join(out)
+
+
+def load_job_spec(job: JobDir) -> JobSpec:
+    """The spec a job was planned with (for report/resume)."""
+    from seqbench.spec import parse_spec
+
+    raw = json.loads((job.path / "spec.json").read_text())
+    manifest = job.manifest()
+    base = Path(manifest["spec_source"]).parent if manifest["spec_source"] != "embedded demo" else job.path
+    return parse_spec(raw, origin=str(job.path / "spec.json"), base_dir=base.resolve())

@@ -1,0 +1,96 @@
+"""Ensembles: the strand x shift members of a construct, and their landmark bins.
+
+Member order is strand-major: ``[(s, shift) for s in strands for shift in shifts]``; member
+index ``m`` is a position in that list and is what prediction rows store.
+
+For a member with shift ``s`` the input is the slice ``[s − min_shift, s − min_shift + L)``
+of the construct's extended window (:func:`seqbench.sequence.constructs.materialize`); the
+landmark sits at input position ``p = landmark − (s − min_shift)`` on the + strand and at
+``L − 1 − p`` on the − strand (the whole input is reverse-complemented), so the landmark bin
+``b = (p − offset) // bin_size`` becomes ``n_bins − 1 − b`` on the − strand.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from seqbench.models.base import Geometry
+from seqbench.sequence.codes import COMPLEMENT
+
+
+@dataclass(frozen=True)
+class Ensemble:
+    """Strands (``'+'``, ``'-'``) x shifts (bp) evaluated per construct, and the bins read.
+
+    ``bin_window`` is the inclusive range of bins around the landmark bin that are summed
+    (the paper's ``_landmark_sum``: ``(-1, 1)``, three bins).
+    """
+
+    shifts: tuple[int, ...] = (-43, 0, 43)
+    strands: tuple[str, ...] = ("+", "-")
+    bin_window: tuple[int, int] = (-1, 1)
+
+    def __post_init__(self) -> None:
+        if not self.shifts or not self.strands:
+            raise ValueError("an ensemble needs at least one shift and one strand")
+        if len(set(self.shifts)) != len(self.shifts) or len(set(self.strands)) != len(self.strands):
+            raise ValueError("ensemble shifts and strands must not repeat")
+        bad = [s for s in self.strands if s not in ("+", "-")]
+        if bad:
+            raise ValueError(f"ensemble strands must be '+' or '-', got {bad}")
+        if self.bin_window[0] > self.bin_window[1]:
+            raise ValueError(f"bin_window {self.bin_window}: first must be <= second")
+
+    @property
+    def members(self) -> list[tuple[str, int]]:
+        return [(st, sh) for st in self.strands for sh in self.shifts]
+
+    @property
+    def min_shift(self) -> int:
+        return min(self.shifts)
+
+    @property
+    def max_shift(self) -> int:
+        return max(self.shifts)
+
+    @property
+    def n_members(self) -> int:
+        return len(self.strands) * len(self.shifts)
+
+    @property
+    def n_window_bins(self) -> int:
+        return self.bin_window[1] - self.bin_window[0] + 1
+
+
+def member_landmarks(landmark: int, ensemble: Ensemble, geometry: Geometry) -> tuple[np.ndarray, np.ndarray]:
+    """Landmark input positions ``[M]`` and landmark bins ``[M]`` of every member."""
+    L = geometry.sequence_length
+    pos, bins = [], []
+    for strand, shift in ensemble.members:
+        p = landmark - (shift - ensemble.min_shift)
+        if strand == "-":
+            p = L - 1 - p
+        pos.append(p)
+        bins.append((p - geometry.offset) // geometry.bin_size)
+    return np.asarray(pos, dtype=np.int64), np.asarray(bins, dtype=np.int32)
+
+
+def member_codes(extended: np.ndarray, ensemble: Ensemble, sequence_length: int) -> np.ndarray:
+    """Inputs ``[M, L]`` uint8 of every member, cut from one extended window."""
+    out = np.empty((ensemble.n_members, sequence_length), dtype=np.uint8)
+    for m, (strand, shift) in enumerate(ensemble.members):
+        s = shift - ensemble.min_shift
+        window = extended[s : s + sequence_length]
+        out[m] = COMPLEMENT[window[::-1]] if strand == "-" else window
+    return out
+
+
+def window_bins(landmark_bins: np.ndarray, ensemble: Ensemble, n_bins: int) -> tuple[np.ndarray, np.ndarray]:
+    """Bins to read around each landmark bin: indices ``[..., K]`` clipped to ``0..n_bins-1``
+    and a float mask ``[..., K]`` that is 0 where the window fell off the output."""
+    offs = np.arange(ensemble.bin_window[0], ensemble.bin_window[1] + 1, dtype=np.int32)
+    raw = np.asarray(landmark_bins, dtype=np.int32)[..., None] + offs
+    valid = (raw >= 0) & (raw < n_bins)
+    return np.clip(raw, 0, n_bins - 1).astype(np.int32), valid.astype(np.float32)

@@ -1,0 +1,280 @@
+"""Job specs: TOML in, one validated :class:`JobSpec` out.
+
+The accepted keys are declared once, as data (:data:`SCHEMA`, plus each experiment's
+``INPUTS``); messages and tests derive from that table.  Paths: ``data_root`` is resolved
+against the spec file's directory; the data paths (``genome.fasta``, experiment inputs) are
+resolved against ``data_root`` — the root of the paper's data archive, which holds ``Data/``.
+
+Errors are :class:`SpecError` with one line: the file, the field, what was found and what
+was expected (and the closest valid key for a misspelt one).
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+import tomllib
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from seqbench.models.base import Geometry, TrackRequest
+from seqbench.models.registry import MODEL_KINDS, ModelSpec
+from seqbench.sequence.ensemble import Ensemble
+
+
+class SpecError(ValueError):
+    """A job spec (or an input it names) is not what seqbench expects."""
+
+
+@dataclass(frozen=True)
+class Key:
+    """One accepted spec key: its type, default and meaning (the meaning feeds ``docs/spec.md``)."""
+
+    type: type | tuple[type, ...]
+    default: Any
+    doc: str
+    choices: tuple[Any, ...] | None = None
+
+
+SCHEMA: dict[str, Any] = {
+    "experiment": Key(str, None, "experiment name (see `seqbench-ray list`)"),
+    "seed": Key(int, 20230301, "job seed; every shuffle seed derives from it, the construct and the replicate"),
+    "job_dir": Key(str, None, "job directory (default: seqbench-jobs/<experiment>-<spec hash>)"),
+    "data_root": Key(str, ".", "root of the paper's data archive (holds Data/); relative to the spec file"),
+    "genome": {"fasta": Key(str, "Data/Genome/genome.fa", "genome FASTA (hg38), relative to data_root")},
+    "model": {
+        "kind": Key(str, "enformer", "model kind", tuple(MODEL_KINDS)),
+        "handle": Key(str, None, "TF-Hub URL or local SavedModel directory (default: the kind's)"),
+        "targets": Key(str, None, "track table (Enformer: targets_human.txt, path or URL)"),
+        "head": Key(str, "human", "output head"),
+        "batch_size": Key(int, 8, "inputs per device call"),
+        "sequence_length": Key(int, None, "override the kind's input length (bp)"),
+        "bin_size": Key(int, None, "override the kind's bin size (bp)"),
+        "offset": Key(int, None, "override the kind's offset of the first output bin (bp)"),
+        "n_bins": Key(int, None, "override the kind's number of output bins"),
+    },
+    "ensemble": {
+        "shifts": Key(list, [-43, 0, 43], "shifts in bp (window moved by +s; see docs/geometry.md)"),
+        "strands": Key(list, ["+", "-"], "strands evaluated"),
+        "bin_window": Key(list, [-1, 1], "bins around the landmark bin that are summed (inclusive)"),
+    },
+    "tracks": None,  # free table: label -> {index = i} | {assay = "CAGE", cell_type = "K562"}
+    "runtime": {
+        "address": Key(str, None, "Ray address (default: start local Ray)"),
+        "replicas": Key(int, 0, "model replicas (0: one per GPU, or 1 without GPUs)"),
+        "gpus_per_replica": Key((int, float), None, "GPUs per replica (default: 1 if the cluster has GPUs)"),
+        "cpus_per_replica": Key((int, float), 0.5, "CPUs reserved per replica"),
+        "materialize_cpus": Key((int, float), 0.25, "CPUs reserved per materialization task"),
+        "shard_size": Key(int, 32, "constructs per shard (one Parquet part each)"),
+        "max_in_flight": Key(int, 2, "shards queued per replica"),
+        "object_store_mb": Key(int, 512, "object store size when seqbench starts Ray itself (MB)"),
+        "num_cpus": Key(int, None, "CPUs Ray may use when seqbench starts it (default: all)"),
+    },
+    "inputs": None,  # experiment-specific, validated against the experiment's INPUTS
+}
+
+
+@dataclass(frozen=True)
+class RuntimeSpec:
+    address: str | None = None
+    replicas: int = 0
+    gpus_per_replica: float | None = None
+    cpus_per_replica: float = 0.5
+    materialize_cpus: float = 0.25
+    shard_size: int = 32
+    max_in_flight: int = 2
+    object_store_mb: int = 512
+    num_cpus: int | None = None
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """A validated job spec with paths resolved (absolute)."""
+
+    experiment: str
+    seed: int
+    job_dir: Path | None
+    data_root: Path
+    fasta: Path
+    model: ModelSpec
+    ensemble: Ensemble
+    tracks: dict[str, TrackRequest]
+    runtime: RuntimeSpec
+    inputs: dict[str, Any]
+    source: str  # spec file path, or "embedded demo"
+    raw: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    def to_json(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["job_dir"] = str(self.job_dir) if self.job_dir else None
+        d["data_root"], d["fasta"] = str(self.data_root), str(self.fasta)
+        d["inputs"] = {k: str(v) if isinstance(v, Path) else v for k, v in self.inputs.items()}
+        d.pop("raw")
+        return json.loads(json.dumps(d, default=str))
+
+    def content_hash(self) -> str:
+        """Hash of what determines the predictions (not the runtime layout or the job dir)."""
+        d = self.to_json()
+        for k in ("runtime", "job_dir", "source"):
+            d.pop(k, None)
+        return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _closest(name: str, options: list[str]) -> str:
+    m = difflib.get_close_matches(name, options, n=1, cutoff=0.5)
+    return f"; did you mean {m[0]!r}?" if m else f"; valid keys: {', '.join(sorted(options))}"
+
+
+def _check_table(where: str, table: dict, schema: dict[str, Key], origin: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in table.items():
+        if k not in schema:
+            raise SpecError(f"{origin}: unknown key {where}{k}{_closest(k, list(schema))}")
+    for k, key in schema.items():
+        if k not in table:
+            out[k] = key.default
+            continue
+        v = table[k]
+        types = key.type if isinstance(key.type, tuple) else (key.type,)
+        if isinstance(v, bool) and bool not in types:
+            ok = False
+        else:
+            ok = isinstance(v, types)
+        if not ok:
+            want = " or ".join(t.__name__ for t in types)
+            raise SpecError(f"{origin}: {where}{k} = {v!r} is a {type(v).__name__}; expected {want}")
+        if key.choices and v not in key.choices:
+            raise SpecError(f"{origin}: {where}{k} = {v!r}; expected one of {', '.join(map(str, key.choices))}")
+        out[k] = v
+    return out
+
+
+def _track_requests(origin: str, table: dict) -> dict[str, TrackRequest]:
+    out = {}
+    for label, v in table.items():
+        if isinstance(v, int) and not isinstance(v, bool):
+            out[label] = TrackRequest(index=v)
+            continue
+        if not isinstance(v, dict):
+            raise SpecError(f"{origin}: tracks.{label} must be an index or a table {{assay, cell_type}} or {{index}}")
+        extra = set(v) - {"index", "assay", "cell_type"}
+        if extra:
+            bad = sorted(extra)[0]
+            raise SpecError(f"{origin}: unknown key tracks.{label}.{bad}{_closest(bad, ['index', 'assay', 'cell_type'])}")
+        if "index" in v:
+            out[label] = TrackRequest(index=int(v["index"]))
+        elif "assay" in v and "cell_type" in v:
+            out[label] = TrackRequest(assay=str(v["assay"]), cell_type=str(v["cell_type"]))
+        else:
+            raise SpecError(f"{origin}: tracks.{label} needs index, or both assay and cell_type")
+    return out
+
+
+def parse_spec(raw: dict[str, Any], *, origin: str, base_dir: Path, defaults: dict[str, Any] | None = None) -> JobSpec:
+    """Validate a spec dict (from TOML) into a :class:`JobSpec`.
+
+    ``defaults`` holds the experiment's defaults for ``tracks`` and ``inputs`` tables (and may
+    hold a default ``model``), merged under what the spec gives.
+    """
+    from seqbench.experiments import get_experiment
+
+    for k in raw:
+        if k not in SCHEMA:
+            raise SpecError(f"{origin}: unknown key {k}{_closest(k, list(SCHEMA))}")
+    if "experiment" not in raw:
+        raise SpecError(f"{origin}: missing key experiment (one of: {', '.join(_experiment_names())})")
+    exp_name = raw["experiment"]
+    try:
+        exp = get_experiment(exp_name)
+    except KeyError as exc:
+        raise SpecError(f"{origin}: experiment = {exp_name!r} is unknown{_closest(exp_name, _experiment_names())}") from exc
+    defaults = defaults or {}
+    top = _check_table("", {k: v for k, v in raw.items() if not isinstance(SCHEMA[k], dict) and SCHEMA[k] is not None},
+                       {k: v for k, v in SCHEMA.items() if isinstance(v, Key)}, origin)
+    tables: dict[str, dict[str, Any]] = {}
+    for name in ("genome", "model", "ensemble", "runtime"):
+        given = raw.get(name, {})
+        if not isinstance(given, dict):
+            raise SpecError(f"{origin}: {name} must be a table ([{name}])")
+        merged = {**defaults.get(name, {}), **given}
+        tables[name] = _check_table(f"{name}.", merged, SCHEMA[name], origin)
+    tracks_raw = raw.get("tracks", defaults.get("tracks", exp.DEFAULT_TRACKS))
+    tracks = _track_requests(origin, tracks_raw)
+    inputs_given = {**defaults.get("inputs", {}), **raw.get("inputs", {})}
+    inputs = _check_table("inputs.", inputs_given, exp.INPUTS, origin)
+
+    data_root = (base_dir / top["data_root"]).resolve()
+    fasta = (data_root / tables["genome"]["fasta"]).resolve()
+    for k, key in exp.INPUTS.items():
+        if key.type is str and inputs[k] and k in exp.PATH_INPUTS:
+            inputs[k] = (data_root / inputs[k]).resolve()
+
+    m = tables["model"]
+    geo_keys = ("sequence_length", "bin_size", "offset", "n_bins")
+    geometry = None
+    if any(m[k] is not None for k in geo_keys):
+        if not all(m[k] is not None for k in geo_keys):
+            raise SpecError(f"{origin}: model geometry overrides need all of {', '.join(geo_keys)}")
+        geometry = Geometry(*(m[k] for k in geo_keys))
+        try:
+            geometry.validate()
+        except ValueError as exc:
+            raise SpecError(f"{origin}: model.{exc}") from exc
+    handle = m["handle"]
+    if handle and "://" not in handle:
+        handle = str((base_dir / handle).resolve())
+    targets = m["targets"]
+    if targets and "://" not in targets:
+        targets = str((base_dir / targets).resolve())
+    if m["batch_size"] < 1:
+        raise SpecError(f"{origin}: model.batch_size = {m['batch_size']}; expected >= 1")
+    model = ModelSpec(kind=m["kind"], handle=handle, targets=targets, head=m["head"],
+                      batch_size=m["batch_size"], geometry=geometry)
+
+    e = tables["ensemble"]
+    try:
+        bw = e["bin_window"]
+        ensemble = Ensemble(tuple(int(s) for s in e["shifts"]), tuple(str(s) for s in e["strands"]),
+                            (int(bw[0]), int(bw[1])))
+    except (ValueError, IndexError, TypeError) as exc:
+        raise SpecError(f"{origin}: ensemble: {exc}") from exc
+    r = tables["runtime"]
+    if r["shard_size"] < 1:
+        raise SpecError(f"{origin}: runtime.shard_size = {r['shard_size']}; expected >= 1")
+    runtime = RuntimeSpec(**r)
+    job_dir = (base_dir / top["job_dir"]).resolve() if top["job_dir"] else None
+    return JobSpec(
+        experiment=exp_name, seed=top["seed"], job_dir=job_dir, data_root=data_root, fasta=fasta,
+        model=model, ensemble=ensemble, tracks=tracks, runtime=runtime, inputs=inputs,
+        source=origin, raw=raw,
+    )
+
+
+def _experiment_names() -> list[str]:
+    from seqbench.experiments import EXPERIMENTS
+
+    return list(EXPERIMENTS)
+
+
+def load_spec(path: str | Path, *, overrides: dict[str, Any] | None = None) -> JobSpec:
+    """Read and validate a TOML job spec file."""
+    path = Path(path)
+    if not path.is_file():
+        raise SpecError(f"{path}: spec file not found")
+    try:
+        raw = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise SpecError(f"{path}: TOML syntax error: {exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise SpecError(f"{path}: not a UTF-8 text file ({exc.reason})") from exc
+    raw = deep_merge(raw, overrides or {})
+    return parse_spec(raw, origin=str(path), base_dir=path.parent.resolve())
+
+
+def deep_merge(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    out = dict(a)
+    for k, v in b.items():
+        out[k] = deep_merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out

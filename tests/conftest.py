@@ -1,0 +1,36 @@
+"""Shared fixtures: one cache directory per test session (planted model + demo data built once),
+a tiny FASTA written per test, and environment that keeps Ray quiet and offline."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+os.environ.setdefault("RAY_USAGE_STATS_PROMPT_ENABLED", "0")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+@pytest.fixture(scope="session")
+def cache_dir(tmp_path_factory) -> Path:
+    """SEQBENCH_CACHE_DIR for the whole session (the planted model and demo are built once)."""
+    path = tmp_path_factory.mktemp("seqbench-cache")
+    os.environ["SEQBENCH_CACHE_DIR"] = str(path)
+    return path
+
+
+def write_fasta(path: Path, records: dict[str, str], width: int = 60) -> Path:
+    with open(path, "w") as f:
+        for name, seq in records.items():
+            f.write(f">{name}\n")
+            for i in range(0, len(seq), width):
+                f.write(seq[i : i + width] + "\n")
+    return path
+
+
+def random_dna(n: int, seed: int) -> str:
+    rng = np.random.default_rng(seed)
+    return "".join(np.array(list("ACGT"))[rng.integers(0, 4, n)])
