@@ -1,0 +1,253 @@
+"""Build the planted model: a TensorFlow SavedModel with Enformer's TF-Hub interface.
+
+The SavedModel is called exactly like Enformer from TF-Hub::
+
+    model = tensorflow_hub.load(str(path))
+    out = model.model.predict_on_batch(x)["human"]   # x: float32 [B, 393216, 4] -> [B, 896, 3]
+
+and implements the law of :mod:`seqbench.models.planted.law` (NumPy reference:
+:mod:`seqbench.models.planted.reference`).  It is a synthetic instrument for checking the
+pipeline, never Enformer.  Besides the SavedModel files the directory holds
+``assets/targets.txt`` (Enformer's targets-file layout) and ``seqbench_model.json`` (name,
+geometry, law constants, motifs); the JSON file is written last and marks a complete build.
+
+TensorFlow is imported inside the functions, so importing this module is cheap.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from seqbench.models.planted import law
+from seqbench.models.planted.reference import (
+    CENTRE,
+    MOTIFS,
+    NEUTRAL_VALUE,
+    decay_matrix,
+    track_formulas,
+)
+from seqbench.sequence.codes import encode
+
+MODEL_NAME = "planted-v1"
+MODEL_KIND = "planted"
+#: bump when the SavedModel's contents or metadata change; older cached builds are rebuilt
+FORMAT_VERSION = 1
+METADATA_FILE = "seqbench_model.json"
+TARGETS_FILE = "assets/targets.txt"
+#: a window scores one per matching one-hot channel (max 11); one N (0.25) gives at most 10.25
+HIT_THRESHOLD = 10.5
+#: temporary build directories older than this (seconds) are taken for crashed builds and removed
+_STALE_TMP_AGE_S = 24 * 3600.0
+
+NOTE = (
+    "Synthetic instrument, not Enformer: a planted law (promoter and enhancer motif counts, "
+    "multiplicative combination, enhancer effect decaying as 1/(1 + d/D0)) behind Enformer's "
+    "interface and geometry, built by seqbench to check its pipeline against known answers. "
+    "Never present its outputs as Enformer predictions."
+)
+
+
+def planted_metadata() -> dict[str, Any]:
+    """The content of ``seqbench_model.json`` for the current law (without build details)."""
+    return {
+        "format_version": FORMAT_VERSION,
+        "name": MODEL_NAME,
+        "kind": MODEL_KIND,
+        "note": NOTE,
+        "interface": {
+            "load": "tensorflow_hub.load(path).model.predict_on_batch(x)['human']",
+            "input": f"float32 [B, {law.SEQUENCE_LENGTH}, 4] one-hot A,C,G,T; N = {NEUTRAL_VALUE}",
+            "output": f"float32 [B, {law.N_OUTPUT_BINS}, {len(law.TRACKS)}]",
+            "neutral_value": NEUTRAL_VALUE,
+        },
+        "geometry": {
+            "sequence_length": law.SEQUENCE_LENGTH,
+            "bin_size": law.BIN_SIZE,
+            "offset": law.OUTPUT_OFFSET,
+            "n_bins": law.N_OUTPUT_BINS,
+            "n_input_bins": law.N_INPUT_BINS,
+        },
+        "law": {
+            "A": law.A,
+            "P0": law.P0,
+            "B_K562": law.B_K562,
+            "B_HEPG2": law.B_HEPG2,
+            "D0": law.D0,
+            "C0": law.C0,
+            "C1": law.C1,
+            "motif_length": law.MOTIF_LENGTH,
+            "hit_threshold": HIT_THRESHOLD,
+            "formulas": {
+                "prom": "h_P[J-1] + h_P[J] + h_P[J+1], J = j + 1088",
+                "enh": "sum_i h_E[i] * g(|i - J| * 128), g(d) = 1 / (1 + d / D0)",
+                "CAGE_c": "A * (prom + P0) * (1 + B_c * enh)",
+                "DNASE": "C0 + C1 * (h_P[J] + h_E[J])",
+            },
+        },
+        "motifs": {
+            "promoter": MOTIFS[0],
+            "promoter_rc": MOTIFS[1],
+            "enhancer": MOTIFS[2],
+            "enhancer_rc": MOTIFS[3],
+        },
+        "tracks": [{"index": i, "identifier": ident, "description": desc} for i, ident, desc in law.TRACKS],
+    }
+
+
+def _filters() -> np.ndarray:
+    """Conv filters float32 ``[11, 4, 4]`` (width, base A/C/G/T, motif in ``MOTIFS`` order)."""
+    w = np.zeros((law.MOTIF_LENGTH, 4, len(MOTIFS)), dtype=np.float32)
+    for m, motif in enumerate(MOTIFS):
+        w[np.arange(law.MOTIF_LENGTH), encode(motif), m] = 1.0
+    return w
+
+
+def _make_module() -> Any:
+    """The ``tf.Module`` to save: ``root.model.predict_on_batch(x) -> {'human': [B, 896, 3]}``."""
+    import tensorflow as tf
+
+    formulas = track_formulas()
+    o, n = law.OUTPUT_BIN_OFFSET, law.N_OUTPUT_BINS
+
+    class PlantedHead(tf.Module):
+        def __init__(self) -> None:
+            super().__init__(name="planted_model")
+            # Variables, like Enformer's weights (so callers must keep the loaded object alive).
+            self.motif_filters = tf.Variable(_filters(), trainable=False, name="motif_filters")
+            self.decay_matrix = tf.Variable(
+                np.array(decay_matrix("float64")), trainable=False, name="decay_matrix"
+            )
+
+        @tf.function(input_signature=[tf.TensorSpec([None, law.SEQUENCE_LENGTH, 4], tf.float32, name="x")])
+        def predict_on_batch(self, x: tf.Tensor) -> dict[str, tf.Tensor]:
+            # [B, L-10, 4]: number of one-hot channels agreeing with each motif, by start position
+            score = tf.nn.conv1d(x, self.motif_filters, stride=1, padding="VALID")
+            hit = tf.cast(score > HIT_THRESHOLD, tf.float32)
+            # start s -> centre s + 5; pad back to [B, L, 4] aligned on centre nucleotides
+            hit = tf.pad(hit, [[0, 0], [CENTRE, law.MOTIF_LENGTH - 1 - CENTRE], [0, 0]])
+            per_bin = tf.reduce_sum(
+                tf.reshape(hit, [-1, law.N_INPUT_BINS, law.BIN_SIZE, len(MOTIFS)]), axis=2
+            )  # [B, 3072, 4], exact small integers
+            per_bin = tf.cast(per_bin, tf.float64)
+            h_p = per_bin[..., 0] + per_bin[..., 1]  # [B, 3072]
+            h_e = per_bin[..., 2] + per_bin[..., 3]
+            prom = h_p[:, o - 1 : o - 1 + n] + h_p[:, o : o + n] + h_p[:, o + 1 : o + 1 + n]
+            # float64 matmul: exact enough, and never rewritten to TF32 on GPUs
+            enh = tf.linalg.matmul(h_e, self.decay_matrix)  # [B, 896]
+            dnase = law.C0 + law.C1 * (h_p[:, o : o + n] + h_e[:, o : o + n])
+            tracks = [
+                law.A * (prom + law.P0) * (1.0 + gain * enh) if kind == "cage" else dnase
+                for kind, gain in formulas
+            ]
+            return {"human": tf.cast(tf.stack(tracks, axis=-1), tf.float32)}
+
+    class PlantedEnformer(tf.Module):
+        def __init__(self) -> None:
+            super().__init__(name="planted_enformer")
+            self.model = PlantedHead()
+
+    return PlantedEnformer()
+
+
+def _write_targets(path: Path) -> None:
+    lines = ["index\tgenome\tidentifier\tfile\tclip\tscale\tsum_stat\tdescription"]
+    for index, identifier, description in law.TRACKS:
+        lines.append(f"{index}\t0\t{identifier}\tplanted://{identifier}\t0\t1\tsum\t{description}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def build_planted_savedmodel(path: Path) -> Path:
+    """Build the planted SavedModel into ``path`` (a new or empty directory) and return ``path``.
+
+    Writes the SavedModel, ``assets/targets.txt`` and, last, ``seqbench_model.json``.
+    """
+    import tensorflow as tf
+
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    module = _make_module()
+    tf.saved_model.save(module, str(path))
+    _write_targets(path / TARGETS_FILE)
+    meta = planted_metadata()
+    meta["built_with"] = {"tensorflow": tf.__version__, "built_at_unix": round(time.time(), 3)}
+    tmp = path / (METADATA_FILE + ".tmp")
+    tmp.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+    os.replace(tmp, path / METADATA_FILE)
+    return path
+
+
+def is_complete(path: Path) -> bool:
+    """Whether ``path`` holds a complete build of the current planted model (law and format)."""
+    path = Path(path)
+    try:
+        meta = json.loads((path / METADATA_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    if not isinstance(meta, dict) or not (path / "saved_model.pb").is_file():
+        return False
+    meta.pop("built_with", None)
+    return meta == planted_metadata()
+
+
+def default_cache_dir() -> Path:
+    """``$SEQBENCH_CACHE_DIR`` if set, else ``~/.cache/seqbench``."""
+    env = os.environ.get("SEQBENCH_CACHE_DIR")
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "seqbench"
+
+
+def _remove_old_tmp(parent: Path) -> None:
+    now = time.time()
+    for p in parent.glob(f".{MODEL_NAME}.*"):
+        with contextlib.suppress(OSError):
+            if now - p.stat().st_mtime > _STALE_TMP_AGE_S:
+                shutil.rmtree(p, ignore_errors=True)
+
+
+def ensure_planted_model(cache_dir: Path | None = None) -> Path:
+    """Path of the built planted model, ``<cache_dir>/models/planted-v1/``, building it if needed.
+
+    ``cache_dir`` defaults to :func:`default_cache_dir`.  A directory that is not a complete build
+    of the current law (no or different ``seqbench_model.json``) is replaced.  The build goes to a
+    temporary sibling directory that is renamed into place, so a half-built model never looks
+    complete; when several processes build at once, the first rename wins and the others discard
+    their copies.
+    """
+    cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    final = cache_dir / "models" / MODEL_NAME
+    if is_complete(final):
+        return final
+    parent = final.parent
+    parent.mkdir(parents=True, exist_ok=True)
+    _remove_old_tmp(parent)
+    tmp = parent / f".{MODEL_NAME}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    try:
+        build_planted_savedmodel(tmp)
+        for _attempt in range(5):
+            try:
+                os.rename(tmp, final)  # atomic; fails if `final` is a non-empty directory
+                return final
+            except OSError:
+                if is_complete(final):  # another builder won
+                    return final
+                # `final` is stale or incomplete: move it aside, then try again
+                aside = parent / f".{MODEL_NAME}.stale-{uuid.uuid4().hex[:8]}"
+                with contextlib.suppress(FileNotFoundError):
+                    os.rename(final, aside)
+                if aside.is_dir():
+                    shutil.rmtree(aside, ignore_errors=True)
+                else:
+                    aside.unlink(missing_ok=True)
+        raise OSError(f"could not move the planted model into place at {final}")
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)

@@ -1,0 +1,176 @@
+"""NumPy reference implementation of the planted law (:mod:`seqbench.models.planted.law`).
+
+This is the ground truth the TensorFlow SavedModel (:mod:`seqbench.models.planted.build`) is
+tested against, and what experiments compare their planted-model results with.  Everything is
+computed in float64 from exact integer motif counts.
+
+Coordinates are 0-based, half-open, relative to the model input of ``law.SEQUENCE_LENGTH`` bp.
+
+Shapes
+------
+``codes``           uint8 ``[B, L]``, codes A,C,G,T,N = 0..4 (:mod:`seqbench.sequence.codes`)
+``h_P``, ``h_E``    int64 ``[B, L // 128]``: motif hits per 128-bp input bin (both orientations,
+                    each hit assigned to the bin of its centre nucleotide ``start + 5``)
+output              float64 ``[B, 896, 3]``: tracks in the order of ``law.TRACKS``
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+
+from seqbench.models.planted import law
+from seqbench.sequence.codes import N, decode, encode, reverse_complement
+
+#: index of the motif's centre nucleotide within the motif (11 bp -> 5)
+CENTRE = law.MOTIF_LENGTH // 2
+#: value of each one-hot channel for ``N`` (as in Enformer's pipeline)
+NEUTRAL_VALUE = 0.25
+
+_BASE = 5  # the code alphabet size; a k-mer's hash is its base-5 number (5**11 < 2**31)
+
+
+def _rc(motif: str) -> str:
+    return decode(reverse_complement(encode(motif)))
+
+
+#: The four motif strings, in the order of the SavedModel's conv filters:
+#: promoter, promoter reverse complement, enhancer, enhancer reverse complement.
+MOTIFS: tuple[str, str, str, str] = (
+    law.PROMOTER_MOTIF,
+    _rc(law.PROMOTER_MOTIF),
+    law.ENHANCER_MOTIF,
+    _rc(law.ENHANCER_MOTIF),
+)
+
+for _m in (law.PROMOTER_MOTIF, law.ENHANCER_MOTIF):
+    # Odd length -> an exact centre, which makes reverse-complementing mirror the bins exactly.
+    # Not its own reverse complement -> "motif or RC" and "motif + RC counted separately" agree.
+    if len(_m) != law.MOTIF_LENGTH or law.MOTIF_LENGTH % 2 != 1 or "N" in _m:
+        raise AssertionError(f"planted motif {_m!r}: must be {law.MOTIF_LENGTH} bp (odd) of A/C/G/T")
+    if _m == _rc(_m):
+        raise AssertionError(f"planted motif {_m!r} is its own reverse complement")
+
+
+def _kmer_hash(codes: np.ndarray) -> int:
+    h = 0
+    for c in codes:
+        h = h * _BASE + int(c)
+    return h
+
+
+_MOTIF_HASHES = tuple(_kmer_hash(encode(m)) for m in MOTIFS)
+
+
+def one_hot(codes: np.ndarray, neutral: float = NEUTRAL_VALUE) -> np.ndarray:
+    """One-hot encode codes ``[..., L]`` -> float32 ``[..., L, 4]`` (channels A,C,G,T; N = ``neutral``)."""
+    table = np.vstack([np.eye(4, dtype=np.float32), np.full((1, 4), neutral, dtype=np.float32)])
+    return table[np.asarray(codes, dtype=np.uint8)]
+
+
+def motif_hits(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Promoter and enhancer motif hits per 128-bp input bin.
+
+    ``codes``: uint8 ``[B, L]`` with ``L`` a multiple of 128 (the model input: 393,216).
+    Returns ``(h_P, h_E)``, int64 ``[B, L // 128]``: ``h_M[b, i]`` is the number of exact
+    occurrences of motif M or of its reverse complement in ``codes[b]`` whose centre nucleotide
+    ``q = start + 5`` lies in ``[128 i, 128 (i + 1))``.  ``N`` never matches.
+    """
+    codes = np.asarray(codes)
+    if codes.ndim != 2:
+        raise ValueError(f"motif_hits: codes must be [B, L], got shape {codes.shape}")
+    b, length = codes.shape
+    if length % law.BIN_SIZE or length < law.MOTIF_LENGTH:
+        raise ValueError(f"motif_hits: length {length} is not a positive multiple of {law.BIN_SIZE}")
+    if codes.size and int(codes.max()) > N:
+        raise ValueError(f"motif_hits: code {int(codes.max())} is outside 0..4")
+    k = law.MOTIF_LENGTH
+    n_starts = length - k + 1
+    c = codes.astype(np.int32)
+    h = np.zeros((b, n_starts), dtype=np.int32)  # base-5 number of the k-mer starting at s
+    for t in range(k):
+        h *= _BASE
+        h += c[:, t : t + n_starts]
+    counts = []
+    for fwd, rev in ((0, 1), (2, 3)):
+        at_start = (h == _MOTIF_HASHES[fwd]).astype(np.int64) + (h == _MOTIF_HASHES[rev])
+        at_centre = np.zeros((b, length), dtype=np.int64)
+        at_centre[:, CENTRE : CENTRE + n_starts] = at_start
+        counts.append(at_centre.reshape(b, length // law.BIN_SIZE, law.BIN_SIZE).sum(axis=-1))
+    return counts[0], counts[1]
+
+
+@lru_cache(maxsize=2)
+def decay_matrix(dtype: str = "float64") -> np.ndarray:
+    """Read-only ``[3072, 896]`` matrix ``G[i, j] = g(|i - (j + 1088)| * 128)``, g = ``law.decay``.
+
+    ``i``: input bin, ``j``: output bin; the distance is counted in whole bins (bin-to-bin,
+    i.e. between the bins holding the enhancer's and the landmark's centres), in bp.
+    """
+    i = np.arange(law.N_INPUT_BINS, dtype=np.float64)[:, None]
+    big_j = np.arange(law.N_OUTPUT_BINS, dtype=np.float64)[None, :] + law.OUTPUT_BIN_OFFSET
+    g = 1.0 / (1.0 + np.abs(i - big_j) * law.BIN_SIZE / law.D0)
+    g = g.astype(dtype)
+    g.setflags(write=False)
+    return g
+
+
+def promoter_strength(h_p: np.ndarray) -> np.ndarray:
+    """``prom(j) = h_P[J-1] + h_P[J] + h_P[J+1]``, ``J = j + 1088``: ``[B, 3072]`` -> float64 ``[B, 896]``."""
+    h_p = np.asarray(h_p, dtype=np.float64)
+    o = law.OUTPUT_BIN_OFFSET
+    n = law.N_OUTPUT_BINS
+    return h_p[:, o - 1 : o - 1 + n] + h_p[:, o : o + n] + h_p[:, o + 1 : o + 1 + n]
+
+
+def enhancer_activity(h_e: np.ndarray) -> np.ndarray:
+    """``enh(j) = sum_i h_E[i] g(|i - J| 128)``, ``J = j + 1088``: ``[B, 3072]`` -> float64 ``[B, 896]``."""
+    return np.asarray(h_e, dtype=np.float64) @ decay_matrix("float64")
+
+
+def track_formulas() -> list[tuple[str, float]]:
+    """The formula of each track of ``law.TRACKS``, in index order.
+
+    ``("cage", B_c)`` for ``A (prom + P0) (1 + B_c enh)``, ``("dnase", 0.0)`` for
+    ``C0 + C1 (h_P[J] + h_E[J])``.
+    """
+    gains = {"PLANTED_CAGE_K562": law.B_K562, "PLANTED_CAGE_HEPG2": law.B_HEPG2}
+    out: list[tuple[str, float]] = []
+    for pos, (index, identifier, _desc) in enumerate(sorted(law.TRACKS)):
+        if index != pos:
+            raise AssertionError(f"law.TRACKS: indices must be 0..{len(law.TRACKS) - 1}")
+        if identifier in gains:
+            out.append(("cage", gains[identifier]))
+        elif identifier.startswith("PLANTED_DNASE"):
+            out.append(("dnase", 0.0))
+        else:
+            raise AssertionError(f"law.TRACKS: no formula for track {identifier!r}")
+    return out
+
+
+def output_from_hits(h_p: np.ndarray, h_e: np.ndarray) -> np.ndarray:
+    """The planted output from per-bin hits ``[B, 3072]`` -> float64 ``[B, 896, 3]`` (law.TRACKS order)."""
+    h_p = np.asarray(h_p)
+    h_e = np.asarray(h_e)
+    if h_p.ndim != 2 or h_p.shape[1] != law.N_INPUT_BINS or h_e.shape != h_p.shape:
+        raise ValueError(
+            f"output_from_hits: h_P and h_E must be [B, {law.N_INPUT_BINS}], got {h_p.shape}, {h_e.shape}"
+        )
+    prom = promoter_strength(h_p)
+    enh = enhancer_activity(h_e)
+    centre = slice(law.OUTPUT_BIN_OFFSET, law.OUTPUT_BIN_OFFSET + law.N_OUTPUT_BINS)
+    dnase = law.C0 + law.C1 * (h_p[:, centre] + h_e[:, centre]).astype(np.float64)
+    tracks = [
+        law.A * (prom + law.P0) * (1.0 + gain * enh) if kind == "cage" else dnase
+        for kind, gain in track_formulas()
+    ]
+    return np.stack(tracks, axis=-1)
+
+
+def reference_output(codes: np.ndarray) -> np.ndarray:
+    """The planted model's output for codes uint8 ``[B, 393216]`` -> float64 ``[B, 896, 3]``."""
+    codes = np.asarray(codes)
+    if codes.ndim != 2 or codes.shape[1] != law.SEQUENCE_LENGTH:
+        raise ValueError(f"reference_output: codes must be [B, {law.SEQUENCE_LENGTH}], got {codes.shape}")
+    return output_from_hits(*motif_hits(codes))
