@@ -36,8 +36,7 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     from seqbench.sequence.constructs import ConstructError
     from seqbench.spec import SpecError
 
-    return (SpecError, InputError, GenomeError, TrackError, ModelLoadError, JobDirError, PipelineError,
-            ConstructError)
+    return (SpecError, InputError, GenomeError, TrackError, ModelLoadError, JobDirError, PipelineError, ConstructError)
 
 
 def _fail(exc: BaseException) -> None:
@@ -57,12 +56,18 @@ def _main(debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks f
 def submit(
     experiment: Annotated[str, typer.Argument(help="Experiment name (see `seqbench-ray list`).")],
     spec: Annotated[Path | None, typer.Option("--spec", help="Job spec (TOML). Default: the embedded demo.")] = None,
-    job_dir: Annotated[Path | None, typer.Option("--job-dir", help="Job directory (default from the spec, "
-                                                 "else seqbench-jobs/<experiment>-<hash>).")] = None,
-    replicas: Annotated[int | None, typer.Option("--replicas", help="Model replicas (default: one per GPU, "
-                                                 "1 without GPUs).")] = None,
-    address: Annotated[str | None, typer.Option("--address", help="Ray address of a running cluster "
-                                                "(default: start local Ray).")] = None,
+    job_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--job-dir", help="Job directory (default from the spec, else seqbench-jobs/<experiment>-<hash>)."
+        ),
+    ] = None,
+    replicas: Annotated[
+        int | None, typer.Option("--replicas", help="Model replicas (default: one per GPU, 1 without GPUs).")
+    ] = None,
+    address: Annotated[
+        str | None, typer.Option("--address", help="Ray address of a running cluster (default: start local Ray).")
+    ] = None,
     shard_size: Annotated[int | None, typer.Option("--shard-size", help="Constructs per shard.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")] = False,
 ) -> None:
@@ -86,7 +91,8 @@ def submit(
         if shard_size is not None:
             overrides["runtime"]["shard_size"] = shard_size
         job_spec = _load(experiment, spec, overrides, quiet)
-        from seqbench.runtime.submit import headline_text, submit as run
+        from seqbench.runtime.submit import headline_text
+        from seqbench.runtime.submit import submit as run
 
         t0 = time.time()
         result = run(job_spec, job_dir=job_dir, progress=not quiet)
@@ -208,3 +214,7 @@ def main() -> None:
     except KeyboardInterrupt:
         typer.echo("seqbench-ray: interrupted", err=True)
         sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -55,13 +55,9 @@ class Genome:
             raise GenomeError(f"{self.path}: FASTA file not found (expected an indexed genome FASTA)")
         fai = Path(str(self.path) + ".fai")
         if fai.exists() and fai.stat().st_mtime < self.path.stat().st_mtime:
-            raise GenomeError(
-                f"{fai}: index is older than {self.path.name}; delete it so it can be rebuilt"
-            )
+            raise GenomeError(f"{fai}: index is older than {self.path.name}; delete it so it can be rebuilt")
         try:
-            self._fasta = pyfaidx.Fasta(
-                str(self.path), sequence_always_upper=True, as_raw=True, rebuild=False
-            )
+            self._fasta = pyfaidx.Fasta(str(self.path), sequence_always_upper=True, as_raw=True, rebuild=False)
         except Exception as exc:  # pyfaidx raises several types for broken files
             raise GenomeError(f"{self.path}: cannot read as an indexed FASTA ({exc})") from exc
         self.lengths: dict[str, int] = {k: len(v) for k, v in self._fasta.records.items()}
@@ -115,9 +111,7 @@ class Genome:
             self.check_chrom(chrom)
         assert length is not None
         if not allow_outside and end > start and (end <= 0 or start >= length):
-            raise GenomeError(
-                f"{chrom}:{start}-{end} lies entirely outside the chromosome (length {length})"
-            )
+            raise GenomeError(f"{chrom}:{start}-{end} lies entirely outside the chromosome (length {length})")
         lo, hi = max(start, 0), min(end, length)
         if hi - lo < _DIRECT_READ_BP and chrom not in self._cache:
             # a short piece of a chromosome we do not hold: read it directly rather than

@@ -129,7 +129,7 @@ def _closest(name: str, options: list[str]) -> str:
 
 def _check_table(where: str, table: dict, schema: dict[str, Key], origin: str) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    for k, v in table.items():
+    for k in table:
         if k not in schema:
             raise SpecError(f"{origin}: unknown key {where}{k}{_closest(k, list(schema))}")
     for k, key in schema.items():
@@ -138,10 +138,8 @@ def _check_table(where: str, table: dict, schema: dict[str, Key], origin: str) -
             continue
         v = table[k]
         types = key.type if isinstance(key.type, tuple) else (key.type,)
-        if isinstance(v, bool) and bool not in types:
-            ok = False
-        else:
-            ok = isinstance(v, types)
+        # TOML booleans are ints to Python; refuse them where a number is expected
+        ok = False if isinstance(v, bool) and bool not in types else isinstance(v, types)
         if not ok:
             want = " or ".join(t.__name__ for t in types)
             raise SpecError(f"{origin}: {where}{k} = {v!r} is a {type(v).__name__}; expected {want}")
@@ -162,7 +160,9 @@ def _track_requests(origin: str, table: dict) -> dict[str, TrackRequest]:
         extra = set(v) - {"index", "assay", "cell_type"}
         if extra:
             bad = sorted(extra)[0]
-            raise SpecError(f"{origin}: unknown key tracks.{label}.{bad}{_closest(bad, ['index', 'assay', 'cell_type'])}")
+            raise SpecError(
+                f"{origin}: unknown key tracks.{label}.{bad}{_closest(bad, ['index', 'assay', 'cell_type'])}"
+            )
         if "index" in v:
             out[label] = TrackRequest(index=int(v["index"]))
         elif "assay" in v and "cell_type" in v:
@@ -189,10 +189,16 @@ def parse_spec(raw: dict[str, Any], *, origin: str, base_dir: Path, defaults: di
     try:
         exp = get_experiment(exp_name)
     except KeyError as exc:
-        raise SpecError(f"{origin}: experiment = {exp_name!r} is unknown{_closest(exp_name, _experiment_names())}") from exc
+        raise SpecError(
+            f"{origin}: experiment = {exp_name!r} is unknown{_closest(exp_name, _experiment_names())}"
+        ) from exc
     defaults = defaults or {}
-    top = _check_table("", {k: v for k, v in raw.items() if not isinstance(SCHEMA[k], dict) and SCHEMA[k] is not None},
-                       {k: v for k, v in SCHEMA.items() if isinstance(v, Key)}, origin)
+    top = _check_table(
+        "",
+        {k: v for k, v in raw.items() if not isinstance(SCHEMA[k], dict) and SCHEMA[k] is not None},
+        {k: v for k, v in SCHEMA.items() if isinstance(v, Key)},
+        origin,
+    )
     tables: dict[str, dict[str, Any]] = {}
     for name in ("genome", "model", "ensemble", "runtime"):
         given = raw.get(name, {})
@@ -230,14 +236,16 @@ def parse_spec(raw: dict[str, Any], *, origin: str, base_dir: Path, defaults: di
         targets = str((base_dir / targets).resolve())
     if m["batch_size"] < 1:
         raise SpecError(f"{origin}: model.batch_size = {m['batch_size']}; expected >= 1")
-    model = ModelSpec(kind=m["kind"], handle=handle, targets=targets, head=m["head"],
-                      batch_size=m["batch_size"], geometry=geometry)
+    model = ModelSpec(
+        kind=m["kind"], handle=handle, targets=targets, head=m["head"], batch_size=m["batch_size"], geometry=geometry
+    )
 
     e = tables["ensemble"]
     try:
         bw = e["bin_window"]
-        ensemble = Ensemble(tuple(int(s) for s in e["shifts"]), tuple(str(s) for s in e["strands"]),
-                            (int(bw[0]), int(bw[1])))
+        ensemble = Ensemble(
+            tuple(int(s) for s in e["shifts"]), tuple(str(s) for s in e["strands"]), (int(bw[0]), int(bw[1]))
+        )
     except (ValueError, IndexError, TypeError) as exc:
         raise SpecError(f"{origin}: ensemble: {exc}") from exc
     r = tables["runtime"]
@@ -246,9 +254,18 @@ def parse_spec(raw: dict[str, Any], *, origin: str, base_dir: Path, defaults: di
     runtime = RuntimeSpec(**r)
     job_dir = (base_dir / top["job_dir"]).resolve() if top["job_dir"] else None
     return JobSpec(
-        experiment=exp_name, seed=top["seed"], job_dir=job_dir, data_root=data_root, fasta=fasta,
-        model=model, ensemble=ensemble, tracks=tracks, runtime=runtime, inputs=inputs,
-        source=origin, raw=raw,
+        experiment=exp_name,
+        seed=top["seed"],
+        job_dir=job_dir,
+        data_root=data_root,
+        fasta=fasta,
+        model=model,
+        ensemble=ensemble,
+        tracks=tracks,
+        runtime=runtime,
+        inputs=inputs,
+        source=origin,
+        raw=raw,
     )
 
 

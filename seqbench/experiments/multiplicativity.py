@@ -38,7 +38,9 @@ CANDIDATES_DEFAULT = "Data/Fulco_CRISPRi/in_silico_candidate_locs.tsv"
 
 INPUTS: dict[str, Key] = {
     "candidates": Key(str, CANDIDATES_DEFAULT, "candidate table (in_silico_candidate_locs.tsv), relative to data_root"),
-    "window": Key(str, "table", "model window: the table's sequence_start ('table') or TSS-centred", ("table", "centred")),
+    "window": Key(
+        str, "table", "model window: the table's sequence_start ('table') or TSS-centred", ("table", "centred")
+    ),
     "promoter_width": Key(int, 1000, "bp of promoter swapped, centred on main_tss_start + 64"),
     "max_promoters": Key(int, 0, "use only the first N promoters (0: all)"),
     "max_enhancers": Key(int, 0, "use only the first N enhancers (0: all)"),
@@ -49,12 +51,25 @@ DEFAULT_TRACKS: dict[str, Any] = {"cage": {"assay": "CAGE", "cell_type": "K562"}
 READOUT = "cage"
 
 REQUIRED_COLUMNS = (
-    "ziga_key", "chromosome", "main_tss_start", "main_tss_end", "main_tss_bin",
-    "fix_enhancer_wide_start", "fix_enhancer_wide_end", "sequence_start", "sequence_end", "test_location",
+    "ziga_key",
+    "chromosome",
+    "main_tss_start",
+    "main_tss_end",
+    "main_tss_bin",
+    "fix_enhancer_wide_start",
+    "fix_enhancer_wide_end",
+    "sequence_start",
+    "sequence_end",
+    "test_location",
 )
 _INT_COLUMNS = (
-    "main_tss_start", "main_tss_end", "main_tss_bin", "fix_enhancer_wide_start", "fix_enhancer_wide_end",
-    "sequence_start", "sequence_end",
+    "main_tss_start",
+    "main_tss_end",
+    "main_tss_bin",
+    "fix_enhancer_wide_start",
+    "fix_enhancer_wide_end",
+    "sequence_start",
+    "sequence_end",
 )
 
 
@@ -132,12 +147,16 @@ def load_candidates(path: Path) -> pd.DataFrame:
     ok = flags.isin(["true", "false", "1", "0"])
     if not ok.all():
         i = int((~ok).to_numpy().nonzero()[0][0])
-        raise InputError(f"{path}: row {i + 1}, column 'test_location': {frame['test_location'].iloc[i]!r} is not a boolean")
+        raise InputError(
+            f"{path}: row {i + 1}, column 'test_location': {frame['test_location'].iloc[i]!r} is not a boolean"
+        )
     frame["test_location"] = flags.isin(["true", "1"])
     for i, r in enumerate(frame.itertuples(index=False)):
         if r.main_tss_end - r.main_tss_start != 128:
-            raise InputError(f"{path}: row {i + 1}: main_tss_end - main_tss_start = "
-                             f"{r.main_tss_end - r.main_tss_start}; expected the 128-bp TSS bin")
+            raise InputError(
+                f"{path}: row {i + 1}: main_tss_end - main_tss_start = "
+                f"{r.main_tss_end - r.main_tss_start}; expected the 128-bp TSS bin"
+            )
         if r.fix_enhancer_wide_end <= r.fix_enhancer_wide_start:
             raise InputError(f"{path}: row {i + 1}: fix_enhancer_wide_end is not after fix_enhancer_wide_start")
         if r.sequence_end <= r.sequence_start:
@@ -170,7 +189,8 @@ def expand(spec, genome) -> Design:
     promoter_ids = [f"{r.chromosome}:{r.main_tss_start}-{r.main_tss_end}" for r in prom_rows.itertuples(index=False)]
     enh_rows = frame.drop_duplicates(["chromosome", "fix_enhancer_wide_start", "fix_enhancer_wide_end"])
     enhancers = [
-        _Element(r.chromosome, r.fix_enhancer_wide_start, r.fix_enhancer_wide_end) for r in enh_rows.itertuples(index=False)
+        _Element(r.chromosome, r.fix_enhancer_wide_start, r.fix_enhancer_wide_end)
+        for r in enh_rows.itertuples(index=False)
     ]
     bg_rows = frame[frame["test_location"]]
     backgrounds = []
@@ -180,18 +200,24 @@ def expand(spec, genome) -> Design:
         prom = _Element(r.chromosome, tss - half, tss + half)
         enh = _Element(r.chromosome, r.fix_enhancer_wide_start, r.fix_enhancer_wide_end)
         if prom.start < enh.end and enh.start < prom.end:
-            raise InputError(f"{path}: row {row} ({r.ziga_key}): the promoter window [{prom.start}, {prom.end}) "
-                             f"overlaps the enhancer window [{enh.start}, {enh.end})")
+            raise InputError(
+                f"{path}: row {row} ({r.ziga_key}): the promoter window [{prom.start}, {prom.end}) "
+                f"overlaps the enhancer window [{enh.start}, {enh.end})"
+            )
         if not centred:
             if r.sequence_end - r.sequence_start != geometry_len:
-                raise InputError(f"{path}: row {row}: sequence_end - sequence_start = "
-                                 f"{r.sequence_end - r.sequence_start}; the model's input is {geometry_len} bp "
-                                 "(set inputs.window = 'centred' for another model)")
+                raise InputError(
+                    f"{path}: row {row}: sequence_end - sequence_start = "
+                    f"{r.sequence_end - r.sequence_start}; the model's input is {geometry_len} bp "
+                    "(set inputs.window = 'centred' for another model)"
+                )
             offset = 139_264 if spec.model.geometry is None else spec.model.geometry.offset
             bin_ = (tss - r.sequence_start - offset) // 128
             if bin_ != r.main_tss_bin:
-                raise InputError(f"{path}: row {row}: main_tss_bin = {r.main_tss_bin} but main_tss_start and "
-                                 f"sequence_start put the TSS in bin {bin_}")
+                raise InputError(
+                    f"{path}: row {row}: main_tss_bin = {r.main_tss_bin} but main_tss_start and "
+                    f"sequence_start put the TSS in bin {bin_}"
+                )
         backgrounds.append(_Background(r.ziga_key, r.chromosome, r.sequence_start, tss, prom, enh))
 
     lim = spec.inputs
@@ -224,8 +250,13 @@ def knockdown_effects(spec) -> pd.Series | None:
     frame = load_candidates(Path(spec.inputs["candidates"]))
     if "log2_fc_pred" not in frame.columns:
         return None
-    ids = frame["chromosome"] + ":" + frame["fix_enhancer_wide_start"].astype(str) + "-" + frame[
-        "fix_enhancer_wide_end"].astype(str)
+    ids = (
+        frame["chromosome"]
+        + ":"
+        + frame["fix_enhancer_wide_start"].astype(str)
+        + "-"
+        + frame["fix_enhancer_wide_end"].astype(str)
+    )
     return pd.to_numeric(frame["log2_fc_pred"], errors="coerce").groupby(ids).mean()
 
 

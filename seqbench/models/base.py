@@ -36,9 +36,11 @@ class Geometry:
 
     def bin_of(self, position: int | np.ndarray) -> int | np.ndarray:
         """Output bin of an input position (0-based); may fall outside ``0..n_bins-1``."""
-        return (np.asarray(position) - self.offset) // self.bin_size if isinstance(
-            position, np.ndarray
-        ) else (position - self.offset) // self.bin_size
+        return (
+            (np.asarray(position) - self.offset) // self.bin_size
+            if isinstance(position, np.ndarray)
+            else (position - self.offset) // self.bin_size
+        )
 
     def mirror_bin(self, b: int | np.ndarray) -> int | np.ndarray:
         """The bin that output bin ``b`` becomes when the input is reverse-complemented.
@@ -116,8 +118,7 @@ class TrackTable:
         if request.index is not None:
             if request.index not in self.frame.index:
                 raise TrackError(
-                    f"track index {request.index} is outside this model's {len(self)} tracks "
-                    f"(0..{len(self) - 1})"
+                    f"track index {request.index} is outside this model's {len(self)} tracks (0..{len(self) - 1})"
                 )
             return int(request.index)
         if not request.assay or not request.cell_type:
@@ -131,16 +132,14 @@ class TrackTable:
             raise TrackError(f"no track for {request.describe()} in this model's track table")
         if (assay, cell) in self.preferred:
             return self.preferred[(assay, cell)]
-        shown = ", ".join(f"{i} ({d})" for i, d in zip(hits.index[:5], hits["description"][:5]))
+        shown = ", ".join(f"{i} ({d})" for i, d in zip(hits.index[:5], hits["description"][:5], strict=True))
         raise TrackError(
             f"{len(hits)} tracks answer {request.describe()}: {shown}{' ...' if len(hits) > 5 else ''};"
             " give an explicit index"
         )
 
     @classmethod
-    def from_targets_file(
-        cls, path: str, preferred: dict[tuple[str, str], int] | None = None
-    ) -> TrackTable:
+    def from_targets_file(cls, path: str, preferred: dict[tuple[str, str], int] | None = None) -> TrackTable:
         """Read an Enformer/Basenji ``targets_*.txt`` (tab-separated, first column unnamed or ``index``)."""
         frame = pd.read_csv(path, sep="\t")
         if "index" not in frame.columns:

@@ -19,9 +19,7 @@ import pandas as pd
 from seqbench.models.base import ENFORMER_GEOMETRY, Geometry, TrackTable
 
 ENFORMER_HANDLE = "https://tfhub.dev/deepmind/enformer/1"
-ENFORMER_TARGETS_URL = (
-    "https://raw.githubusercontent.com/calico/basenji/master/manuscripts/cross2020/targets_human.txt"
-)
+ENFORMER_TARGETS_URL = "https://raw.githubusercontent.com/calico/basenji/master/manuscripts/cross2020/targets_human.txt"
 ENFORMER_N_TRACKS = 5313
 #: the paper's analyses read the merged ENCODE K562 CAGE track (CNhs12334-6), not FANTOM's 4828
 ENFORMER_PREFERRED = {("CAGE", "K562"): 5111}
@@ -76,8 +74,18 @@ def planted_model_dir(cache_dir: Path | None = None) -> Path:
 
 def describe(spec: ModelSpec, cache_dir: Path | None = None) -> tuple[str, Geometry, TrackTable, str]:
     """(name, geometry, track table, handle) of a model without loading its weights."""
+    from seqbench.models.tfhub import ModelLoadError
+
+    handle = spec.handle
+    if handle and "://" not in handle and not Path(handle).exists():
+        raise ModelLoadError(f"model.handle {handle}: no such file or directory (expected a SavedModel directory)")
     if spec.kind == "planted":
-        path = Path(spec.handle) if spec.handle else planted_model_dir(cache_dir)
+        path = Path(handle) if handle else planted_model_dir(cache_dir)
+        if not (path / "seqbench_model.json").is_file():
+            raise ModelLoadError(
+                f"model.handle {path}: not a planted model (no seqbench_model.json);"
+                " omit model.handle to use the built-in one"
+            )
         meta = json.loads((path / "seqbench_model.json").read_text())
         tracks = TrackTable.from_targets_file(str(path / "assets" / "targets.txt"))
         g = meta["geometry"]

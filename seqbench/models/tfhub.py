@@ -11,6 +11,7 @@ and only the requested tracks and bins are gathered before anything is copied ba
 
 from __future__ import annotations
 
+import contextlib
 import os
 from typing import Any
 
@@ -34,17 +35,14 @@ def configure_tensorflow(intra_op_threads: int | None = None) -> None:
     optionally, the CPU thread pool size.  Call before the first TensorFlow op."""
     import tensorflow as tf
 
+    # RuntimeError: TensorFlow was already initialised in this process; keep its settings
     for gpu in tf.config.list_physical_devices("GPU"):
-        try:
+        with contextlib.suppress(RuntimeError):
             tf.config.experimental.set_memory_growth(gpu, True)
-        except RuntimeError:  # already initialised in this process
-            pass
     if intra_op_threads:
-        try:
+        with contextlib.suppress(RuntimeError):
             tf.config.threading.set_intra_op_parallelism_threads(intra_op_threads)
             tf.config.threading.set_inter_op_parallelism_threads(2)
-        except RuntimeError:
-            pass
 
 
 def load_hub_object(handle: str) -> Any:

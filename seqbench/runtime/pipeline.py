@@ -67,8 +67,12 @@ class PipelinePlan:
     cache_dir: str | None
 
 
-def run_pipeline(plan: PipelinePlan, runtime: RuntimeSpec, on_part: Callable[[int, Any], None],
-                 on_start: Callable[[int], None] | None = None) -> int:
+def run_pipeline(
+    plan: PipelinePlan,
+    runtime: RuntimeSpec,
+    on_part: Callable[[int, Any], None],
+    on_start: Callable[[int], None] | None = None,
+) -> int:
     """Run every shard of ``plan``; ``on_part(shard, table)`` is called once per finished shard.
 
     Returns the number of replicas used.

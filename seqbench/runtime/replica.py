@@ -26,8 +26,9 @@ class ModelReplica:
         self.error: str | None = None
         self.model = None
         try:
-            self.model = load_model(model_spec, Path(cache_dir) if cache_dir else None,
-                                    intra_op_threads=intra_op_threads)
+            self.model = load_model(
+                model_spec, Path(cache_dir) if cache_dir else None, intra_op_threads=intra_op_threads
+            )
         except Exception as exc:  # reported through ready(); the driver fails the job with it
             self.error = f"{type(exc).__name__}: {exc}"
 
@@ -47,8 +48,9 @@ class ModelReplica:
 _GENOMES: dict[str, object] = {}
 
 
-def materialize_task(shard: int, construct_ids: list[int], builder, fasta: str | None,
-                     geometry: Geometry, ensemble: Ensemble) -> MaterializedShard:
+def materialize_task(
+    shard: int, construct_ids: list[int], builder, fasta: str | None, geometry: Geometry, ensemble: Ensemble
+) -> MaterializedShard:
     """Build a shard's constructs and their extended windows (runs in a CPU task)."""
     from seqbench.genome import Genome
 

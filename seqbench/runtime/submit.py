@@ -68,12 +68,24 @@ class Progress:
         self._bar = None
         self._last_line = 0.0
         if enabled and sys.stderr.isatty():
-            from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
-                                       TimeRemainingColumn)
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+                TimeRemainingColumn,
+            )
 
-            self._bar = Progress(TextColumn("[bold]predicting"), BarColumn(), MofNCompleteColumn(),
-                                 TextColumn("members"), TimeElapsedColumn(), TimeRemainingColumn(),
-                                 transient=False)
+            self._bar = Progress(
+                TextColumn("[bold]predicting"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("members"),
+                TimeElapsedColumn(),
+                TimeRemainingColumn(),
+                transient=False,
+            )
             self._bar.start()
             self._task = self._bar.add_task("predict", total=total_members, completed=done_members)
 
@@ -118,16 +130,18 @@ def submit(spec: JobSpec, *, job_dir: Path | None = None, progress: bool = True)
         state = job.status().get("state")
         old = job.manifest()
         if state == "complete":
-            raise JobDirError(f"{job.path}: holds a complete job; use `seqbench-ray report {job.path}` to"
-                              " re-run the reduce, or choose another --job-dir")
+            raise JobDirError(
+                f"{job.path}: holds a complete job; use `seqbench-ray report {job.path}` to"
+                " re-run the reduce, or choose another --job-dir"
+            )
         if old.get("content_hash") != content_hash:
             raise JobDirError(f"{job.path}: holds another job (spec or inputs differ); choose another --job-dir")
-    else:
-        if job.path.exists() and any(job.path.iterdir()):
-            raise JobDirError(f"{job.path}: exists and is not an empty directory or a seqbench job")
-    job.ensure_writable()
+    elif job.path.exists() and any(job.path.iterdir()):
+        raise JobDirError(f"{job.path}: exists and is not an empty directory or a seqbench job")
 
+    # validate everything we can before the job directory exists: a refused job leaves nothing
     exp, design, track_idx, model_name, (geometry, handle, tracks_table) = plan_job(spec, job)
+    job.ensure_writable()
     n = design.n_constructs
     S = spec.runtime.shard_size
     n_shards = (n + S - 1) // S
@@ -142,13 +156,21 @@ def submit(spec: JobSpec, *, job_dir: Path | None = None, progress: bool = True)
             "experiment": spec.experiment,
             "content_hash": content_hash,
             "created": time.time(),
-            "model": {**spec.model.identity(), "name": model_name, "resolved_handle": handle,
-                      "geometry": geometry.__dict__},
+            "model": {
+                **spec.model.identity(),
+                "name": model_name,
+                "resolved_handle": handle,
+                "geometry": geometry.__dict__,
+            },
             "genome": str(spec.fasta),
             "spec_source": spec.source,
             "tracks": {label: {"index": i, "description": tracks_table.name(i)} for label, i in track_idx.items()},
-            "ensemble": {"strands": list(ens.strands), "shifts": list(ens.shifts), "bin_window": list(ens.bin_window),
-                         "members": [f"{s}:{sh:+d}" for s, sh in ens.members]},
+            "ensemble": {
+                "strands": list(ens.strands),
+                "shifts": list(ens.shifts),
+                "bin_window": list(ens.bin_window),
+                "members": [f"{s}:{sh:+d}" for s, sh in ens.members],
+            },
             "n_constructs": n,
             "n_members": n * ens.n_members,
             "shard_size": S,
@@ -167,8 +189,14 @@ def submit(spec: JobSpec, *, job_dir: Path | None = None, progress: bool = True)
         done_members = sum(min(n, (k + 1) * S) - k * S for k in done) * ens.n_members
         bar = Progress(n * ens.n_members, done_members, progress)
         plan = PipelinePlan(
-            shards=pending, builder=design.build, fasta=str(spec.fasta), geometry=geometry, ensemble=ens,
-            tracks=track_idx, model=spec.model, cache_dir=str(cache_dir()),
+            shards=pending,
+            builder=design.build,
+            fasta=str(spec.fasta),
+            geometry=geometry,
+            ensemble=ens,
+            tracks=track_idx,
+            model=spec.model,
+            cache_dir=str(cache_dir()),
         )
         count = [len(done)]
 
@@ -178,8 +206,12 @@ def submit(spec: JobSpec, *, job_dir: Path | None = None, progress: bool = True)
             bar.advance(table.num_rows)
 
         try:
-            replicas = run_pipeline(plan, spec.runtime, on_part,
-                                    on_start=lambda r: job.log(f"{r} replica(s) started; {len(pending)} shards to run"))
+            replicas = run_pipeline(
+                plan,
+                spec.runtime,
+                on_part,
+                on_start=lambda r: job.log(f"{r} replica(s) started; {len(pending)} shards to run"),
+            )
         finally:
             bar.close()
         job.log(f"prediction finished: {count[0]}/{n_shards} shards, {replicas} replica(s)")
@@ -246,13 +278,18 @@ def write_report_md(job: JobDir, exp, summary, headline, tables, figures, manife
         f"# {exp.TITLE}",
         "",
         f"- **Model:** {summary['model']} (`{summary['model_handle']}`)"
-        + (" — the *planted* model, a synthetic instrument with known biology; these numbers check the"
-           " pipeline and say nothing about Enformer." if planted else ""),
+        + (
+            " — the *planted* model, a synthetic instrument with known biology; these numbers check the"
+            " pipeline and say nothing about Enformer."
+            if planted
+            else ""
+        ),
         f"- **Genome:** `{summary['genome']}`",
         f"- **Spec:** {summary['spec']}",
-        f"- **Tracks:** " + "; ".join(f"{k} = {v['index']} ({v['description']})" for k, v in manifest["tracks"].items()),
+        "- **Tracks:** " + "; ".join(f"{k} = {v['index']} ({v['description']})" for k, v in manifest["tracks"].items()),
         f"- **Ensemble:** {', '.join(manifest['ensemble']['members'])} "
-        f"(bins {manifest['ensemble']['bin_window']} around the landmark bin, summed; mean over members, then log2(x+1))",
+        f"(bins {manifest['ensemble']['bin_window']} around the landmark bin, summed;"
+        " mean over members, then log2(x+1))",
         f"- **Design:** {summary['n_constructs']:,} constructs, {summary['n_members']:,} forward passes",
         f"- **seqbench:** {manifest['seqbench_version']}",
         "",
@@ -275,7 +312,7 @@ def write_report_md(job: JobDir, exp, summary, headline, tables, figures, manife
 
 def headline_text(result: JobResult) -> str:
     out = [f"model: {result.model_name}"]
-    for key, label, value in result.headline:
+    for _key, label, value in result.headline:
         shown = f"{value:.3f}" if isinstance(value, float) else str(value)
         out.append(f"  {label}: {shown}")
     out.append(f"job directory: {result.job_dir}")

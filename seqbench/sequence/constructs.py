@@ -31,7 +31,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Union
 
 import numpy as np
 
@@ -88,7 +87,7 @@ class Masked:
         return span
 
 
-Payload = Union[FromGenome, Literal, Shuffled, Masked]
+Payload = FromGenome | Literal | Shuffled | Masked
 
 
 @dataclass(frozen=True)
@@ -175,7 +174,9 @@ class Construct:
                 )
             prev_end = e.end
         if isinstance(self.landmark, InEdit) and not 0 <= self.landmark.edit < len(self.edits):
-            raise ConstructError(f"construct {self.key}: landmark names edit {self.landmark.edit}, which does not exist")
+            raise ConstructError(
+                f"construct {self.key}: landmark names edit {self.landmark.edit}, which does not exist"
+            )
 
 
 # A source reader: (chrom, start, end) -> codes, N-padded outside the chromosome.

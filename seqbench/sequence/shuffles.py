@@ -46,7 +46,7 @@ def shuffle_dinuc(codes: np.ndarray, seed: int) -> np.ndarray:
     rng = np.random.default_rng(seed)
     # exits[a] = list of successors of symbol a, in sequence order
     exits: list[list[int]] = [[] for _ in range(_ALPHABET_SIZE)]
-    for a, b in zip(seq[:-1].tolist(), seq[1:].tolist()):
+    for a, b in zip(seq[:-1].tolist(), seq[1:].tolist(), strict=True):
         exits[a].append(b)
     last = int(seq[-1])
     present = [a for a in range(_ALPHABET_SIZE) if exits[a] or a == last]

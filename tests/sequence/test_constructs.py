@@ -39,8 +39,12 @@ def genome(tmp_path_factory):
 # (offset o): forward pos 196565/196608/196651 -> bins 447/448/448 for o = -43/0/+43; reverse
 # pos 196650/196607/196564 -> bins 448/447/447.  seqbench's shift is s = -o (docs/geometry.md).
 TABLE = {
-    ("+", -43): (196565, 447), ("+", 0): (196608, 448), ("+", 43): (196651, 448),
-    ("-", -43): (196650, 448), ("-", 0): (196607, 447), ("-", 43): (196564, 447),
+    ("+", -43): (196565, 447),
+    ("+", 0): (196608, 448),
+    ("+", 43): (196651, 448),
+    ("-", -43): (196650, 448),
+    ("-", 0): (196607, 447),
+    ("-", 43): (196564, 447),
 }
 
 
@@ -58,7 +62,7 @@ def test_member_landmarks_match_spec_table(genome):
         ref = g.fetch("chrA", 400_000, 400_001)[0]
         assert codes[pos[m]] == (ref if strand == "+" else 3 - ref)
     # reverse-strand bins are the mirror 895 - b of the forward ones, as the paper says
-    fw = dict(zip(ens.members, bins))
+    fw = dict(zip(ens.members, bins, strict=True))
     for sh in ens.shifts:
         assert fw[("-", sh)] == 895 - fw[("+", sh)]
 
@@ -87,16 +91,21 @@ def test_same_length_replacements_and_identity(genome):
     """Re-inserting a window's own sequence gives the reference window (the multiplicativity check)."""
     g, seq = genome
     ref = Construct("ref", chrom="chrA", landmark=400_000)
-    same = Construct("same", chrom="chrA", landmark=400_000, edits=(
-        replace(399_500, 400_500, FromGenome("chrA", 399_500, 400_500)),
-        replace(420_000, 422_000, FromGenome("chrA", 420_000, 422_000)),
-    ))
+    same = Construct(
+        "same",
+        chrom="chrA",
+        landmark=400_000,
+        edits=(
+            replace(399_500, 400_500, FromGenome("chrA", 399_500, 400_500)),
+            replace(420_000, 422_000, FromGenome("chrA", 420_000, 422_000)),
+        ),
+    )
     a, la = materialize(ref, g.read_padded, sequence_length=L)
     b, lb = materialize(same, g.read_padded, sequence_length=L)
     assert la == lb and np.array_equal(a, b)
-    swapped = Construct("swap", chrom="chrA", landmark=400_000, edits=(
-        replace(420_000, 422_000, FromGenome("chrB", 1_000, 3_000)),
-    ))
+    swapped = Construct(
+        "swap", chrom="chrA", landmark=400_000, edits=(replace(420_000, 422_000, FromGenome("chrB", 1_000, 3_000)),)
+    )
     c, _ = materialize(swapped, g.read_padded, sequence_length=L)
     off = 420_000 - (400_000 - L // 2)
     assert decode(c[off : off + 2000]) == g.fetch_str("chrB", 1_000, 3_000)
@@ -106,10 +115,15 @@ def test_same_length_replacements_and_identity(genome):
 def test_length_changing_edits_move_landmark(genome):
     g, seq = genome
     # 100 bp inserted and 30 bp deleted upstream of the landmark: landmark stays centred
-    c = Construct("indel", chrom="chrA", landmark=400_000, edits=(
-        insert(350_000, Literal("A" * 100)),
-        delete(360_000, 360_030),
-    ))
+    c = Construct(
+        "indel",
+        chrom="chrA",
+        landmark=400_000,
+        edits=(
+            insert(350_000, Literal("A" * 100)),
+            delete(360_000, 360_030),
+        ),
+    )
     assert landmark_position(c) == 400_000 + 70
     ext, lm = materialize(c, g.read_padded, sequence_length=L)
     assert lm == L // 2
@@ -137,11 +151,16 @@ def test_literal_construct_padded_with_n():
 
 def test_shuffle_mask_substitute(genome):
     g, seq = genome
-    c = Construct("sh", chrom="chrA", landmark=400_000, edits=(
-        shuffle_region(410_000, 412_000, seed=5),
-        mask(420_000, 420_100),
-        substitute(430_000, seq[430_000], "A" if seq[430_000] != "A" else "C"),
-    ))
+    c = Construct(
+        "sh",
+        chrom="chrA",
+        landmark=400_000,
+        edits=(
+            shuffle_region(410_000, 412_000, seed=5),
+            mask(420_000, 420_100),
+            substitute(430_000, seq[430_000], "A" if seq[430_000] != "A" else "C"),
+        ),
+    )
     ext, lm = materialize(c, g.read_padded, sequence_length=L)
     base = 400_000 - L // 2
     region = ext[410_000 - base : 412_000 - base]

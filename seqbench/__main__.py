@@ -1,0 +1,5 @@
+"""`python -m seqbench` is `seqbench-ray`."""
+
+from seqbench.cli import main
+
+main()
