@@ -164,7 +164,10 @@ def _track_requests(origin: str, table: dict) -> dict[str, TrackRequest]:
                 f"{origin}: unknown key tracks.{label}.{bad}{_closest(bad, ['index', 'assay', 'cell_type'])}"
             )
         if "index" in v:
-            out[label] = TrackRequest(index=int(v["index"]))
+            idx = v["index"]
+            if isinstance(idx, bool) or not isinstance(idx, int):
+                raise SpecError(f"{origin}: tracks.{label}.index = {idx!r} is a {type(idx).__name__}; expected int")
+            out[label] = TrackRequest(index=idx)
         elif "assay" in v and "cell_type" in v:
             out[label] = TrackRequest(assay=str(v["assay"]), cell_type=str(v["cell_type"]))
         else:
@@ -206,12 +209,15 @@ def parse_spec(raw: dict[str, Any], *, origin: str, base_dir: Path, defaults: di
             raise SpecError(f"{origin}: {name} must be a table ([{name}])")
         merged = {**defaults.get(name, {}), **given}
         tables[name] = _check_table(f"{name}.", merged, SCHEMA[name], origin)
+    for name in ("tracks", "inputs"):
+        if name in raw and not isinstance(raw[name], dict):
+            raise SpecError(f"{origin}: {name} must be a table ([{name}])")
     tracks_raw = raw.get("tracks", defaults.get("tracks", exp.DEFAULT_TRACKS))
     tracks = _track_requests(origin, tracks_raw)
     inputs_given = {**defaults.get("inputs", {}), **raw.get("inputs", {})}
     inputs = _check_table("inputs.", inputs_given, exp.INPUTS, origin)
 
-    data_root = (base_dir / top["data_root"]).resolve()
+    data_root = (base_dir / Path(top["data_root"]).expanduser()).resolve()
     fasta = (data_root / tables["genome"]["fasta"]).resolve()
     for k, key in exp.INPUTS.items():
         if key.type is str and inputs[k] and k in exp.PATH_INPUTS:
