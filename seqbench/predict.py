@@ -86,9 +86,12 @@ def predict_shard(
     # constructs per model call group: a multiple of the batch size in members, so that no
     # device batch is padded except possibly the shard's last one
     per = bs // math.gcd(bs, M)
+    buf = np.empty((min(per, n) * M, L), dtype=np.uint8)  # member inputs, reused per group
     for i0 in range(0, n, per):
         i1 = min(n, i0 + per)
-        codes = np.concatenate([member_codes(shard.windows[i], ensemble, L) for i in range(i0, i1)])
+        codes = buf[: (i1 - i0) * M]
+        for j, i in enumerate(range(i0, i1)):
+            member_codes(shard.windows[i], ensemble, L, out=codes[j * M : (j + 1) * M])
         out = model.predict(codes, flat_bins[i0 * M : i1 * M], track_idx)  # [k*M, K, T]
         values[i0 * M : i1 * M] = (out * flat_valid[i0 * M : i1 * M, :, None]).sum(axis=1)
     cols: dict[str, pa.Array] = {

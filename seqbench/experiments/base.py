@@ -75,4 +75,6 @@ def require_int_column(frame: pd.DataFrame, column: str, path: Path) -> None:
     bad = col.isna() | (col % 1 != 0)
     if bad.any():
         i = int(bad.to_numpy().nonzero()[0][0])
-        raise InputError(f"{path}: row {i + 1}, column {column!r}: {frame[column].iloc[i]!r} is not an integer")
+        value = frame[column].iloc[i]
+        found = "the cell is empty (or NA)" if pd.isna(value) else repr(str(value))
+        raise InputError(f"{path}: row {i + 1}, column {column!r}: {found}; expected an integer")

@@ -50,18 +50,6 @@ PATH_INPUTS = {"candidates"}
 DEFAULT_TRACKS: dict[str, Any] = {"cage": {"assay": "CAGE", "cell_type": "K562"}}
 READOUT = "cage"
 
-REQUIRED_COLUMNS = (
-    "ziga_key",
-    "chromosome",
-    "main_tss_start",
-    "main_tss_end",
-    "main_tss_bin",
-    "fix_enhancer_wide_start",
-    "fix_enhancer_wide_end",
-    "sequence_start",
-    "sequence_end",
-    "test_location",
-)
 _INT_COLUMNS = (
     "main_tss_start",
     "main_tss_end",
@@ -71,6 +59,7 @@ _INT_COLUMNS = (
     "sequence_start",
     "sequence_end",
 )
+REQUIRED_COLUMNS = ("ziga_key", "chromosome", *_INT_COLUMNS, "test_location")
 
 
 def demo_spec(data_root: Path) -> dict[str, Any]:
@@ -180,6 +169,17 @@ def expand(spec, genome) -> Design:
     for i, chrom in enumerate(frame["chromosome"]):
         if chrom not in genome:
             genome.check_chrom(chrom, where=f"{path}: row {i + 1}, column 'chromosome'")
+    # the swapped elements must lie on their chromosome (read as N they would be silent garbage);
+    # the model window may run past a chromosome end and is N-padded there
+    for i, r in enumerate(frame.itertuples(index=False)):
+        length = genome.lengths[r.chromosome]
+        for lo, hi in (("main_tss_start", "main_tss_end"), ("fix_enhancer_wide_start", "fix_enhancer_wide_end")):
+            col = lo if getattr(r, lo) < 0 else hi if getattr(r, hi) > length else None
+            if col:
+                raise InputError(
+                    f"{path}: row {i + 1}, column {col!r}: {getattr(r, col)} is off {r.chromosome}"
+                    f" (length {length} in {genome.path.name}); expected 0 <= {lo} < {hi} <= {length}"
+                )
 
     prom_rows = frame.drop_duplicates(["chromosome", "main_tss_start", "main_tss_end"])
     promoters = [
@@ -216,7 +216,8 @@ def expand(spec, genome) -> Design:
             if bin_ != r.main_tss_bin:
                 raise InputError(
                     f"{path}: row {row}: main_tss_bin = {r.main_tss_bin} but main_tss_start and "
-                    f"sequence_start put the TSS in bin {bin_}"
+                    f"sequence_start put the TSS in bin {bin_} (model offset {offset}); "
+                    "set inputs.window = 'centred' for another model"
                 )
         backgrounds.append(_Background(r.ziga_key, r.chromosome, r.sequence_start, tss, prom, enh))
 

@@ -129,7 +129,18 @@ class TrackTable:
         if len(hits) == 1:
             return int(hits.index[0])
         if len(hits) == 0:
-            raise TrackError(f"no track for {request.describe()} in this model's track table")
+            same = f[f["assay"] == assay]
+            if len(same):
+                shown = "; ".join(f"{i} ({d})" for i, d in zip(same.index[:3], same["description"][:3], strict=True))
+                hint = (
+                    f"expected a cell type named in one of its {len(same)} {assay} tracks"
+                    f" [{shown}{'; ...' if len(same) > 3 else ''}], or an explicit index"
+                )
+            elif (f["assay"] != "").any():
+                hint = f"expected one of its assays ({', '.join(sorted(set(f['assay']) - {''}))}), or an explicit index"
+            else:
+                hint = "its track table names no assays; expected an explicit index (or give model.targets)"
+            raise TrackError(f"no track for {request.describe()} in this model's {len(self)} tracks; {hint}")
         if (assay, cell) in self.preferred:
             return self.preferred[(assay, cell)]
         shown = ", ".join(f"{i} ({d})" for i, d in zip(hits.index[:5], hits["description"][:5], strict=True))

@@ -78,7 +78,9 @@ def describe(spec: ModelSpec, cache_dir: Path | None = None) -> tuple[str, Geome
 
     handle = spec.handle
     if handle and "://" not in handle and not Path(handle).exists():
-        raise ModelLoadError(f"model.handle {handle}: no such file or directory (expected a SavedModel directory)")
+        raise ModelLoadError(
+            f"model.handle = {handle!r}: no such file or directory; expected a SavedModel directory or a TF-Hub URL"
+        )
     if spec.kind == "planted":
         path = Path(handle) if handle else planted_model_dir(cache_dir)
         if not (path / "seqbench_model.json").is_file():

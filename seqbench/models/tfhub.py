@@ -144,8 +144,9 @@ class HubModel:
         want = (1, self.geometry.n_bins, len(self.tracks))
         if shape != want:
             raise ModelLoadError(
-                f"model {self.name}: output shape {shape} does not match the declared geometry {want}"
-                " (batch, bins, tracks)"
+                f"model {self.name}: output shape {shape} for an input [1, {self.geometry.sequence_length}, 4]"
+                f" does not match the declared geometry; expected {want} (batch, model.n_bins = {want[1]},"
+                f" {want[2]} tracks)"
             )
         # warm the gathered path at the production batch size
         codes = np.full((self.batch_size, self.geometry.sequence_length), 4, np.uint8)

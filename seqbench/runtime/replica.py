@@ -15,6 +15,7 @@ import pyarrow as pa
 
 from seqbench.models.base import Geometry
 from seqbench.models.registry import ModelSpec, load_model
+from seqbench.models.tfhub import ModelLoadError
 from seqbench.predict import MaterializedShard, materialize_shard, predict_shard
 from seqbench.sequence.ensemble import Ensemble
 
@@ -29,6 +30,8 @@ class ModelReplica:
             self.model = load_model(
                 model_spec, Path(cache_dir) if cache_dir else None, intra_op_threads=intra_op_threads
             )
+        except ModelLoadError as exc:  # a message for the user, as is
+            self.error = str(exc)
         except Exception as exc:  # reported through ready(); the driver fails the job with it
             self.error = f"{type(exc).__name__}: {exc}"
 

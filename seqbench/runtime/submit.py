@@ -22,6 +22,8 @@ from seqbench import __version__
 from seqbench.experiments import get_experiment
 from seqbench.genome import Genome
 from seqbench.models import registry
+from seqbench.models.base import TrackError
+from seqbench.models.tfhub import ModelLoadError
 from seqbench.runtime.jobdir import JobDir, JobDirError, atomic_write_json
 from seqbench.spec import JobSpec
 
@@ -67,34 +69,46 @@ class Progress:
         self.start = time.time()
         self._bar = None
         self._last_line = 0.0
-        if enabled and sys.stderr.isatty():
-            from rich.progress import (
-                BarColumn,
-                MofNCompleteColumn,
-                Progress,
-                TextColumn,
-                TimeElapsedColumn,
-                TimeRemainingColumn,
-            )
+        self._done_at_begin = done_members
+        if enabled:
+            print(f"starting Ray and model replicas ({total_members - done_members:,} members to predict)...",
+                  file=sys.stderr, flush=True)
 
-            self._bar = Progress(
-                TextColumn("[bold]predicting"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TextColumn("members"),
-                TimeElapsedColumn(),
-                TimeRemainingColumn(),
-                transient=False,
-            )
-            self._bar.start()
-            self._task = self._bar.add_task("predict", total=total_members, completed=done_members)
+    def begin(self, replicas: int) -> None:
+        """The replicas are loaded: start the bar (the rate then measures prediction only)."""
+        self.start = time.time()
+        self._done_at_begin = self.done
+        if not (self.enabled and sys.stderr.isatty()):
+            if self.enabled:
+                print(f"{replicas} replica(s) ready", file=sys.stderr, flush=True)
+            return
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+
+        self._bar = Progress(
+            TextColumn(f"[bold]predicting[/bold] on {replicas} replica(s)"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("members"),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            transient=False,
+        )
+        self._bar.start()
+        self._task = self._bar.add_task("predict", total=self.total, completed=self.done)
 
     def advance(self, members: int) -> None:
         self.done += members
         if self._bar is not None:
             self._bar.update(self._task, completed=self.done)
         elif self.enabled and (time.time() - self._last_line > 10 or self.done >= self.total):
-            rate = self.done / max(time.time() - self.start, 1e-9)
+            rate = (self.done - self._done_at_begin) / max(time.time() - self.start, 1e-9)
             print(f"predicted {self.done}/{self.total} members ({rate:.1f}/s)", file=sys.stderr, flush=True)
             self._last_line = time.time()
 
@@ -107,10 +121,20 @@ def plan_job(spec: JobSpec, job: JobDir) -> tuple[Any, Any, dict[str, int], str,
     """Validate inputs, expand the design, resolve tracks; write design + manifest if new."""
     exp = get_experiment(spec.experiment)
     genome = Genome(spec.fasta)
-    name, geometry, tracks_table, handle = registry.describe(spec.model, cache_dir())
-    track_idx = {label: tracks_table.resolve(req) for label, req in spec.tracks.items()}
+    try:
+        name, geometry, tracks_table, handle = registry.describe(spec.model, cache_dir())
+    except ModelLoadError as exc:
+        raise ModelLoadError(f"{spec.source}: {exc}") from exc
+    track_idx = {}
+    for label, req in spec.tracks.items():
+        try:
+            track_idx[label] = tracks_table.resolve(req)
+        except TrackError as exc:
+            raise TrackError(f"{spec.source}: tracks.{label}: {exc}") from exc
     if exp.READOUT not in track_idx:
-        raise registry_error(f"tracks: the experiment reads track label {exp.READOUT!r}; add it to [tracks]")
+        raise registry_error(
+            f"{spec.source}: tracks: the experiment reads track label {exp.READOUT!r}; add it to [tracks]"
+        )
     design = exp.expand(spec, genome)
     return exp, design, track_idx, name, (geometry, handle, tracks_table)
 
@@ -136,6 +160,8 @@ def submit(spec: JobSpec, *, job_dir: Path | None = None, progress: bool = True)
             )
         if old.get("content_hash") != content_hash:
             raise JobDirError(f"{job.path}: holds another job (spec or inputs differ); choose another --job-dir")
+    elif job.path.exists() and not job.path.is_dir():
+        raise JobDirError(f"{job.path}: is a file; expected a new or empty directory, or a seqbench job directory")
     elif job.path.exists() and any(job.path.iterdir()):
         raise JobDirError(f"{job.path}: exists and is not an empty directory or a seqbench job")
 
@@ -210,7 +236,7 @@ def submit(spec: JobSpec, *, job_dir: Path | None = None, progress: bool = True)
                 plan,
                 spec.runtime,
                 on_part,
-                on_start=lambda r: job.log(f"{r} replica(s) started; {len(pending)} shards to run"),
+                on_start=lambda r: (job.log(f"{r} replica(s) started; {len(pending)} shards to run"), bar.begin(r)),
             )
         finally:
             bar.close()

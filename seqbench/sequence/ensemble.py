@@ -17,7 +17,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from seqbench.models.base import Geometry
-from seqbench.sequence.codes import COMPLEMENT
 
 
 @dataclass(frozen=True)
@@ -77,13 +76,48 @@ def member_landmarks(landmark: int, ensemble: Ensemble, geometry: Geometry) -> t
     return np.asarray(pos, dtype=np.int64), np.asarray(bins, dtype=np.int32)
 
 
-def member_codes(extended: np.ndarray, ensemble: Ensemble, sequence_length: int) -> np.ndarray:
-    """Inputs ``[M, L]`` uint8 of every member, cut from one extended window."""
-    out = np.empty((ensemble.n_members, sequence_length), dtype=np.uint8)
+def _reverse_complement(codes: np.ndarray) -> np.ndarray:
+    """``COMPLEMENT[codes[::-1]]`` for a 1-D array of codes 0..4, as a new contiguous array.
+
+    ``min(x ^ 3, x | 4)`` is the complement of every code 0..4 (A<->T, C<->G, N->N); three
+    contiguous uint8 passes after one reversing copy are several times faster than the table
+    lookup, which casts the 393-kb window to intp indices first.
+    """
+    r = codes[::-1].copy()
+    t = r | np.uint8(4)
+    r ^= np.uint8(3)
+    np.minimum(r, t, out=r)
+    return r
+
+
+def member_codes(
+    extended: np.ndarray, ensemble: Ensemble, sequence_length: int, out: np.ndarray | None = None
+) -> np.ndarray:
+    """Inputs ``[M, L]`` uint8 of every member, cut from one extended window (codes 0..4).
+
+    ``out`` (uint8 ``[M, L]``), when given, is filled and returned instead of a new array.
+    The extended window is reverse-complemented once; the − strand members are slices of it
+    (the reverse complement of ``extended[s : s + L]`` is ``rc[n − s − L : n − s]``).
+    """
+    L, M = sequence_length, ensemble.n_members
+    n = extended.shape[0]
+    if n < L + ensemble.max_shift - ensemble.min_shift:
+        raise ValueError(
+            f"extended window of {n} bp is shorter than {L} + {ensemble.max_shift - ensemble.min_shift} bp of shifts"
+        )
+    if out is None:
+        out = np.empty((M, L), dtype=np.uint8)
+    elif out.shape != (M, L) or out.dtype != np.uint8:
+        raise ValueError(f"member_codes: out must be uint8 {(M, L)}, got {out.dtype} {out.shape}")
+    rc = None
     for m, (strand, shift) in enumerate(ensemble.members):
         s = shift - ensemble.min_shift
-        window = extended[s : s + sequence_length]
-        out[m] = COMPLEMENT[window[::-1]] if strand == "-" else window
+        if strand == "-":
+            if rc is None:
+                rc = _reverse_complement(extended)
+            out[m] = rc[n - s - L : n - s]
+        else:
+            out[m] = extended[s : s + L]
     return out
 
 
