@@ -7,6 +7,7 @@ unfinished job with the same spec it computes only the shards without a part.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import sys
@@ -36,21 +37,34 @@ def default_job_dir(spec: JobSpec) -> Path:
     return Path("seqbench-jobs") / f"{spec.experiment}-{spec.content_hash()[:8]}"
 
 
-def _file_identity(path: Path) -> dict[str, Any]:
-    st = path.stat()
-    return {"path": str(path), "bytes": st.st_size, "mtime": int(st.st_mtime)}
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
 def input_identity(spec: JobSpec) -> dict[str, Any]:
-    """What the inputs are (FASTA index, tables): part of the job's content hash."""
+    """What the inputs are: the FASTA's index (names, lengths, offsets) and the tables' contents.
+
+    Hashing the ``.fai`` rather than a multi-GB FASTA is cheap and catches another assembly or a
+    re-written file; tables are small and hashed whole.
+    """
     ident: dict[str, Any] = {}
     fai = Path(str(spec.fasta) + ".fai")
     if fai.is_file():
-        ident["fasta_fai"] = fai.read_text()[:100_000]
+        ident["fasta_fai_sha256"] = _sha256(fai)
     for k, v in spec.inputs.items():
         if isinstance(v, Path) and v.is_file():
-            ident[k] = _file_identity(v)
+            ident[k] = {"path": str(v), "bytes": v.stat().st_size, "sha256": _sha256(v)}
     return ident
+
+
+def job_content_hash(spec: JobSpec, identity: dict[str, Any]) -> str:
+    """Hash of spec (science only) + inputs: the same hash means the same predictions."""
+    blob = json.dumps({"spec": spec.content_hash(), "inputs": identity}, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
 @dataclass
@@ -117,8 +131,23 @@ class Progress:
             self._bar.stop()
 
 
-def plan_job(spec: JobSpec, job: JobDir) -> tuple[Any, Any, dict[str, int], str, Any]:
-    """Validate inputs, expand the design, resolve tracks; write design + manifest if new."""
+@dataclass
+class Plan:
+    """A validated, expanded job: everything needed to run it, nothing written yet."""
+
+    experiment: Any  # the experiment module
+    design: Any  # seqbench.experiments.base.Design
+    tracks: dict[str, int]  # label -> track index
+    model_name: str
+    geometry: Any  # seqbench.models.base.Geometry
+    handle: str
+    track_table: Any  # seqbench.models.base.TrackTable
+
+
+def plan_job(spec: JobSpec) -> Plan:
+    """Validate inputs, resolve the model's tracks and expand the design (writes nothing)."""
+    from seqbench.spec import SpecError
+
     exp = get_experiment(spec.experiment)
     genome = Genome(spec.fasta)
     try:
@@ -132,24 +161,17 @@ def plan_job(spec: JobSpec, job: JobDir) -> tuple[Any, Any, dict[str, int], str,
         except TrackError as exc:
             raise TrackError(f"{spec.source}: tracks.{label}: {exc}") from exc
     if exp.READOUT not in track_idx:
-        raise registry_error(
-            f"{spec.source}: tracks: the experiment reads track label {exp.READOUT!r}; add it to [tracks]"
-        )
+        raise SpecError(f"{spec.source}: tracks: the experiment reads track label {exp.READOUT!r}; add it to [tracks]")
     design = exp.expand(spec, genome)
-    return exp, design, track_idx, name, (geometry, handle, tracks_table)
-
-
-def registry_error(msg: str) -> Exception:
-    from seqbench.spec import SpecError
-
-    return SpecError(msg)
+    return Plan(exp, design, track_idx, name, geometry, handle, tracks_table)
 
 
 def submit(spec: JobSpec, *, job_dir: Path | None = None, progress: bool = True) -> JobResult:
     from seqbench.runtime.pipeline import PipelinePlan, init_ray, ray_map, run_pipeline
 
     job = JobDir(Path(job_dir or spec.job_dir or default_job_dir(spec)).resolve())
-    content_hash = spec.content_hash()
+    identity = input_identity(spec)
+    content_hash = job_content_hash(spec, identity)
     if job.exists():
         state = job.status().get("state")
         old = job.manifest()
@@ -166,7 +188,8 @@ def submit(spec: JobSpec, *, job_dir: Path | None = None, progress: bool = True)
         raise JobDirError(f"{job.path}: exists and is not an empty directory or a seqbench job")
 
     # validate everything we can before the job directory exists: a refused job leaves nothing
-    exp, design, track_idx, model_name, (geometry, handle, tracks_table) = plan_job(spec, job)
+    plan = plan_job(spec)
+    design, track_idx, geometry, tracks_table = plan.design, plan.tracks, plan.geometry, plan.track_table
     job.ensure_writable()
     n = design.n_constructs
     S = spec.runtime.shard_size
@@ -184,8 +207,8 @@ def submit(spec: JobSpec, *, job_dir: Path | None = None, progress: bool = True)
             "created": time.time(),
             "model": {
                 **spec.model.identity(),
-                "name": model_name,
-                "resolved_handle": handle,
+                "name": plan.model_name,
+                "resolved_handle": plan.handle,
                 "geometry": geometry.__dict__,
             },
             "genome": str(spec.fasta),
@@ -201,7 +224,7 @@ def submit(spec: JobSpec, *, job_dir: Path | None = None, progress: bool = True)
             "n_members": n * ens.n_members,
             "shard_size": S,
             "n_shards": n_shards,
-            "inputs": input_identity(spec),
+            "inputs": identity,
         }
         atomic_write_json(job.manifest_path, manifest)
         job.set_status("planned", shards_done=0, n_shards=n_shards)

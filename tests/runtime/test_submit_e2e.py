@@ -130,3 +130,31 @@ def test_rows_identical_across_replicas_and_shards(cache_dir, tmp_path, local_ra
         ra, bare.sort_values(["construct_id", "member"]).reset_index(drop=True), check_exact=True
     )
     assert np.isfinite(ra["cage"]).all()
+
+
+def test_unfinished_job_continues_with_only_missing_shards(cache_dir, tmp_path, local_ray):
+    from seqbench.runtime.jobdir import JobDir, JobDirError
+    from seqbench.runtime.submit import submit
+
+    spec = _tiny_spec(cache_dir, shard_size=6)
+    first = submit(spec, job_dir=tmp_path / "j", progress=False)
+    full = _rows(first.job_dir)
+    job = JobDir(first.job_dir)
+    kept = {p.name: p.stat().st_mtime_ns for p in job.parts_dir.glob("part-*.parquet")}
+    for shard in (1, 3):
+        job.part_path(shard).unlink()
+    job.set_status("failed", reason="simulated")
+    (job.path / "summary.json").unlink()
+    again = submit(spec, job_dir=job.path, progress=False)
+    pd.testing.assert_frame_equal(_rows(again.job_dir), full, check_exact=True)
+    after = {p.name: p.stat().st_mtime_ns for p in job.parts_dir.glob("part-*.parquet")}
+    untouched = {k for k in kept if k not in ("part-000001.parquet", "part-000003.parquet")}
+    assert all(after[k] == kept[k] for k in untouched)  # finished shards were not recomputed
+    assert json.loads((job.path / "status.json").read_text())["state"] == "complete"
+    # another spec into the same directory is refused
+    with pytest.raises(JobDirError, match="complete job"):
+        submit(spec, job_dir=job.path, progress=False)
+    job.set_status("failed", reason="x")
+    with pytest.raises(JobDirError, match="another job"):
+        other = deep_merge(mx.demo_spec(ensure_demo(cache_dir).root), {"seed": 7})
+        submit(parse_spec(other, origin="test", base_dir=cache_dir), job_dir=job.path, progress=False)
