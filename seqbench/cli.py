@@ -7,6 +7,7 @@ line on stderr and exit with status 2; ``--debug`` shows the traceback.
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -32,17 +33,25 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     from seqbench.models.base import TrackError
     from seqbench.models.tfhub import ModelLoadError
     from seqbench.runtime.jobdir import JobDirError
-    from seqbench.runtime.pipeline import PipelineError
+    from seqbench.runtime.pipeline import JobCancelled, PipelineError
     from seqbench.sequence.constructs import ConstructError
     from seqbench.spec import SpecError
 
-    return (SpecError, InputError, GenomeError, TrackError, ModelLoadError, JobDirError, PipelineError, ConstructError)
+    return (
+        SpecError, InputError, GenomeError, TrackError, ModelLoadError, JobDirError, PipelineError, ConstructError,
+        JobCancelled,
+    )
 
 
 def _fail(exc: BaseException) -> None:
+    from seqbench.runtime.pipeline import JobCancelled
+
     if _DEBUG["on"]:
         raise exc
     msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if isinstance(exc, JobCancelled):  # not an error: the user asked for it
+        typer.echo(f"seqbench-ray: {msg}", err=True)
+        raise typer.Exit(code=130)
     typer.echo(f"seqbench-ray: error: {msg}", err=True)
     raise typer.Exit(code=2)
 
@@ -122,6 +131,55 @@ def _load(experiment: str, spec: Path | None, overrides: dict, quiet: bool):
     return parse_spec(raw, origin="embedded demo", base_dir=Path.cwd())
 
 
+@app.command()
+def resume(
+    job_dir: Annotated[Path, typer.Argument(help="Job directory of an unfinished job.")],
+    replan: Annotated[bool, typer.Option("--replan", help="Start over if the spec or inputs changed since "
+                                         "planning (old parts are kept aside).")] = False,
+    replicas: Annotated[int | None, typer.Option("--replicas", help="Model replicas for this run.")] = None,
+    address: Annotated[str | None, typer.Option("--address", help="Ray address of a running cluster.")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")] = False,
+) -> None:
+    """Continue a failed, cancelled or interrupted job: only shards without a part are computed."""
+    from seqbench.runtime.submit import headline_text
+    from seqbench.runtime.submit import resume as run
+
+    overrides: dict = {}
+    if replicas is not None:
+        overrides["replicas"] = replicas
+    if address is not None:
+        overrides["address"] = address
+    try:
+        result = run(job_dir, replan=replan, progress=not quiet, runtime_overrides=overrides)
+        typer.echo(headline_text(result))
+    except _user_errors() as exc:
+        _fail(exc)
+
+
+@app.command()
+def cancel(
+    job_dir: Annotated[Path, typer.Argument(help="Job directory of a running job.")],
+    wait: Annotated[float, typer.Option("--wait", help="Seconds to wait for the job to stop (0: don't wait).")] = 60,
+) -> None:
+    """Stop a running job cleanly (shards in flight are finished and written); it stays resumable."""
+    from seqbench.runtime.jobdir import JobDir
+    from seqbench.runtime.submit import request_cancel
+
+    try:
+        request_cancel(job_dir)
+        job = JobDir(job_dir)
+        deadline = time.time() + wait
+        while wait and time.time() < deadline and job.status().get("state") == "running":
+            time.sleep(0.5)
+        state = job.status().get("state")
+        if state == "running":
+            typer.echo(f"cancel requested; the job is still stopping (check `seqbench-ray status {job_dir}`)")
+        else:
+            typer.echo(f"{job_dir}: {state}; `seqbench-ray resume {job_dir}` continues it")
+    except _user_errors() as exc:
+        _fail(exc)
+
+
 @app.command("list")
 def list_() -> None:
     """Experiments and model kinds seqbench knows."""
@@ -162,6 +220,14 @@ def status(
             "rows": rows,
             "n_members": manifest["n_members"],
         }
+        if st.get("state") == "running" and st.get("host") == os.uname().nodename and st.get("pid"):
+            try:
+                os.kill(int(st["pid"]), 0)
+            except ProcessLookupError:
+                info["state"] = "interrupted"
+                info["reason"] = f"driver process {st['pid']} is gone; `seqbench-ray resume {job_dir}` continues"
+            except PermissionError:  # alive, another user's
+                pass
         if len(prog) >= 2:
             span = prog[-1]["t"] - prog[0]["t"]
             rate = sum(p["rows"] for p in prog[1:]) / span if span > 0 else None
@@ -208,7 +274,14 @@ def prepare() -> None:
     typer.echo(f"demo data:     {ensure_demo(cache_dir()).root}")
 
 
+def _terminate(signum, frame) -> None:  # SIGTERM: stop like Ctrl-C, the job stays resumable
+    raise KeyboardInterrupt
+
+
 def main() -> None:
+    import signal
+
+    signal.signal(signal.SIGTERM, _terminate)
     try:
         app()
     except KeyboardInterrupt:

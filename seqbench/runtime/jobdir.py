@@ -10,7 +10,7 @@
       design.parquet     one row per construct: construct_id, key labels
       parts/part-NNNNNN.parquet   prediction rows of shard N (written to parts/_tmp, then renamed)
       progress.jsonl     one line per finished shard, appended after its rename
-      status.json        planned | running | reducing | failed (+ reason) | complete
+      status.json        planned | running | reducing | failed (+ reason) | cancelled | complete
       tables/ figures/   results of reduce and report
       summary.json report.md   headline figures and the human-readable report
       log.txt
@@ -33,7 +33,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 PART_PATTERN = "part-{:06d}.parquet"
-STATES = ("planned", "running", "reducing", "failed", "complete")
+STATES = ("planned", "running", "reducing", "failed", "cancelled", "complete")
 
 
 class JobDirError(ValueError):

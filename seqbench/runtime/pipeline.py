@@ -9,6 +9,7 @@ the job directory, so each part appears once, atomically, before it is recorded.
 
 from __future__ import annotations
 
+import collections
 import os
 import time
 from collections.abc import Callable
@@ -67,13 +68,47 @@ class PipelinePlan:
     cache_dir: str | None
 
 
+class JobCancelled(RuntimeError):
+    """The job was cancelled (``seqbench-ray cancel``, SIGTERM or Ctrl-C); it can be resumed."""
+
+
+#: attempts of one shard (replica or node lost, object lost) before the job fails
+MAX_SHARD_ATTEMPTS = 4
+#: seconds to wait for any replica to come back when none is alive
+REPLICA_WAIT_S = 900.0
+
+
+def _lost_worker_errors() -> tuple[type[BaseException], ...]:
+    """Failures of the machinery, not of the shard: the shard is run again elsewhere."""
+    import ray.exceptions as rex
+
+    names = ("RayActorError", "ActorDiedError", "ActorUnavailableError", "ObjectLostError",
+             "OwnerDiedError", "NodeDiedError", "WorkerCrashedError", "ObjectReconstructionFailedError")
+    return tuple(getattr(rex, n) for n in names if hasattr(rex, n))
+
+
+def _cause(exc: BaseException) -> str:
+    cause = getattr(exc, "cause", None) or exc
+    text = str(cause).strip().splitlines()
+    return text[-1] if text else type(cause).__name__
+
+
 def run_pipeline(
     plan: PipelinePlan,
     runtime: RuntimeSpec,
     on_part: Callable[[int, Any], None],
     on_start: Callable[[int], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
 ) -> int:
     """Run every shard of ``plan``; ``on_part(shard, table)`` is called once per finished shard.
+
+    Scheduling: each replica holds at most ``runtime.max_in_flight`` shards.  A shard whose
+    replica (or node, or input object) is lost goes back to the queue and runs on whichever
+    replica is healthy; the lost replica is restarted by Ray and gets work again once it answers
+    ``ready``.  A shard that fails by itself (a construct that cannot be built, a model error)
+    stops the job: nothing new is started, the shards in flight finish and are written, then
+    :class:`PipelineError` names the shard.  ``should_stop()`` is polled about once a second;
+    when it returns True the job stops the same way and :class:`JobCancelled` is raised.
 
     Returns the number of replicas used.
     """
@@ -95,11 +130,16 @@ def run_pipeline(
     n_replicas = min(n_replicas, len(plan.shards))
     # CPU replicas: share the node's cores between replicas through TF's own thread pool
     threads = None if gpus_per else max(1, int(resources.get("CPU", 1)) // n_replicas)
+    # retries are the driver's (it requeues a lost shard to any healthy replica); Ray restarts actors
     Replica = ray.remote(ModelReplica).options(
-        num_cpus=runtime.cpus_per_replica, num_gpus=gpus_per, max_restarts=-1, max_task_retries=-1
+        num_cpus=runtime.cpus_per_replica, num_gpus=gpus_per, max_restarts=-1, max_task_retries=0
     )
     actors = [Replica.remote(plan.model, plan.cache_dir, threads) for _ in range(n_replicas)]
-    errors = [e for e in ray.get([a.ready.remote() for a in actors]) if e]
+    lost = _lost_worker_errors()
+    try:
+        errors = [e for e in ray.get([a.ready.remote() for a in actors]) if e]
+    except lost as exc:
+        errors = [f"a model replica died while loading the model ({_cause(exc)})"]
     if errors:
         for a in actors:
             ray.kill(a)
@@ -109,41 +149,90 @@ def run_pipeline(
 
     materialize = ray.remote(materialize_task).options(num_cpus=runtime.materialize_cpus, max_retries=3)
     builder_ref = ray.put(plan.builder)
-    queue = list(plan.shards)
-    in_flight: dict[Any, tuple[int, int]] = {}  # ref -> (shard, actor index)
+    queue = collections.deque(plan.shards)
+    attempts: collections.Counter[int] = collections.Counter()
+    in_flight: dict[Any, tuple[int, list[int], int]] = {}  # predict ref -> (shard, ids, actor)
+    probes: dict[Any, int] = {}  # ready ref -> actor being probed after a loss
+    healthy = [True] * n_replicas
     load = [0] * n_replicas
+    per_actor = max(1, runtime.max_in_flight)
+    failure: str | None = None
+    stopping = False
+    last_alive = time.time()
 
-    def submit(ai: int) -> None:
-        shard, ids = queue.pop(0)
-        mref = materialize.remote(shard, ids, builder_ref, plan.fasta, plan.geometry, plan.ensemble)
-        pref = actors[ai].predict.remote(mref, plan.ensemble, plan.tracks)
-        in_flight[pref] = (shard, ai)
-        load[ai] += 1
-
-    for _ in range(max(1, runtime.max_in_flight)):
+    def fill() -> None:
         for ai in range(n_replicas):
-            if queue:
-                submit(ai)
+            while queue and healthy[ai] and load[ai] < per_actor and not stopping:
+                shard, ids = queue.popleft()
+                attempts[shard] += 1
+                mref = materialize.remote(shard, ids, builder_ref, plan.fasta, plan.geometry, plan.ensemble)
+                pref = actors[ai].predict.remote(mref, plan.ensemble, plan.tracks)
+                in_flight[pref] = (shard, ids, ai)
+                load[ai] += 1
+
+    fill()
     try:
-        while in_flight:
-            ready, _ = ray.wait(list(in_flight), num_returns=1)
+        while in_flight or (queue and not stopping):
+            if not stopping and should_stop is not None and should_stop():
+                stopping, failure = True, failure or "cancelled"
+            waiting = list(in_flight) + list(probes)
+            if not waiting:  # every replica lost and not yet back
+                raise PipelineError("no model replica is alive")
+            ready, _ = ray.wait(waiting, num_returns=1, timeout=1.0)
+            if not ready:
+                if not any(healthy) and time.time() - last_alive > REPLICA_WAIT_S:
+                    raise PipelineError(f"no model replica came back within {REPLICA_WAIT_S:.0f} s")
+                continue
             ref = ready[0]
-            shard, ai = in_flight.pop(ref)
+            if ref in probes:
+                ai = probes.pop(ref)
+                try:
+                    err = ray.get(ref)
+                except lost:
+                    probes[actors[ai].ready.remote()] = ai  # still restarting; ask again
+                    continue
+                if err:
+                    raise PipelineError(err)
+                healthy[ai] = True
+                last_alive = time.time()
+                fill()
+                continue
+            shard, ids, ai = in_flight.pop(ref)
             load[ai] -= 1
             try:
                 got_shard, table = ray.get(ref)
+            except lost as exc:
+                # the replica, its node or the shard's input was lost: run the shard again
+                if attempts[shard] >= MAX_SHARD_ATTEMPTS:
+                    stopping = True
+                    failure = failure or f"shard {shard} failed {attempts[shard]} times: {_cause(exc)}"
+                    continue
+                queue.appendleft((shard, ids))
+                if healthy[ai]:
+                    healthy[ai] = False
+                    probes[actors[ai].ready.remote()] = ai
+                if not any(healthy):
+                    last_alive = time.time()
+                fill()
+                continue
             except ray.exceptions.RayTaskError as exc:
-                cause = exc.cause if getattr(exc, "cause", None) is not None else exc
-                raise PipelineError(f"shard {shard} failed: {str(cause).strip().splitlines()[-1]}") from exc
-            assert got_shard == shard
+                stopping = True
+                failure = failure or f"shard {shard} failed: {_cause(exc)}"
+                continue
+            if got_shard != shard:
+                raise PipelineError(f"replica returned shard {got_shard} for shard {shard}")
             on_part(shard, table)
-            if queue:
-                submit(ai)
+            last_alive = time.time()
+            fill()
     finally:
-        for ref in in_flight:
+        for ref in list(in_flight) + list(probes):
             ray.cancel(ref, force=False)
         for a in actors:
             ray.kill(a)
         # give killed actors a moment so a following job on the same Ray sees free resources
         time.sleep(0.05)
+    if failure == "cancelled":
+        raise JobCancelled("cancelled")
+    if failure:
+        raise PipelineError(failure)
     return n_replicas

@@ -166,35 +166,101 @@ def plan_job(spec: JobSpec) -> Plan:
     return Plan(exp, design, track_idx, name, geometry, handle, tracks_table)
 
 
-def submit(spec: JobSpec, *, job_dir: Path | None = None, progress: bool = True) -> JobResult:
-    from seqbench.runtime.pipeline import PipelinePlan, init_ray, ray_map, run_pipeline
+def _refuse_foreign_dir(job: JobDir) -> None:
+    if job.path.exists() and not job.path.is_dir():
+        raise JobDirError(f"{job.path}: is a file; expected a new or empty directory, or a seqbench job directory")
+    if job.path.exists() and not job.exists() and any(job.path.iterdir()):
+        raise JobDirError(f"{job.path}: exists and is not an empty directory or a seqbench job")
 
+
+def _changes(manifest: dict[str, Any], spec: JobSpec, identity: dict[str, Any]) -> str:
+    """What differs between a job's planning and now, in words."""
+    what = []
+    if manifest.get("spec_hash") not in (None, spec.content_hash()):
+        what.append("the spec")
+    old = manifest.get("inputs", {})
+    for k in sorted(set(old) | set(identity)):
+        if old.get(k) != identity.get(k):
+            what.append("the FASTA index" if k == "fasta_fai_sha256" else f"inputs.{k}")
+    return ", ".join(what) or "the spec or inputs"
+
+
+def submit(spec: JobSpec, *, job_dir: Path | None = None, progress: bool = True) -> JobResult:
+    """Run a new job, or continue an unfinished one planned from the same spec and inputs."""
     job = JobDir(Path(job_dir or spec.job_dir or default_job_dir(spec)).resolve())
     identity = input_identity(spec)
     content_hash = job_content_hash(spec, identity)
+    _refuse_foreign_dir(job)
     if job.exists():
         state = job.status().get("state")
-        old = job.manifest()
         if state == "complete":
             raise JobDirError(
                 f"{job.path}: holds a complete job; use `seqbench-ray report {job.path}` to"
                 " re-run the reduce, or choose another --job-dir"
             )
-        if old.get("content_hash") != content_hash:
-            raise JobDirError(f"{job.path}: holds another job (spec or inputs differ); choose another --job-dir")
-    elif job.path.exists() and not job.path.is_dir():
-        raise JobDirError(f"{job.path}: is a file; expected a new or empty directory, or a seqbench job directory")
-    elif job.path.exists() and any(job.path.iterdir()):
-        raise JobDirError(f"{job.path}: exists and is not an empty directory or a seqbench job")
+        if job.manifest().get("content_hash") != content_hash:
+            raise JobDirError(
+                f"{job.path}: holds another job ({_changes(job.manifest(), spec, identity)} differ);"
+                " choose another --job-dir"
+            )
+    return _execute(spec, job, identity, content_hash, progress)
+
+
+def resume(job_dir: Path, *, replan: bool = False, progress: bool = True, runtime_overrides=None) -> JobResult:
+    """Continue a job from its directory: only shards without a part are computed.
+
+    Refuses when the spec or the inputs changed since planning, unless ``replan``: then the old
+    parts are moved to ``parts.replaced-<time>/`` and the job is planned again from scratch.
+    """
+    job = JobDir(Path(job_dir).resolve())
+    manifest = job.manifest()
+    spec = load_job_spec(job, runtime_overrides=runtime_overrides)
+    if job.status().get("state") == "complete":
+        raise JobDirError(f"{job.path}: the job is complete; nothing to resume (`seqbench-ray report` re-runs reduce)")
+    identity = input_identity(spec)
+    content_hash = job_content_hash(spec, identity)
+    if manifest.get("content_hash") != content_hash:
+        if not replan:
+            raise JobDirError(
+                f"{job.path}: {_changes(manifest, spec, identity)} changed since the job was planned;"
+                " resume --replan starts it over with the current inputs"
+            )
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        if job.parts_dir.exists():
+            os.replace(job.parts_dir, job.path / f"parts.replaced-{stamp}")
+        for p in (job.manifest_path, job.design_path, job.progress_path):
+            if p.exists():
+                os.replace(p, p.with_name(f"{p.name}.replaced-{stamp}"))
+        job.log(f"replanned: {_changes(manifest, spec, identity)} changed; old parts kept in parts.replaced-{stamp}")
+    return _execute(spec, job, identity, content_hash, progress)
+
+
+def request_cancel(job_dir: Path) -> dict[str, Any]:
+    """Ask the driver of a running job to stop (it polls for ``cancel.request`` about once a second)."""
+    job = JobDir(Path(job_dir).resolve())
+    job.manifest()  # refuses a directory that is not a job
+    status = job.status()
+    if status.get("state") != "running":
+        raise JobDirError(f"{job.path}: the job is not running (state: {status.get('state')})")
+    job.path.joinpath(CANCEL_REQUEST).write_text(json.dumps({"t": time.time(), "by_pid": os.getpid()}))
+    return status
+
+
+CANCEL_REQUEST = "cancel.request"
+
+
+def _execute(spec: JobSpec, job: JobDir, identity: dict[str, Any], content_hash: str, progress: bool) -> JobResult:
+    from seqbench.runtime.pipeline import JobCancelled, PipelinePlan, init_ray, ray_map, run_pipeline
 
     # validate everything we can before the job directory exists: a refused job leaves nothing
     plan = plan_job(spec)
     design, track_idx, geometry, tracks_table = plan.design, plan.tracks, plan.geometry, plan.track_table
     job.ensure_writable()
     n = design.n_constructs
-    S = spec.runtime.shard_size
-    n_shards = (n + S - 1) // S
     ens = spec.ensemble
+    # shards are fixed at planning, whatever the runtime says now
+    S = int(job.manifest()["shard_size"]) if job.exists() else spec.runtime.shard_size
+    n_shards = (n + S - 1) // S
     if not job.exists():
         atomic_write_json(job.path / "spec.json", spec.raw)
         atomic_write_json(job.path / "resolved.json", spec.to_json())
@@ -204,6 +270,7 @@ def submit(spec: JobSpec, *, job_dir: Path | None = None, progress: bool = True)
             "seqbench_version": __version__,
             "experiment": spec.experiment,
             "content_hash": content_hash,
+            "spec_hash": spec.content_hash(),
             "created": time.time(),
             "model": {
                 **spec.model.identity(),
@@ -213,6 +280,7 @@ def submit(spec: JobSpec, *, job_dir: Path | None = None, progress: bool = True)
             },
             "genome": str(spec.fasta),
             "spec_source": spec.source,
+            "spec_base_dir": str(Path(spec.source).resolve().parent) if spec.source != "embedded demo" else None,
             "tracks": {label: {"index": i, "description": tracks_table.name(i)} for label, i in track_idx.items()},
             "ensemble": {
                 "strands": list(ens.strands),
@@ -230,14 +298,16 @@ def submit(spec: JobSpec, *, job_dir: Path | None = None, progress: bool = True)
         job.set_status("planned", shards_done=0, n_shards=n_shards)
         job.log(f"planned {n} constructs, {n * ens.n_members} members, {n_shards} shards ({spec.source})")
 
+    cancel_file = job.path / CANCEL_REQUEST
+    cancel_file.unlink(missing_ok=True)
     done = job.done_shards()
     pending = [(k, list(range(k * S, min(n, (k + 1) * S)))) for k in range(n_shards) if k not in done]
     started = init_ray(spec.runtime)
     try:
-        job.set_status("running", shards_done=len(done), n_shards=n_shards, pid=os.getpid())
+        job.set_status("running", shards_done=len(done), n_shards=n_shards, pid=os.getpid(), host=os.uname().nodename)
         done_members = sum(min(n, (k + 1) * S) - k * S for k in done) * ens.n_members
         bar = Progress(n * ens.n_members, done_members, progress)
-        plan = PipelinePlan(
+        pplan = PipelinePlan(
             shards=pending,
             builder=design.build,
             fasta=str(spec.fasta),
@@ -256,19 +326,25 @@ def submit(spec: JobSpec, *, job_dir: Path | None = None, progress: bool = True)
 
         try:
             replicas = run_pipeline(
-                plan,
+                pplan,
                 spec.runtime,
                 on_part,
                 on_start=lambda r: (job.log(f"{r} replica(s) started; {len(pending)} shards to run"), bar.begin(r)),
+                should_stop=cancel_file.exists,
             )
         finally:
             bar.close()
         job.log(f"prediction finished: {count[0]}/{n_shards} shards, {replicas} replica(s)")
         result = reduce_and_report(job, spec, map_fn=ray_map)
+    except (JobCancelled, KeyboardInterrupt) as exc:
+        reason = "cancelled" if isinstance(exc, JobCancelled) else "interrupted"
+        job.set_status("cancelled", reason=reason, shards_done=len(job.done_shards()), n_shards=n_shards)
+        job.log(f"{reason}; resume with `seqbench-ray resume {job.path}`")
+        cancel_file.unlink(missing_ok=True)
+        raise JobCancelled(f"{job.path}: {reason} after {len(job.done_shards())}/{n_shards} shards;"
+                           f" `seqbench-ray resume {job.path}` continues it") from None
     except BaseException as exc:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        if isinstance(exc, KeyboardInterrupt):
-            reason = "interrupted"
         job.set_status("failed", reason=reason, shards_done=len(job.done_shards()), n_shards=n_shards)
         job.log(f"failed: {reason}\n{traceback.format_exc()}")
         raise
@@ -368,11 +444,14 @@ def headline_text(result: JobResult) -> str:
     return "\n".join(out)
 
 
-def load_job_spec(job: JobDir) -> JobSpec:
-    """The spec a job was planned with (for report/resume)."""
-    from seqbench.spec import parse_spec
+def load_job_spec(job: JobDir, runtime_overrides: dict[str, Any] | None = None) -> JobSpec:
+    """The spec a job was planned with (for report/resume); ``runtime_overrides`` may change
+    how it runs (replicas, address), never what it computes."""
+    from seqbench.spec import deep_merge, parse_spec
 
     raw = json.loads((job.path / "spec.json").read_text())
+    if runtime_overrides:
+        raw = deep_merge(raw, {"runtime": runtime_overrides})
     manifest = job.manifest()
-    base = Path(manifest["spec_source"]).parent if manifest["spec_source"] != "embedded demo" else job.path
+    base = Path(manifest.get("spec_base_dir") or job.path)
     return parse_spec(raw, origin=str(job.path / "spec.json"), base_dir=base.resolve())
