@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from seqbench import __version__
@@ -372,8 +373,7 @@ def reduce_and_report(job: JobDir, spec: JobSpec, *, map_fn=None) -> JobResult:
     preds = preds.drop_duplicates(["construct_id", "member"])
     if len(preds) != before:
         job.log(f"dropped {before - len(preds)} duplicate prediction rows")
-    if len(preds) != manifest["n_members"]:
-        raise JobDirError(f"{job.path}: {len(preds)} prediction rows, expected {manifest['n_members']}")
+    check_row_keys(job, preds, manifest)
     design = pd.read_parquet(job.design_path)
     t0 = time.time()
     results = exp.reduce(preds, design, spec, map_fn=map_fn or sequential_map)
@@ -395,6 +395,20 @@ def reduce_and_report(job: JobDir, spec: JobSpec, *, map_fn=None) -> JobResult:
     job.log(f"reduce and report took {time.time() - t0:.1f} s")
     job.set_status("complete", shards_done=manifest["n_shards"], n_shards=manifest["n_shards"])
     return JobResult(job.path, summary, headline, model_name)
+
+
+def check_row_keys(job: JobDir, preds: pd.DataFrame, manifest: dict[str, Any]) -> None:
+    """Every planned (construct_id, member) key exactly once: the job's exactly-once contract."""
+    n, m = int(manifest["n_constructs"]), len(manifest["ensemble"]["members"])
+    key = preds["construct_id"].to_numpy(np.int64) * m + preds["member"].to_numpy(np.int64)
+    counts = np.bincount(key[(key >= 0) & (key < n * m)], minlength=n * m)
+    stray = int(((key < 0) | (key >= n * m)).sum())
+    missing, extra = int((counts == 0).sum()), int((counts > 1).sum())
+    if stray or missing or extra:
+        raise JobDirError(
+            f"{job.path}: prediction rows break the plan: {missing} planned row keys missing, {extra} duplicated,"
+            f" {stray} not planned (expected {n * m} rows, one per construct and member)"
+        )
 
 
 def write_report_md(job: JobDir, exp, summary, headline, tables, figures, manifest) -> None:

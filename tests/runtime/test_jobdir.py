@@ -1,0 +1,48 @@
+"""The job directory without Ray: atomic parts, progress records, the exactly-once check."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pytest
+
+from seqbench.runtime.jobdir import JobDir, JobDirError
+from seqbench.runtime.submit import check_row_keys
+
+
+def _table(ids, members=2):
+    ids = np.repeat(np.asarray(ids, np.int64), members)
+    return pa.table({"construct_id": ids, "member": np.tile(np.arange(members, dtype=np.uint8), len(ids) // members),
+                     "cage": np.ones(len(ids), np.float32)})
+
+
+def test_parts_are_atomic_and_recorded(tmp_path):
+    job = JobDir(tmp_path / "j")
+    job.write_part(3, _table([6, 7]))
+    job.write_part(0, _table([0, 1]))
+    assert job.done_shards() == {0, 3}
+    assert not list((job.parts_dir / "_tmp").iterdir())  # nothing left half-written
+    assert [p["shard"] for p in job.progress()] == [3, 0] and job.progress()[0]["rows"] == 4
+    # a line cut by a crash mid-append does not break the record
+    with open(job.progress_path, "a") as f:
+        f.write('{"shard": 9, "ro')
+    assert len(job.progress()) == 2
+    got = job.read_predictions().to_pandas().sort_values(["construct_id", "member"])
+    assert got["construct_id"].tolist() == [0, 0, 1, 1, 6, 6, 7, 7]
+
+
+def test_row_key_check():
+    manifest = {"n_constructs": 3, "ensemble": {"members": ["+:0", "-:0"]}}
+    ok = pd.DataFrame({"construct_id": [0, 0, 1, 1, 2, 2], "member": [0, 1, 0, 1, 0, 1]})
+    check_row_keys(JobDir(Path("/x")), ok, manifest)
+    with pytest.raises(JobDirError, match="1 planned row keys missing, 0 duplicated, 0 not planned"):
+        check_row_keys(JobDir(Path("/x")), ok.iloc[1:], manifest)
+    dup = pd.concat([ok, ok.iloc[:1]])
+    with pytest.raises(JobDirError, match="0 planned row keys missing, 1 duplicated"):
+        check_row_keys(JobDir(Path("/x")), dup, manifest)
+    stray = pd.concat([ok, pd.DataFrame({"construct_id": [3], "member": [0]})])
+    with pytest.raises(JobDirError, match="1 not planned"):
+        check_row_keys(JobDir(Path("/x")), stray, manifest)
