@@ -74,6 +74,8 @@ class JobResult:
     summary: dict[str, Any]
     headline: list[tuple[str, str, Any]]
     model_name: str
+    #: the job directory already held this complete job; nothing was computed
+    already_complete: bool = False
 
 
 class Progress:
@@ -187,24 +189,41 @@ def _changes(manifest: dict[str, Any], spec: JobSpec, identity: dict[str, Any]) 
 
 
 def submit(spec: JobSpec, *, job_dir: Path | None = None, progress: bool = True) -> JobResult:
-    """Run a new job, or continue an unfinished one planned from the same spec and inputs."""
+    """Run a new job, or continue an unfinished one planned from the same spec and inputs.
+
+    A complete job is never computed again.  In a directory the user named (``job_dir`` or the
+    spec's ``job_dir``) that is refused; in the default directory, whose name is the spec's hash,
+    the finished job's result is returned (``already_complete``), so a repeated ``make demo``
+    shows the result instead of failing.
+    """
+    explicit = job_dir is not None or spec.job_dir is not None
     job = JobDir(Path(job_dir or spec.job_dir or default_job_dir(spec)).resolve())
     identity = input_identity(spec)
     content_hash = job_content_hash(spec, identity)
     _refuse_foreign_dir(job)
     if job.exists():
-        state = job.status().get("state")
-        if state == "complete":
+        same = job.manifest().get("content_hash") == content_hash
+        if job.status().get("state") == "complete":
+            if same and not explicit and (job.path / "summary.json").is_file():
+                return finished_result(job)
             raise JobDirError(
                 f"{job.path}: holds a complete job; use `seqbench-ray report {job.path}` to"
                 " re-run the reduce, or choose another --job-dir"
             )
-        if job.manifest().get("content_hash") != content_hash:
+        if not same:
             raise JobDirError(
                 f"{job.path}: holds another job ({_changes(job.manifest(), spec, identity)} differ);"
                 " choose another --job-dir"
             )
     return _execute(spec, job, identity, content_hash, progress)
+
+
+def finished_result(job: JobDir) -> JobResult:
+    """The result of a complete job, from its summary.json."""
+    exp = get_experiment(job.manifest()["experiment"])
+    summary = json.loads((job.path / "summary.json").read_text())
+    headline = [(k, label, summary.get(k)) for k, label in exp.HEADLINE]
+    return JobResult(job.path, summary, headline, summary.get("model", "?"), already_complete=True)
 
 
 def resume(job_dir: Path, *, replan: bool = False, progress: bool = True, runtime_overrides=None) -> JobResult:
@@ -451,6 +470,8 @@ def write_report_md(job: JobDir, exp, summary, headline, tables, figures, manife
 
 def headline_text(result: JobResult) -> str:
     out = [f"model: {result.model_name}"]
+    if result.already_complete:
+        out.insert(0, "already complete: nothing computed (results of the finished job)")
     for _key, label, value in result.headline:
         shown = f"{value:.3f}" if isinstance(value, float) else str(value)
         out.append(f"  {label}: {shown}")

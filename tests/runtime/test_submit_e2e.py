@@ -158,3 +158,18 @@ def test_unfinished_job_continues_with_only_missing_shards(cache_dir, tmp_path, 
     with pytest.raises(JobDirError, match="another job"):
         other = deep_merge(mx.demo_spec(ensure_demo(cache_dir).root), {"seed": 7})
         submit(parse_spec(other, origin="test", base_dir=cache_dir), job_dir=job.path, progress=False)
+
+
+def test_default_job_dir_returns_a_finished_job_instead_of_recomputing(cache_dir, tmp_path, local_ray, monkeypatch):
+    from seqbench.runtime.submit import headline_text, submit
+
+    monkeypatch.chdir(tmp_path)
+    spec = _tiny_spec(cache_dir, shard_size=12)
+    first = submit(spec, progress=False)
+    assert first.job_dir.parent == tmp_path / "seqbench-jobs" and not first.already_complete
+    mtimes = {p: p.stat().st_mtime_ns for p in first.job_dir.rglob("*.parquet")}
+    again = submit(spec, progress=False)
+    assert again.already_complete and again.job_dir == first.job_dir
+    assert again.summary == json.loads((first.job_dir / "summary.json").read_text())
+    assert {p: p.stat().st_mtime_ns for p in first.job_dir.rglob("*.parquet")} == mtimes
+    assert "already complete" in headline_text(again)
