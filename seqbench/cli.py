@@ -34,12 +34,13 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     from seqbench.models.tfhub import ModelLoadError
     from seqbench.runtime.jobdir import JobDirError
     from seqbench.runtime.pipeline import JobCancelled, PipelineError
+    from seqbench.sequence.codes import SequenceError
     from seqbench.sequence.constructs import ConstructError
     from seqbench.spec import SpecError
 
     return (
         SpecError, InputError, GenomeError, TrackError, ModelLoadError, JobDirError, PipelineError, ConstructError,
-        JobCancelled,
+        SequenceError, JobCancelled,
     )
 
 
@@ -64,11 +65,16 @@ def _main(debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks f
 @app.command()
 def submit(
     experiment: Annotated[str, typer.Argument(help="Experiment name (see `seqbench-ray list`).")],
-    spec: Annotated[Path | None, typer.Option("--spec", help="Job spec (TOML). Default: the embedded demo.")] = None,
+    # readable=False: seqbench reports an unreadable file itself, in one line (not click's usage box)
+    spec: Annotated[
+        Path | None, typer.Option("--spec", help="Job spec (TOML). Default: the embedded demo.", readable=False)
+    ] = None,
     job_dir: Annotated[
         Path | None,
         typer.Option(
-            "--job-dir", help="Job directory (default from the spec, else seqbench-jobs/<experiment>-<hash>)."
+            "--job-dir",
+            help="Job directory (default from the spec, else seqbench-jobs/<experiment>-<hash>).",
+            readable=False,
         ),
     ] = None,
     replicas: Annotated[

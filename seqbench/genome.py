@@ -42,7 +42,9 @@ class Genome:
     ----------
     path:
         FASTA file (plain or bgzip-compressed, as pyfaidx supports).  A missing ``.fai``
-        index is built next to the file; a stale one (older than the FASTA) is refused.
+        index is built next to the file (its directory must then be writable); a stale one
+        (older than the FASTA) is refused, and so is a FASTA shorter than its index says
+        (truncated).
     cache_bytes:
         upper bound on encoded chromosomes kept in memory (default 2 GiB).
     """
@@ -53,16 +55,72 @@ class Genome:
         self.path = Path(path)
         if not self.path.is_file():
             raise GenomeError(f"{self.path}: FASTA file not found (expected an indexed genome FASTA)")
+        try:
+            with open(self.path, "rb"):
+                pass
+        except OSError as exc:
+            raise GenomeError(f"{self.path}: FASTA file cannot be read ({exc.strerror})") from exc
         fai = Path(str(self.path) + ".fai")
         if fai.exists() and fai.stat().st_mtime < self.path.stat().st_mtime:
             raise GenomeError(f"{fai}: index is older than {self.path.name}; delete it so it can be rebuilt")
+        unindexed = not fai.exists()
+        if unindexed and not os.access(self.path.parent, os.W_OK):
+            raise GenomeError(self._cannot_index(fai))
         try:
             self._fasta = pyfaidx.Fasta(str(self.path), sequence_always_upper=True, as_raw=True, rebuild=False)
+        except OSError as exc:
+            if unindexed and not fai.is_file():  # pyfaidx could not write the index it built
+                raise GenomeError(self._cannot_index(fai)) from exc
+            raise GenomeError(f"{self.path}: cannot read as an indexed FASTA ({exc})") from exc
         except Exception as exc:  # pyfaidx raises several types for broken files
             raise GenomeError(f"{self.path}: cannot read as an indexed FASTA ({exc})") from exc
+        self._check_size(fai)
         self.lengths: dict[str, int] = {k: len(v) for k, v in self._fasta.records.items()}
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._cache_bytes = cache_bytes
+
+    def _cannot_index(self, fai: Path) -> str:
+        return (
+            f"{self.path}: FASTA has no index ({fai.name}) and seqbench cannot build one: {self.path.parent} is not"
+            f" writable; index it once where you can write (`samtools faidx {self.path.name}`) or copy it to a"
+            " writable directory"
+        )
+
+    def _check_size(self, fai: Path) -> None:
+        """Refuse a FASTA shorter than its index says (a truncated download or copy): pyfaidx
+        would silently return short sequences.  Skipped for compressed files."""
+        if self.path.suffix in (".gz", ".bgz", ".bgzf"):
+            return
+        size = self.path.stat().st_size
+        index = getattr(getattr(self._fasta, "faidx", None), "index", {})
+        for name, rec in index.items():
+            try:  # pyfaidx's IndexRecord: rlen bases from byte offset, lenc bases per line of lenb bytes
+                full, rest = divmod(rec.rlen, rec.lenc) if rec.lenc else (0, 0)
+                end = rec.offset + full * rec.lenb + rest
+            except (AttributeError, TypeError):  # another pyfaidx layout: the reads are still checked
+                return
+            if end > size:
+                raise GenomeError(
+                    f"{self.path}: truncated: {fai.name} says sequence {name!r} ends at byte {end:,} but the file"
+                    f" has {size:,} bytes; re-download the FASTA (or, if the FASTA is right, delete {fai.name}"
+                    " so it is re-indexed)"
+                )
+
+    def _read(self, chrom: str, lo: int, hi: int) -> str:
+        """``chrom[lo:hi)`` as pyfaidx returns it, checked for length (0 <= lo <= hi <= length)."""
+        try:
+            raw = self._fasta[chrom][lo:hi] if hi > lo else ""
+        except Exception as exc:  # pyfaidx.FetchError, OSError, ...
+            raise GenomeError(
+                f"{self.path}: cannot read {chrom}:{lo}-{hi} ({exc}); re-download the FASTA or delete its .fai"
+                " so it is re-indexed"
+            ) from exc
+        if len(raw) != hi - lo:
+            raise GenomeError(
+                f"{self.path}: {chrom}:{lo}-{hi} read {len(raw):,} bp, expected {hi - lo:,}: the FASTA is truncated"
+                " or does not match its .fai; re-download the FASTA or delete its .fai so it is re-indexed"
+            )
+        return raw
 
     def __getstate__(self) -> dict:
         # pyfaidx handles are not picklable; ship the path and re-open on the other side
@@ -89,7 +147,7 @@ class Genome:
             self._cache.move_to_end(chrom)
             return codes
         self.check_chrom(chrom)
-        raw = self._fasta[chrom][:]
+        raw = self._read(chrom, 0, self.lengths[chrom])
         codes = _LUT[np.frombuffer(raw.encode("ascii"), dtype=np.uint8)]
         codes.setflags(write=False)
         self._cache[chrom] = codes
@@ -116,7 +174,7 @@ class Genome:
         if hi - lo < _DIRECT_READ_BP and chrom not in self._cache:
             # a short piece of a chromosome we do not hold: read it directly rather than
             # decoding the whole chromosome (candidate elements come from everywhere)
-            raw = self._fasta[chrom][lo:hi] if hi > lo else ""
+            raw = self._read(chrom, lo, hi)
             piece = _LUT[np.frombuffer(raw.encode("ascii"), dtype=np.uint8)]
         else:
             piece = self._chrom_codes(chrom)[lo:hi] if hi > lo else np.empty(0, dtype=np.uint8)

@@ -287,11 +287,15 @@ def load_spec(path: str | Path, *, overrides: dict[str, Any] | None = None) -> J
     if not path.is_file():
         raise SpecError(f"{path}: spec file not found")
     try:
-        raw = tomllib.loads(path.read_text())
-    except tomllib.TOMLDecodeError as exc:
-        raise SpecError(f"{path}: TOML syntax error: {exc}") from exc
+        text = path.read_bytes().decode()
+    except OSError as exc:
+        raise SpecError(f"{path}: spec file cannot be read ({exc.strerror})") from exc
     except UnicodeDecodeError as exc:
         raise SpecError(f"{path}: not a UTF-8 text file ({exc.reason})") from exc
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise SpecError(f"{path}: TOML syntax error: {exc}") from exc
     raw = deep_merge(raw, overrides or {})
     return parse_spec(raw, origin=str(path), base_dir=path.parent.resolve())
 

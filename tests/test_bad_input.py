@@ -4,12 +4,16 @@ that looks complete (a refused spec leaves none at all; a failure after planning
 status.json "failed" with a reason and no summary.json).  See docs/bad-input.md.
 
 Specs are written into ``tmp_path`` and point at copies of the embedded demo data (the cache
-is never modified).  Everything but the model-geometry case fails before Ray starts and runs
-in-process through typer's ``CliRunner``.
+is never modified).  Most cases fail before Ray starts and run in-process through typer's
+``CliRunner``; the ``ray`` cases (a model that cannot be loaded, a disk that fills) run
+in-process against one local Ray for the module, and the model-geometry case runs the CLI
+as a subprocess.  Files made unreadable with ``chmod 000`` do not stop root: those cases
+skip when ``os.access`` still says readable.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
@@ -81,6 +85,45 @@ def refused(tmp_path: Path, *args: str) -> str:
     assert not job.exists(), sorted(p.name for p in job.iterdir())
     assert not (tmp_path / "seqbench-jobs").exists()
     return msg
+
+
+def failed_after_planning(job: Path, msg: str) -> None:
+    """A job that failed in Ray: status.json "failed" with the message, and nothing that looks complete."""
+    status = json.loads((job / "status.json").read_text())
+    assert status["state"] == "failed" and status["reason"] == msg, status
+    assert not (job / "summary.json").exists() and not (job / "report.md").exists()
+    assert (job / "manifest.json").is_file() and (job / "design.parquet").is_file()
+
+
+def unreadable(path: Path) -> None:
+    """``chmod 000 path``; skip when that does not stop this user (root) from reading it."""
+    path.chmod(0)
+    if os.access(path, os.R_OK):
+        path.chmod(0o644)
+        pytest.skip("chmod 000 does not stop this user (root) from reading; see docs/bad-input.md for the message")
+
+
+@pytest.fixture(scope="module")
+def local_ray(cache_dir, tmp_path_factory):
+    """One local Ray for this module's in-process jobs (``init_ray`` leaves a running Ray alone).
+
+    Started after SEQBENCH_CACHE_DIR is set and with a TF-Hub cache of its own: Ray's workers
+    inherit the environment of the moment Ray starts."""
+    import ray
+
+    from seqbench.runtime.pipeline import init_ray
+    from seqbench.spec import RuntimeSpec
+
+    old = os.environ.get("TFHUB_CACHE_DIR")
+    os.environ["TFHUB_CACHE_DIR"] = str(tmp_path_factory.mktemp("tfhub-cache"))
+    started = init_ray(RuntimeSpec(num_cpus=4, object_store_mb=256))
+    yield
+    if started:
+        ray.shutdown()
+    if old is None:
+        os.environ.pop("TFHUB_CACHE_DIR", None)
+    else:
+        os.environ["TFHUB_CACHE_DIR"] = old
 
 
 # ---- 1-5: input files ----------------------------------------------------------------------------
@@ -162,6 +205,37 @@ def test_model_window_past_a_chromosome_end_is_n_padded(tmp_path, data):
     assert (window[past_end:] == 4).all() and (window[:past_end] != 4).mean() > 0.9
 
 
+def test_table_window_before_a_chromosome_start_is_n_padded(tmp_path, data):
+    """With the table's own windows (the default): a negative sequence_start is planned, and reads N."""
+    from seqbench.experiments import multiplicativity as mx
+    from seqbench.genome import Genome
+    from seqbench.models.base import ENFORMER_GEOMETRY
+    from seqbench.predict import materialize_shard
+    from seqbench.spec import load_spec
+
+    cols = ["main_tss_start", "main_tss_end", "fix_enhancer_wide_start", "fix_enhancer_wide_end",
+            "sequence_start", "sequence_end"]
+
+    def near_start(f):  # row 4 (a test location on chr1) moved 1.2 Mb left: its window starts at -150,144
+        f.loc[3, cols] = [str(int(v) - 1_200_000) for v in f.loc[3, cols]]
+        return f
+
+    table = edit_table(data, near_start)
+    s = spec(tmp_path, f'[model]\nkind = "planted"\n[inputs]\ncandidates = "{table}"\n')
+    job_spec = load_spec(s)
+    genome = Genome(job_spec.fasta)
+    design = mx.expand(job_spec, genome)
+    key = mx.load_candidates(table)["ziga_key"][3]
+    ids = design.table.loc[design.table["location_key"] == key, "construct_id"].tolist()[:1]
+    assert len(ids) == 1
+    shard = materialize_shard(
+        0, list(ids), design.constructs(ids), genome.read_padded, ENFORMER_GEOMETRY, job_spec.ensemble
+    )
+    window = shard.windows[0]
+    before_start = 150_144 + 43  # the extended window starts at sequence_start - 43 (the -43 shift)
+    assert (window[:before_start] == 4).all() and (window[before_start:] != 4).mean() > 0.9
+
+
 @pytest.mark.parametrize(
     ("value", "found"), [("12x", "'12x'"), ("215168.5", "'215168.5'"), ("", "the cell is empty (or NA)")]
 )
@@ -174,6 +248,226 @@ def test_non_integer_coordinate(tmp_path, data, value, found):
     s = spec(tmp_path, f'[model]\nkind = "planted"\n[inputs]\ncandidates = "{table}"\n')
     msg = refused(tmp_path, "multiplicativity", "--spec", str(s))
     assert msg == f"{table}: row 5, column 'sequence_start': {found}; expected an integer"
+
+
+@pytest.mark.parametrize("which", ["spec", "fasta", "fai", "candidates"])
+def test_unreadable_input_file(tmp_path, data, which):
+    s = spec(tmp_path, '[model]\nkind = "planted"\n')
+    path = {"spec": s, "fasta": data / FASTA, "fai": data / f"{FASTA}.fai", "candidates": data / TABLE}[which]
+    unreadable(path)
+    try:
+        msg = refused(tmp_path, "multiplicativity", "--spec", str(s))
+    finally:
+        path.chmod(0o644)
+    what = {"spec": "spec file", "fasta": "FASTA file", "fai": "input file", "candidates": "input file"}[which]
+    assert msg == f"{path}: {what} cannot be read (Permission denied)"
+
+
+def test_truncated_fasta(tmp_path, data):
+    """A download cut mid-record next to an index that came whole: refused at planning (pyfaidx
+    itself would return short sequences without complaint)."""
+    fasta, fai = data / FASTA, data / f"{FASTA}.fai"
+    size = fasta.stat().st_size // 2  # in the middle of chr2
+    with open(fasta, "r+b") as f:
+        f.truncate(size)
+    later = fasta.stat().st_mtime + 10
+    os.utime(fai, (later, later))  # the index is not older than the FASTA: only its contents disagree
+    name, length, offset, bases, width = fai.read_text().splitlines()[1].split("\t")
+    end = int(offset) + int(length) // int(bases) * int(width) + int(length) % int(bases)
+    s = spec(tmp_path, '[model]\nkind = "planted"\n')
+    msg = refused(tmp_path, "multiplicativity", "--spec", str(s))
+    assert msg == (
+        f"{fasta}: truncated: genome.fa.fai says sequence {name!r} ends at byte {end:,} but the file has"
+        f" {size:,} bytes; re-download the FASTA (or, if the FASTA is right, delete genome.fa.fai so it is"
+        " re-indexed)"
+    )
+
+
+def test_fasta_that_no_longer_matches_its_index_fails_on_read(tmp_path):
+    """Same size, different layout (a line one base short): the read is checked, not trusted."""
+    from seqbench.genome import Genome, GenomeError
+    from tests.conftest import random_dna, write_fasta
+
+    path = write_fasta(tmp_path / "g.fa", {"chrA": random_dna(600, 1)})
+    Genome(path)  # builds g.fa.fai
+    raw = bytearray(path.read_bytes())
+    raw[len(">chrA\n") + 2 * 61 + 59] = ord("\n")  # the last base of line 3 becomes a line break
+    path.write_bytes(bytes(raw))
+    later = path.stat().st_mtime + 10
+    os.utime(f"{path}.fai", (later, later))
+    genome = Genome(path)
+    with pytest.raises(GenomeError) as err:
+        genome.fetch("chrA", 0, 600)
+    assert str(err.value) == (
+        f"{path}: chrA:0-600 read 599 bp, expected 600: the FASTA is truncated or does not match its .fai;"
+        " re-download the FASTA or delete its .fai so it is re-indexed"
+    )
+
+
+def test_unindexed_fasta_is_indexed(tmp_path, data):
+    """No .fai: seqbench builds it next to the FASTA and plans as usual."""
+    from seqbench.runtime.submit import plan_job
+    from seqbench.spec import load_spec
+
+    fai = data / f"{FASTA}.fai"
+    expected = fai.read_text()
+    fai.unlink()
+    s = spec(tmp_path, '[model]\nkind = "planted"\n' + TINY)
+    plan = plan_job(load_spec(s))
+    assert plan.design.n_constructs == 2 * 2 * 1
+    assert fai.read_text() == expected
+
+
+def test_unindexed_fasta_in_a_read_only_directory(tmp_path, data, monkeypatch):
+    """No .fai and no right to write one: refused with what to do, nothing written."""
+    fasta, folder = data / FASTA, (data / FASTA).parent
+    (data / f"{FASTA}.fai").unlink()
+    folder.chmod(0o555)
+    try:
+        if os.access(folder, os.W_OK):  # root: chmod does not stop it; answer as for any other user
+            real = os.access
+            monkeypatch.setattr(
+                os, "access", lambda p, mode, **kw: not (Path(p) == folder and mode & os.W_OK) and real(p, mode, **kw)
+            )
+        s = spec(tmp_path, '[model]\nkind = "planted"\n')
+        msg = refused(tmp_path, "multiplicativity", "--spec", str(s))
+    finally:
+        folder.chmod(0o755)
+    assert msg == (
+        f"{fasta}: FASTA has no index (genome.fa.fai) and seqbench cannot build one: {folder} is not writable;"
+        " index it once where you can write (`samtools faidx genome.fa`) or copy it to a writable directory"
+    )
+    assert not (data / f"{FASTA}.fai").exists()
+
+
+def test_stale_fasta_index(tmp_path, data):
+    fai = data / f"{FASTA}.fai"
+    earlier = (data / FASTA).stat().st_mtime - 3600
+    os.utime(fai, (earlier, earlier))
+    s = spec(tmp_path, '[model]\nkind = "planted"\n')
+    msg = refused(tmp_path, "multiplicativity", "--spec", str(s))
+    assert msg == f"{fai}: index is older than genome.fa; delete it so it can be rebuilt"
+
+
+def test_empty_fasta(tmp_path, data):
+    fasta = data / FASTA
+    fasta.write_bytes(b"")
+    (data / f"{FASTA}.fai").unlink()
+    s = spec(tmp_path, '[model]\nkind = "planted"\n')
+    msg = refused(tmp_path, "multiplicativity", "--spec", str(s))
+    assert msg == (
+        f"{fasta}: cannot read as an indexed FASTA (The FASTA file {fasta} does not contain a valid sequence."
+        " Check that sequence definition lines start with '>'.)"
+    )
+
+
+@pytest.mark.parametrize(("content", "expected"), [("", "is empty"), ("header", "has a header but no rows")])
+def test_empty_candidate_table(tmp_path, data, content, expected):
+    table = data / TABLE
+    table.write_text(table.read_text().splitlines(keepends=True)[0] if content else "")
+    s = spec(tmp_path, '[model]\nkind = "planted"\n')
+    msg = refused(tmp_path, "multiplicativity", "--spec", str(s))
+    assert msg == f"{table}: multiplicativity candidate table {expected}"
+
+
+def _set(row: int, **cells):
+    """An edit_table edit: set cells of data row ``row`` (1-based, as in the messages)."""
+
+    def edit(f):
+        for col, value in cells.items():
+            f.loc[row - 1, col] = str(value)
+        return f
+
+    return edit
+
+
+@pytest.mark.parametrize(
+    ("edit", "expected"),
+    [
+        (
+            _set(3, fix_enhancer_wide_start=809304, fix_enhancer_wide_end=807304),
+            "row 3, column 'fix_enhancer_wide_end': 807304 is not after fix_enhancer_wide_start = 809304;"
+            " expected fix_enhancer_wide_start < fix_enhancer_wide_end",
+        ),
+        (
+            _set(2, sequence_end=554880),
+            "row 2, column 'sequence_end': 554880 is not after sequence_start = 554880;"
+            " expected sequence_start < sequence_end",
+        ),
+        (
+            _set(4, main_tss_end=1246564),
+            "row 4, column 'main_tss_end': 1246564 - main_tss_start 1246464 = 100; expected the 128-bp TSS bin",
+        ),
+        (
+            _set(1, main_tss_start=-100, main_tss_end=28),
+            "row 1, column 'main_tss_start': -100 is off chr1 (length 1534927 in genome.fa);"
+            " expected 0 <= main_tss_start < main_tss_end <= 1534927",
+        ),
+    ],
+    ids=["enhancer-inverted", "sequence-empty", "tss-bin-not-128", "tss-negative"],
+)
+def test_inverted_or_negative_interval(tmp_path, data, edit, expected):
+    table = edit_table(data, edit)
+    s = spec(tmp_path, f'[model]\nkind = "planted"\n[inputs]\ncandidates = "{table}"\n')
+    assert refused(tmp_path, "multiplicativity", "--spec", str(s)) == f"{table}: {expected}"
+
+
+@pytest.mark.parametrize(("value", "found"), [("maybe", "'maybe'"), ("", "the cell is empty (or NA)")])
+def test_test_location_not_a_boolean(tmp_path, data, value, found):
+    table = edit_table(data, _set(6, test_location=value))
+    s = spec(tmp_path, f'[model]\nkind = "planted"\n[inputs]\ncandidates = "{table}"\n')
+    msg = refused(tmp_path, "multiplicativity", "--spec", str(s))
+    assert msg == f"{table}: row 6, column 'test_location': {found}; expected a boolean (True, False, 1 or 0)"
+
+
+def test_duplicate_ziga_key(tmp_path, data):
+    def dup(f):
+        f.loc[4, "ziga_key"] = f.loc[1, "ziga_key"]  # row 5 takes row 2's key
+        return f
+
+    table = edit_table(data, dup)
+    key = pd.read_csv(table, sep="\t")["ziga_key"][1]
+    s = spec(tmp_path, f'[model]\nkind = "planted"\n[inputs]\ncandidates = "{table}"\n')
+    msg = refused(tmp_path, "multiplicativity", "--spec", str(s))
+    assert msg == f"{table}: row 5, column 'ziga_key': {key!r} is already the key of row 2; expected unique keys"
+
+
+def test_literal_sequence_outside_acgtn():
+    """A construct's literal source or payload with another letter: SequenceError names construct and position."""
+    from seqbench.sequence.codes import SequenceError
+    from seqbench.sequence.constructs import Construct, Literal, insert, materialize
+
+    plasmid = Construct(key="plasmid", literal="ACGTNACGTXACGT", landmark=2)
+    with pytest.raises(SequenceError) as err:
+        materialize(plasmid, None, sequence_length=16)
+    assert str(err.value) == (
+        "construct plasmid: literal: character 'X' at position 9 (0-based) is not one of A, C, G, T, N"
+        " (1 such character(s))"
+    )
+    spliced = Construct(key="spliced", literal="A" * 32, landmark=8, edits=(insert(16, Literal("ACGUU")),))
+    with pytest.raises(SequenceError) as err:
+        materialize(spliced, None, sequence_length=64)
+    assert str(err.value) == (
+        "construct spliced: literal payload: character 'U' at position 3 (0-based) is not one of A, C, G, T, N"
+        " (2 such character(s))"
+    )
+
+
+def test_sequence_error_is_a_user_error(tmp_path, data, monkeypatch):
+    """The CLI maps SequenceError (raised while a job is planned) to the one-line error."""
+    import seqbench.runtime.submit as runtime_submit
+    from seqbench.sequence.codes import encode
+
+    def plan_with_a_bad_literal(*args, **kwargs):
+        encode("ACGU", what="construct spliced: literal payload")
+
+    monkeypatch.setattr(runtime_submit, "submit", plan_with_a_bad_literal)
+    s = spec(tmp_path, '[model]\nkind = "planted"\n')
+    msg = refused(tmp_path, "multiplicativity", "--spec", str(s))
+    assert msg == (
+        "construct spliced: literal payload: character 'U' at position 3 (0-based) is not one of A, C, G, T, N"
+        " (1 such character(s))"
+    )
 
 
 # ---- 6-9: the spec and the command line ----------------------------------------------------------
@@ -251,6 +545,35 @@ def test_model_output_does_not_match_its_declared_geometry(cache_dir, tmp_path, 
     status = json.loads((job / "status.json").read_text())
     assert status["state"] == "failed" and "output shape (1, 896, 3)" in status["reason"]
     assert not (job / "summary.json").exists() and not (job / "report.md").exists()
+
+
+@pytest.mark.ray
+@pytest.mark.parametrize(
+    ("handle", "expected"),
+    [
+        (
+            "empty-model",
+            "model handle {handle}: cannot load (Trying to load a model of incompatible/unknown type."
+            " '{handle}' contains neither 'saved_model.pb' nor 'saved_model.pbtxt'.)",
+        ),
+        (
+            "http://127.0.0.1:9/deepmind/enformer/1",
+            "model handle {handle}: cannot load (<urlopen error [Errno 111] Connection refused>); if this machine"
+            " is offline, download the model once elsewhere and point the spec's model.handle at the local"
+            " SavedModel directory, or set TFHUB_CACHE_DIR to a directory that already holds it",
+        ),
+    ],
+    ids=["not-a-savedmodel", "tfhub-url-offline"],
+)
+def test_model_that_cannot_be_loaded(tmp_path, data, local_ray, handle, expected):
+    """Planning accepts the handle (it exists, or is a URL); the replica fails to load it, in Ray."""
+    if "://" not in handle:
+        (tmp_path / handle).mkdir()
+    s = spec(tmp_path, f'[model]\nkind = "enformer"\nhandle = "{handle}"\n[tracks]\ncage = 5111\n' + TINY)
+    msg, job = submit(tmp_path, "multiplicativity", "--spec", str(s))
+    resolved = handle if "://" in handle else str(tmp_path / handle)
+    assert msg == expected.format(handle=resolved)
+    failed_after_planning(job, msg)
 
 
 def test_main_tss_bin_checked_against_a_declared_offset(tmp_path, data):
@@ -336,3 +659,55 @@ def test_job_dir_is_a_file(tmp_path, data):
 def test_table_given_as_a_value(tmp_path, data, name, value):
     s = spec(tmp_path, f"{name} = {value}\n")
     assert refused(tmp_path, "multiplicativity", "--spec", str(s)) == f"{s}: {name} must be a table ([{name}])"
+
+
+@pytest.mark.ray
+def test_disk_fills_while_a_part_is_written(tmp_path, data, local_ray, monkeypatch):
+    """ENOSPC while a prediction part is written: one line naming the job and the part, the job
+    "failed" (resumable), no summary.json, and no partial part under parts/.  (A real full disk,
+    a tmpfs out of inodes, gives the same line: docs/bad-input.md case 13e.)"""
+    import pyarrow.parquet as pq
+
+    real_write_table = pq.write_table
+
+    def disk_full(table, where, *args, **kwargs):
+        if "_tmp" not in Path(str(where)).parts:  # design.parquet still fits
+            return real_write_table(table, where, *args, **kwargs)
+        Path(where).write_bytes(b"PAR1 half a part")  # what a full disk leaves behind
+        raise OSError(errno.ENOSPC, "Error writing bytes to file. Detail: [errno 28] No space left on device")
+
+    monkeypatch.setattr(pq, "write_table", disk_full)
+    s = spec(tmp_path, '[model]\nkind = "planted"\n' + TINY)
+    msg, job = submit(tmp_path, "multiplicativity", "--spec", str(s))
+    assert msg == (
+        f"{job}: cannot write prediction part parts/part-000000.parquet: the disk is full (No space left on"
+        f" device); free some space, then `seqbench-ray resume {job}` continues the job"
+    )
+    failed_after_planning(job, msg)
+    assert [p.name for p in (job / "parts").iterdir()] == ["_tmp"]
+    assert list((job / "parts" / "_tmp").iterdir()) == []
+    # resume once space is freed: tests/runtime/test_faults.py (test_part_write_failure_fails_job_then_resume_completes)
+
+
+def test_disk_full_while_job_files_are_written(tmp_path, monkeypatch):
+    """atomic_write_*: a full disk leaves no temporary file and names the file; recording a failure
+    still succeeds (status.json is then rewritten in place), so the error itself reaches the user."""
+    from seqbench.runtime import jobdir
+    from seqbench.runtime.jobdir import JobDir, JobDirError
+
+    job = JobDir(tmp_path / "job")
+    job.set_status("running")
+
+    def no_space(fd):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(jobdir.os, "fsync", no_space)
+    with pytest.raises(JobDirError) as err:
+        jobdir.atomic_write_json(job.path / "manifest.json", {"n_shards": 1})
+    assert str(err.value) == f"{job.path}: cannot write manifest.json: the disk is full (No space left on device)"
+    with pytest.raises(JobDirError, match="cannot write status.json: the disk is full"):
+        job.set_status("reducing")
+    assert job.status()["state"] == "running"
+    job.set_status("failed", reason="the disk is full")  # does not raise
+    assert job.status() == {**job.status(), "state": "failed", "reason": "the disk is full"}
+    assert sorted(p.name for p in job.path.iterdir()) == ["status.json"]  # no temporary files left

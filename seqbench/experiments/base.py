@@ -54,6 +54,8 @@ def read_table(path: Path, required: Sequence[str], *, what: str, sep: str = "\t
         raise InputError(f"{path}: {what} not found")
     try:
         frame = pd.read_csv(path, sep=sep)
+    except OSError as exc:  # unreadable (permissions), a directory, an I/O error
+        raise InputError(f"{path}: {what} cannot be read ({exc.strerror or exc})") from exc
     except pd.errors.EmptyDataError as exc:
         raise InputError(f"{path}: {what} is empty") from exc
     except (pd.errors.ParserError, UnicodeDecodeError) as exc:
@@ -67,6 +69,14 @@ def read_table(path: Path, required: Sequence[str], *, what: str, sep: str = "\t
     if frame.empty:
         raise InputError(f"{path}: {what} has a header but no rows")
     return frame
+
+
+def open_input(path: Path, what: str = "input file"):
+    """``open(path, "rb")``, or :class:`InputError` naming the file and why it cannot be read."""
+    try:
+        return open(path, "rb")
+    except OSError as exc:
+        raise InputError(f"{path}: {what} cannot be read ({exc.strerror or exc})") from exc
 
 
 def require_int_column(frame: pd.DataFrame, column: str, path: Path) -> None:

@@ -132,29 +132,39 @@ def load_candidates(path: Path) -> pd.DataFrame:
     for col in _INT_COLUMNS:
         require_int_column(frame, col, path)
         frame[col] = frame[col].astype(np.int64)
-    flags = frame["test_location"].astype(str).str.lower()
+    flags = frame["test_location"].astype(str).str.strip().str.lower()
     ok = flags.isin(["true", "false", "1", "0"])
     if not ok.all():
         i = int((~ok).to_numpy().nonzero()[0][0])
+        value = frame["test_location"].iloc[i]
+        found = "the cell is empty (or NA)" if pd.isna(value) else repr(str(value))
         raise InputError(
-            f"{path}: row {i + 1}, column 'test_location': {frame['test_location'].iloc[i]!r} is not a boolean"
+            f"{path}: row {i + 1}, column 'test_location': {found}; expected a boolean (True, False, 1 or 0)"
         )
     frame["test_location"] = flags.isin(["true", "1"])
     for i, r in enumerate(frame.itertuples(index=False)):
         if r.main_tss_end - r.main_tss_start != 128:
             raise InputError(
-                f"{path}: row {i + 1}: main_tss_end - main_tss_start = "
-                f"{r.main_tss_end - r.main_tss_start}; expected the 128-bp TSS bin"
+                f"{path}: row {i + 1}, column 'main_tss_end': {r.main_tss_end} - main_tss_start {r.main_tss_start}"
+                f" = {r.main_tss_end - r.main_tss_start}; expected the 128-bp TSS bin"
             )
-        if r.fix_enhancer_wide_end <= r.fix_enhancer_wide_start:
-            raise InputError(f"{path}: row {i + 1}: fix_enhancer_wide_end is not after fix_enhancer_wide_start")
-        if r.sequence_end <= r.sequence_start:
-            raise InputError(f"{path}: row {i + 1}: sequence_end is not after sequence_start")
+        for lo, hi in (("fix_enhancer_wide_start", "fix_enhancer_wide_end"), ("sequence_start", "sequence_end")):
+            if getattr(r, hi) <= getattr(r, lo):
+                raise InputError(
+                    f"{path}: row {i + 1}, column {hi!r}: {getattr(r, hi)} is not after {lo} = {getattr(r, lo)};"
+                    f" expected {lo} < {hi}"
+                )
     if not frame["test_location"].any():
         raise InputError(f"{path}: no row has test_location = True; the design needs at least one background")
-    if frame["ziga_key"].duplicated().any():
-        dup = frame.loc[frame["ziga_key"].duplicated(), "ziga_key"].iloc[0]
-        raise InputError(f"{path}: ziga_key {dup!r} appears more than once; keys must be unique")
+    dup = frame["ziga_key"].duplicated()
+    if dup.any():
+        i = int(dup.to_numpy().nonzero()[0][0])
+        key = frame["ziga_key"].iloc[i]
+        first = int((frame["ziga_key"] == key).to_numpy().nonzero()[0][0])
+        raise InputError(
+            f"{path}: row {i + 1}, column 'ziga_key': {str(key)!r} is already the key of row {first + 1};"
+            " expected unique keys"
+        )
     return frame
 
 

@@ -22,6 +22,8 @@ and reduce and report have written their results.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import os
 import time
@@ -40,15 +42,35 @@ class JobDirError(ValueError):
     """The job directory cannot be used as asked."""
 
 
+def write_failure(what: str, exc: OSError, *, resume: Path | None = None) -> str:
+    """One line for a failed write: what, why (the disk is full, said so), and how to go on."""
+    full = exc.errno in (errno.ENOSPC, errno.EDQUOT) or "No space left on device" in str(exc)
+    # pyarrow's strerror is "Error writing bytes to file. Detail: [errno 28] ..."; say it plainly
+    why = os.strerror(exc.errno) if exc.errno else (str(exc).strip().splitlines() or [type(exc).__name__])[-1]
+    text = f"cannot write {what}: the disk is full ({why})" if full else f"cannot write {what} ({why})"
+    if resume is not None:
+        text += f"; {'free some space, then ' if full else ''}`seqbench-ray resume {resume}` continues the job"
+    return text
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write to a temporary name in the same directory, then rename over ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Write to a temporary name in the same directory, then rename over ``path``.
+
+    On failure (a full disk, permissions) the temporary file is removed and :class:`JobDirError`
+    names ``path``; ``path`` itself is then unchanged.
+    """
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        raise JobDirError(f"{path.parent}: {write_failure(path.name, exc)}") from exc
 
 
 def atomic_write_json(path: Path, obj: Any) -> None:
@@ -104,17 +126,35 @@ class JobDir:
     def status(self) -> dict[str, Any]:
         if not self.status_path.is_file():
             return {"state": "unknown"}
-        return json.loads(self.status_path.read_text())
+        try:
+            return json.loads(self.status_path.read_text())
+        except json.JSONDecodeError:  # cut by a crash during an in-place write (see set_status)
+            return {"state": "unknown", "reason": "status.json is damaged"}
 
     def set_status(self, state: str, **extra: Any) -> None:
+        """Write status.json atomically.
+
+        Recording a failure never raises: on a full disk the temporary file may not fit, so
+        status.json is then overwritten in place (it already has its blocks), and if even that
+        fails it is left as it was; either way the error being recorded reaches the user.
+        """
         if state not in STATES:
             raise ValueError(f"unknown job state {state!r}")
-        atomic_write_json(self.status_path, {"state": state, "updated": time.time(), **extra})
+        obj = {"state": state, "updated": time.time(), **extra}
+        try:
+            atomic_write_json(self.status_path, obj)
+        except JobDirError:
+            if state != "failed":
+                raise
+            with contextlib.suppress(OSError):
+                self.status_path.write_text(json.dumps(obj, indent=2, default=str) + "\n")
 
     def log(self, message: str) -> None:
-        self.path.mkdir(parents=True, exist_ok=True)
-        with open(self.path / "log.txt", "a") as f:
-            f.write(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} {message}\n")
+        """Append to log.txt, best effort: a full disk must not hide the error being logged."""
+        with contextlib.suppress(OSError):
+            self.path.mkdir(parents=True, exist_ok=True)
+            with open(self.path / "log.txt", "a") as f:
+                f.write(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} {message}\n")
 
     # ---- shards
     def done_shards(self) -> set[int]:
@@ -127,16 +167,30 @@ class JobDir:
         return done
 
     def write_part(self, shard: int, table: pa.Table) -> int:
-        """Write shard's rows atomically, then record it in ``progress.jsonl``; returns bytes."""
+        """Write shard's rows atomically, then record it in ``progress.jsonl``; returns bytes.
+
+        A failed write (a full disk) raises :class:`JobDirError` naming the job directory and
+        the part; the half-written file in ``parts/_tmp`` is removed, so ``parts/`` only ever
+        holds complete parts.
+        """
         tmp_dir = self.parts_dir / "_tmp"
-        tmp_dir.mkdir(parents=True, exist_ok=True)
         final = self.part_path(shard)
         tmp = tmp_dir / f"{final.name}.{os.getpid()}"
-        pq.write_table(table, tmp, compression="zstd", compression_level=9, use_dictionary=["member"])
-        os.replace(tmp, final)
+        try:
+            tmp_dir.mkdir(parents=True, exist_ok=True)
+            pq.write_table(table, tmp, compression="zstd", compression_level=9, use_dictionary=["member"])
+            os.replace(tmp, final)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                tmp.unlink(missing_ok=True)
+            what = f"prediction part {final.relative_to(self.path)}"
+            raise JobDirError(f"{self.path}: {write_failure(what, exc, resume=self.path)}") from exc
         size = final.stat().st_size
-        with open(self.progress_path, "a") as f:
-            f.write(json.dumps({"shard": shard, "rows": table.num_rows, "bytes": size, "t": time.time()}) + "\n")
+        try:
+            with open(self.progress_path, "a") as f:
+                f.write(json.dumps({"shard": shard, "rows": table.num_rows, "bytes": size, "t": time.time()}) + "\n")
+        except OSError as exc:  # the part itself is complete and counts as done
+            raise JobDirError(f"{self.path}: {write_failure(self.progress_path.name, exc, resume=self.path)}") from exc
         return size
 
     def progress(self) -> list[dict[str, Any]]:

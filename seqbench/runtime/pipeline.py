@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import collections
 import os
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,7 +28,15 @@ class PipelineError(RuntimeError):
 
 
 def init_ray(runtime: RuntimeSpec) -> bool:
-    """Connect to ``runtime.address`` or start local Ray; returns True if this call started it."""
+    """Connect to ``runtime.address`` or start local Ray; returns True if this call started it.
+
+    Local Ray runs with usage statistics off, no dashboard, and every Ray process listening on
+    127.0.0.1 only: Ray reads ``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER`` when it is imported, so it is
+    set here before the first ``import ray`` (a process that imported Ray earlier keeps Ray's
+    default, every interface; see docs/security.md).
+    """
+    if not runtime.address and "ray" not in sys.modules:
+        os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
     import ray
 
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
@@ -99,6 +108,7 @@ def run_pipeline(
     on_part: Callable[[int, Any], None],
     on_start: Callable[[int], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
+    on_event: Callable[[str], None] | None = None,
 ) -> int:
     """Run every shard of ``plan``; ``on_part(shard, table)`` is called once per finished shard.
 
@@ -109,6 +119,7 @@ def run_pipeline(
     stops the job: nothing new is started, the shards in flight finish and are written, then
     :class:`PipelineError` names the shard.  ``should_stop()`` is polled about once a second;
     when it returns True the job stops the same way and :class:`JobCancelled` is raised.
+    ``on_event(text)`` hears of each recovery (a replica lost or back, a shard run again), for the log.
 
     Returns the number of replicas used.
     """
@@ -159,6 +170,7 @@ def run_pipeline(
     failure: str | None = None
     stopping = False
     last_alive = time.time()
+    note = on_event or (lambda _text: None)
 
     def fill() -> None:
         for ai in range(n_replicas):
@@ -195,6 +207,7 @@ def run_pipeline(
                     raise PipelineError(err)
                 healthy[ai] = True
                 last_alive = time.time()
+                note(f"replica {ai} is back")
                 fill()
                 continue
             shard, ids, ai = in_flight.pop(ref)
@@ -208,8 +221,10 @@ def run_pipeline(
                     failure = failure or f"shard {shard} failed {attempts[shard]} times: {_cause(exc)}"
                     continue
                 queue.appendleft((shard, ids))
+                note(f"shard {shard} lost on replica {ai} ({type(exc).__name__}); it runs again")
                 if healthy[ai]:
                     healthy[ai] = False
+                    note(f"replica {ai} lost; shards go to the other replicas until Ray restarts it")
                     probes[actors[ai].ready.remote()] = ai
                 if not any(healthy):
                     last_alive = time.time()

@@ -16,7 +16,7 @@ import pyarrow as pa
 from seqbench.models.base import Geometry
 from seqbench.models.registry import ModelSpec, load_model
 from seqbench.models.tfhub import ModelLoadError
-from seqbench.predict import MaterializedShard, materialize_shard, predict_shard
+from seqbench.predict import MaterializedShard, ShardError, materialize_shard, predict_shard
 from seqbench.sequence.ensemble import Ensemble
 
 
@@ -63,5 +63,11 @@ def materialize_task(
         if genome is None:  # one Genome (and its chromosome cache) per worker process
             genome = _GENOMES[fasta] = Genome(fasta, cache_bytes=1 << 30)
         read = genome.read_padded  # type: ignore[attr-defined]
-    constructs = [builder(i) for i in construct_ids]
+    constructs = []
+    for i in construct_ids:
+        try:
+            constructs.append(builder(i))
+        except Exception as exc:  # a bad row found late: name the shard and the construct
+            what = str(exc) if isinstance(exc, ValueError) else f"{type(exc).__name__}: {exc}"
+            raise ShardError(f"shard {shard}, construct {i}: {what}") from exc
     return materialize_shard(shard, construct_ids, constructs, read, geometry, ensemble)

@@ -22,6 +22,7 @@ import pandas as pd
 
 from seqbench import __version__
 from seqbench.experiments import get_experiment
+from seqbench.experiments.base import open_input
 from seqbench.genome import Genome
 from seqbench.models import registry
 from seqbench.models.base import TrackError
@@ -40,7 +41,7 @@ def default_job_dir(spec: JobSpec) -> Path:
 
 def _sha256(path: Path) -> str:
     h = hashlib.sha256()
-    with open(path, "rb") as f:
+    with open_input(path) as f:  # an unreadable input: one-line InputError, not a traceback
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
@@ -351,6 +352,7 @@ def _execute(spec: JobSpec, job: JobDir, identity: dict[str, Any], content_hash:
                 on_part,
                 on_start=lambda r: (job.log(f"{r} replica(s) started; {len(pending)} shards to run"), bar.begin(r)),
                 should_stop=cancel_file.exists,
+                on_event=job.log,
             )
         finally:
             bar.close()
