@@ -232,7 +232,9 @@ def run_pipeline(
                 continue
             except ray.exceptions.RayTaskError as exc:
                 stopping = True
-                failure = failure or f"shard {shard} failed: {_cause(exc)}"
+                cause = _cause(exc)  # a ShardError already names the shard and the construct
+                named = cause.startswith(f"shard {shard},")
+                failure = failure or (cause if named else f"shard {shard} failed: {cause}")
                 continue
             if got_shard != shard:
                 raise PipelineError(f"replica returned shard {got_shard} for shard {shard}")
