@@ -49,7 +49,7 @@ SCHEMA: dict[str, Any] = {
         "handle": Key(str, None, "TF-Hub URL or local SavedModel directory (default: the kind's)"),
         "targets": Key(str, None, "track table (Enformer: targets_human.txt, path or URL)"),
         "head": Key(str, "human", "output head"),
-        "batch_size": Key(int, 8, "inputs per device call"),
+        "batch_size": Key(int, 8, "inputs per device call (runtime: not part of the job hash)"),
         "sequence_length": Key(int, None, "override the kind's input length (bp)"),
         "bin_size": Key(int, None, "override the kind's bin size (bp)"),
         "offset": Key(int, None, "override the kind's offset of the first output bin (bp)"),
@@ -119,6 +119,8 @@ class JobSpec:
         d = self.to_json()
         for k in ("runtime", "job_dir", "source"):
             d.pop(k, None)
+        # how many inputs share a device call changes no prediction (tested on CPU): runtime, too
+        d["model"].pop("batch_size", None)
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 
 

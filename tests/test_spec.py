@@ -38,6 +38,7 @@ def test_content_hash_ignores_runtime_but_not_science(tmp_path):
     h = parse_spec(base, origin="t", base_dir=tmp_path).content_hash()
     assert parse_spec({**base, "runtime": {"replicas": 4, "shard_size": 7}}, origin="t",
                       base_dir=tmp_path).content_hash() == h
+    assert parse_spec({**base, "model": {"batch_size": 3}}, origin="t", base_dir=tmp_path).content_hash() == h
     assert parse_spec({**base, "seed": 1}, origin="t", base_dir=tmp_path).content_hash() != h
     assert parse_spec({**base, "ensemble": {"shifts": [0]}}, origin="t", base_dir=tmp_path).content_hash() != h
 

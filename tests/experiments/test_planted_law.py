@@ -127,3 +127,17 @@ def test_background_with_its_own_elements_is_the_reference_window(demo):
         assert np.array_equal(got, ref)
         # and the landmark lands in the table's TSS bin on the + strand at shift 0
         assert (lm - 43 - 139_264) // 128 == r.main_tss_bin
+
+
+def test_rows_do_not_depend_on_the_batch_size(demo, model):
+    """The device batch is a runtime choice: the same members give the same floats."""
+    layout, truth, genome = demo
+    spec = parse_spec(mx.demo_spec(layout.root), origin="test", base_dir=layout.root)
+    design = mx.expand(spec, genome)
+    ids = list(range(7))
+    shard = materialize_shard(0, ids, design.constructs(ids), genome.read_padded, model.geometry, ENS)
+    want = predict_shard(model, shard, ENS, {"cage": 0, "dnase": 1}).to_pandas()
+    for bs in (1, 4, 13):
+        other = load_model(ModelSpec(kind="planted", batch_size=bs))
+        got = predict_shard(other, shard, ENS, {"cage": 0, "dnase": 1}).to_pandas()
+        assert got.equals(want), bs
