@@ -6,6 +6,7 @@ line on stderr and exit with status 2; ``--debug`` shows the traceback.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import sys
@@ -41,6 +42,7 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     return (
         SpecError, InputError, GenomeError, TrackError, ModelLoadError, JobDirError, PipelineError, ConstructError,
         SequenceError, JobCancelled,
+        OSError,  # the machine, not the code: a full disk, a permission, a vanished file
     )
 
 
@@ -50,6 +52,10 @@ def _fail(exc: BaseException) -> None:
     if _DEBUG["on"]:
         raise exc
     msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if type(exc).__module__ == "builtins" and isinstance(exc, OSError) and exc.strerror:
+        where = exc.filename or ""
+        hint = "; the disk is full" if exc.errno in (errno.ENOSPC, errno.EDQUOT) else ""
+        msg = f"{where}{': ' if where else ''}{exc.strerror}{hint}"
     if isinstance(exc, JobCancelled):  # not an error: the user asked for it
         typer.echo(f"seqbench-ray: {msg}", err=True)
         raise typer.Exit(code=130)

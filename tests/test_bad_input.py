@@ -711,3 +711,17 @@ def test_disk_full_while_job_files_are_written(tmp_path, monkeypatch):
     job.set_status("failed", reason="the disk is full")  # does not raise
     assert job.status() == {**job.status(), "state": "failed", "reason": "the disk is full"}
     assert sorted(p.name for p in job.path.iterdir()) == ["status.json"]  # no temporary files left
+
+
+def test_disk_full_while_planning_is_one_line(tmp_path, data, monkeypatch):
+    """The disk fills while the design table is written: no traceback, nothing that looks planned."""
+    import errno
+
+    def full(self, path, *a, **k):
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    monkeypatch.setattr(pd.DataFrame, "to_parquet", full)
+    body = '[model]\nkind = "planted"\n[inputs]\nmax_promoters = 2\nmax_enhancers = 2\nmax_backgrounds = 1\n'
+    msg, job = submit(tmp_path, "multiplicativity", "--spec", str(spec(tmp_path, body)))
+    assert msg.endswith("design.tmp: No space left on device; the disk is full"), msg
+    assert not (job / "manifest.json").exists()  # never looks planned, let alone complete
