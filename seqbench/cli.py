@@ -192,6 +192,42 @@ def cancel(
         _fail(exc)
 
 
+@app.command()
+def plan(
+    experiment: Annotated[str, typer.Argument(help="Experiment name (see `seqbench-ray list`).")],
+    spec: Annotated[Path | None, typer.Option("--spec", help="Job spec (TOML). Default: the embedded demo.",
+                                              readable=False)] = None,
+    throughput: Annotated[float | None, typer.Option("--throughput", help="Forward passes per second per GPU "
+                                                     "(default: the model's documented estimate).")] = None,
+    gpus: Annotated[int, typer.Option("--gpus", help="GPUs the job will use.")] = 1,
+    efficiency: Annotated[float, typer.Option("--efficiency", help="Fraction of the ideal rate achieved.")] = 0.9,
+    shard_size: Annotated[int | None, typer.Option("--shard-size", help="Constructs per shard.")] = None,
+) -> None:
+    """What a job will run and cost: constructs, members, forward passes, shards, GPU-hours, wall time.
+
+    Validates the spec and inputs and expands the design (no Ray, no model weights)."""
+    from seqbench.estimate import estimate
+    from seqbench.runtime.submit import plan_job
+    from seqbench.spec import SpecError
+
+    try:
+        overrides: dict = {"runtime": {}}
+        if shard_size is not None:
+            overrides["runtime"]["shard_size"] = shard_size
+        job_spec = _load(experiment, spec, overrides, quiet=True)
+        p = plan_job(job_spec)
+        try:
+            est = estimate(p.design.n_constructs, job_spec.ensemble.n_members, job_spec.runtime.shard_size,
+                           job_spec.model.kind, throughput=throughput, gpus=gpus, efficiency=efficiency)
+        except ValueError as exc:
+            raise SpecError(str(exc)) from exc
+        typer.echo(f"{experiment} on {p.model_name} ({job_spec.source})")
+        for line in est.lines():
+            typer.echo(f"  {line}")
+    except _user_errors() as exc:
+        _fail(exc)
+
+
 @app.command("list")
 def list_() -> None:
     """Experiments and model kinds seqbench knows."""
