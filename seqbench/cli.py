@@ -84,7 +84,9 @@ def submit(
         ),
     ] = None,
     replicas: Annotated[
-        int | None, typer.Option("--replicas", help="Model replicas (default: one per GPU, 1 without GPUs).")
+        str | None,
+        typer.Option("--replicas", help="Model replicas N, or an elastic pool MIN..MAX that grows as GPUs join "
+                     "(default: one per GPU, 1 without GPUs)."),
     ] = None,
     address: Annotated[
         str | None, typer.Option("--address", help="Ray address of a running cluster (default: start local Ray).")
@@ -106,7 +108,7 @@ def submit(
             raise SpecError(f"unknown experiment {experiment!r}{hint} (known: {', '.join(EXPERIMENTS)})")
         overrides: dict = {"runtime": {}}
         if replicas is not None:
-            overrides["runtime"]["replicas"] = replicas
+            overrides["runtime"].update(parse_replicas(replicas))
         if address is not None:
             overrides["runtime"]["address"] = address
         if shard_size is not None:
@@ -122,6 +124,20 @@ def submit(
             typer.echo(f"done in {time.time() - t0:.0f} s", err=True)
     except _user_errors() as exc:
         _fail(exc)
+
+
+def parse_replicas(text: str) -> dict[str, int]:
+    """``"4"`` -> a fixed pool of 4; ``"1..8"`` -> start with 1, grow to 8 as GPUs join."""
+    from seqbench.spec import SpecError
+
+    lo, sep, hi = text.partition("..")
+    try:
+        n_min, n_max = int(lo), int(hi) if sep else 0
+    except ValueError:
+        raise SpecError(f"--replicas {text!r}: expected N or MIN..MAX (for example 4 or 1..8)") from None
+    if n_min < 1 or (sep and n_max < n_min):
+        raise SpecError(f"--replicas {text!r}: expected 1 <= MIN <= MAX")
+    return {"replicas": n_min, "max_replicas": n_max}
 
 
 def _load(experiment: str, spec: Path | None, overrides: dict, quiet: bool):
@@ -148,7 +164,7 @@ def resume(
     job_dir: Annotated[Path, typer.Argument(help="Job directory of an unfinished job.")],
     replan: Annotated[bool, typer.Option("--replan", help="Start over if the spec or inputs changed since "
                                          "planning (old parts are kept aside).")] = False,
-    replicas: Annotated[int | None, typer.Option("--replicas", help="Model replicas for this run.")] = None,
+    replicas: Annotated[str | None, typer.Option("--replicas", help="Model replicas N, or MIN..MAX.")] = None,
     address: Annotated[str | None, typer.Option("--address", help="Ray address of a running cluster.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")] = False,
 ) -> None:
@@ -157,8 +173,11 @@ def resume(
     from seqbench.runtime.submit import resume as run
 
     overrides: dict = {}
-    if replicas is not None:
-        overrides["replicas"] = replicas
+    try:
+        if replicas is not None:
+            overrides.update(parse_replicas(replicas))
+    except _user_errors() as exc:
+        _fail(exc)
     if address is not None:
         overrides["address"] = address
     try:

@@ -64,6 +64,7 @@ SCHEMA: dict[str, Any] = {
     "runtime": {
         "address": Key(str, None, "Ray address (default: start local Ray)"),
         "replicas": Key(int, 0, "model replicas (0: one per GPU, or 1 without GPUs)"),
+        "max_replicas": Key(int, 0, "elastic pool: grow up to this many replicas as GPUs join (0: a fixed pool)"),
         "gpus_per_replica": Key((int, float), None, "GPUs per replica (default: 1 if the cluster has GPUs)"),
         "cpus_per_replica": Key((int, float), 0.5, "CPUs reserved per replica"),
         "materialize_cpus": Key((int, float), 0.25, "CPUs reserved per materialization task"),
@@ -80,6 +81,7 @@ SCHEMA: dict[str, Any] = {
 class RuntimeSpec:
     address: str | None = None
     replicas: int = 0
+    max_replicas: int = 0
     gpus_per_replica: float | None = None
     cpus_per_replica: float = 0.5
     materialize_cpus: float = 0.25

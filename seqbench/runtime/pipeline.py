@@ -139,16 +139,19 @@ def run_pipeline(
     else:
         n_replicas = 1
     n_replicas = min(n_replicas, len(plan.shards))
+    # elastic pool: replicas beyond the minimum are created at once but not waited for; each
+    # starts work when Ray places it (a GPU node that joins mid-job, or the autoscaler's)
+    n_max = max(n_replicas, min(runtime.max_replicas or 0, len(plan.shards)))
     # CPU replicas: share the node's cores between replicas through TF's own thread pool
     threads = None if gpus_per else max(1, int(resources.get("CPU", 1)) // n_replicas)
     # retries are the driver's (it requeues a lost shard to any healthy replica); Ray restarts actors
     Replica = ray.remote(ModelReplica).options(
         num_cpus=runtime.cpus_per_replica, num_gpus=gpus_per, max_restarts=-1, max_task_retries=0
     )
-    actors = [Replica.remote(plan.model, plan.cache_dir, threads) for _ in range(n_replicas)]
+    actors = [Replica.remote(plan.model, plan.cache_dir, threads) for _ in range(n_max)]
     lost = _lost_worker_errors()
     try:
-        errors = [e for e in ray.get([a.ready.remote() for a in actors]) if e]
+        errors = [e for e in ray.get([a.ready.remote() for a in actors[:n_replicas]]) if e]
     except lost as exc:
         errors = [f"a model replica died while loading the model ({_cause(exc)})"]
     if errors:
@@ -163,9 +166,12 @@ def run_pipeline(
     queue = collections.deque(plan.shards)
     attempts: collections.Counter[int] = collections.Counter()
     in_flight: dict[Any, tuple[int, list[int], int]] = {}  # predict ref -> (shard, ids, actor)
-    probes: dict[Any, int] = {}  # ready ref -> actor being probed after a loss
-    healthy = [True] * n_replicas
-    load = [0] * n_replicas
+    probes: dict[Any, int] = {}  # ready ref -> actor being probed (after a loss, or not yet placed)
+    healthy = [True] * n_replicas + [False] * (n_max - n_replicas)
+    load = [0] * n_max
+    extra = set(range(n_replicas, n_max))  # elastic replicas that have never answered yet
+    for ai in extra:
+        probes[actors[ai].ready.remote()] = ai
     per_actor = max(1, runtime.max_in_flight)
     failure: str | None = None
     stopping = False
@@ -173,7 +179,7 @@ def run_pipeline(
     note = on_event or (lambda _text: None)
 
     def fill() -> None:
-        for ai in range(n_replicas):
+        for ai in range(n_max):
             while queue and healthy[ai] and load[ai] < per_actor and not stopping:
                 shard, ids = queue.popleft()
                 attempts[shard] += 1
@@ -203,11 +209,16 @@ def run_pipeline(
                 except lost:
                     probes[actors[ai].ready.remote()] = ai  # still restarting; ask again
                     continue
+                if err and ai in extra:  # a replica that joined late cannot load: go on without it
+                    note(f"replica {ai} could not load the model and is dropped: {err}")
+                    extra.discard(ai)
+                    continue
                 if err:
                     raise PipelineError(err)
                 healthy[ai] = True
                 last_alive = time.time()
-                note(f"replica {ai} is back")
+                note(f"replica {ai} joined" if ai in extra else f"replica {ai} is back")
+                extra.discard(ai)
                 fill()
                 continue
             shard, ids, ai = in_flight.pop(ref)

@@ -582,3 +582,46 @@ def test_rows_identical_whatever_replicas_shards_and_resumptions(
         runs += 1
     assert stopped[0] == stops
     _assert_job_matches(job, reference)
+
+
+# ---------------------------------------------------------------- elastic pool: a GPU node joins mid-job
+
+
+@pytest.mark.slow
+def test_elastic_pool_grows_when_a_gpu_node_joins(cache_dir, tmp_path):
+    """replicas 1..2 on a cluster with one GPU: the second replica waits unplaced; a GPU node that
+    joins mid-job gets it and it takes shards; every planned row exactly once, all summary figures
+    as without the extra node."""
+    import ray
+    from ray.cluster_utils import Cluster
+
+    from seqbench.runtime.submit import submit
+
+    ray.shutdown()
+    cluster = Cluster(initialize_head=True,
+                      head_node_args={"num_cpus": 2, "num_gpus": 1, "object_store_memory": NODE_STORE})
+    try:
+        ray.init(address=cluster.address, log_to_driver=False)
+        job = tmp_path / "job"
+        # a longer job than the tiny design (96 shards): the joining replica needs seconds to load
+        raw = deep_merge(_raw_spec(cache_dir, replicas=1, max_replicas=2, gpus_per_replica=1, shard_size=1,
+                                   max_in_flight=1),
+                         {"inputs": {"max_promoters": 4, "max_enhancers": 6, "max_backgrounds": 4}})
+        spec = parse_spec(raw, origin="test", base_dir=cache_dir)
+        driver = _Background(lambda: submit(spec, job_dir=job, progress=False))
+        _wait_for(lambda: len(_parts(job)) >= 1, "the first part", driver.alive)
+        assert "joined" not in _log(job)
+        cluster.add_node(num_cpus=1, num_gpus=1, object_store_memory=NODE_STORE)  # from the main thread only
+        joined_at = None
+        while driver.alive():
+            if joined_at is None and "replica 1 joined" in _log(job):
+                joined_at = len(_parts(job))
+            time.sleep(0.2)
+        result = driver.join()
+        assert joined_at is not None and joined_at < 96, "the joining replica came after the last shard"
+        rows = _rows(job)
+        assert len(rows) == 96 * 6 and not rows.duplicated(KEY).any()
+        assert result.summary["n_members"] == 96 * 6
+    finally:
+        ray.shutdown()
+        cluster.shutdown()
