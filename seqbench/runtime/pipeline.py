@@ -151,9 +151,13 @@ def run_pipeline(
     actors = [Replica.remote(plan.model, plan.cache_dir, threads) for _ in range(n_max)]
     lost = _lost_worker_errors()
     try:
-        errors = [e for e in ray.get([a.ready.remote() for a in actors[:n_replicas]]) if e]
+        errors = [e for e in ray.get([a.ready.remote() for a in actors[:n_replicas]], timeout=REPLICA_WAIT_S) if e]
     except lost as exc:
         errors = [f"a model replica died while loading the model ({_cause(exc)})"]
+    except ray.exceptions.GetTimeoutError:
+        have = ray.cluster_resources().get("GPU", 0)
+        errors = [f"{n_replicas} model replica(s) of {gpus_per or 0} GPU each could not start within"
+                  f" {REPLICA_WAIT_S:.0f} s (the cluster has {have:g} GPU(s)); lower --replicas"]
     if errors:
         for a in actors:
             ray.kill(a)
