@@ -148,10 +148,12 @@ def run_pipeline(
     Replica = ray.remote(ModelReplica).options(
         num_cpus=runtime.cpus_per_replica, num_gpus=gpus_per, max_restarts=-1, max_task_retries=0
     )
-    actors = [Replica.remote(plan.model, plan.cache_dir, threads) for _ in range(n_max)]
+    # the minimum first, placed and loaded, and only then the elastic extras: created together, an
+    # extra could take the GPU a minimum replica needs and leave the job waiting for nothing
+    actors = [Replica.remote(plan.model, plan.cache_dir, threads) for _ in range(n_replicas)]
     lost = _lost_worker_errors()
     try:
-        errors = [e for e in ray.get([a.ready.remote() for a in actors[:n_replicas]], timeout=REPLICA_WAIT_S) if e]
+        errors = [e for e in ray.get([a.ready.remote() for a in actors], timeout=REPLICA_WAIT_S) if e]
     except lost as exc:
         errors = [f"a model replica died while loading the model ({_cause(exc)})"]
     except ray.exceptions.GetTimeoutError:
@@ -162,6 +164,7 @@ def run_pipeline(
         for a in actors:
             ray.kill(a)
         raise PipelineError(errors[0])
+    actors += [Replica.remote(plan.model, plan.cache_dir, threads) for _ in range(n_max - n_replicas)]
     if on_start:
         on_start(n_replicas)
 
