@@ -173,6 +173,17 @@ def _format_formula(y: str, factors: Sequence[str], sep: str) -> str:
     return f"{y} ~ {sep.join(factors)}"
 
 
+def _prepare(
+    data: pd.DataFrame, y: str, factors: Sequence[str]
+) -> tuple[list[str], np.ndarray, list[tuple[np.ndarray, np.ndarray]]]:
+    """Checked factor names, the response and each factor's (codes, levels); refuses empty data."""
+    factors = _check_factors(data, factors)
+    yv = _response(data, y)
+    if yv.size == 0:
+        raise ValueError("data has no rows; nothing to fit")
+    return factors, yv, [factor_codes(data[f], name=f) for f in factors]
+
+
 def fit_indicator_ols(data: pd.DataFrame, y: str, factors: Sequence[str]) -> IndicatorOLSResult:
     """Fit ``y ~ f1 + f2 + ...`` (intercept, treatment coding) from counts and group sums.
 
@@ -192,12 +203,8 @@ def fit_indicator_ols(data: pd.DataFrame, y: str, factors: Sequence[str]) -> Ind
         ``n_params = 1 + sum(L_j - 1)``.  Cost is ``O(n * k + p**3)`` for ``k`` factors and ``p``
         columns; memory is ``O(n + p**2)``.
     """
-    factors = _check_factors(data, factors)
-    yv = _response(data, y)
+    factors, yv, coded = _prepare(data, y, factors)
     n = yv.size
-    if n == 0:
-        raise ValueError("data has no rows; nothing to fit")
-    coded = [factor_codes(data[f], name=f) for f in factors]
     sizes = [lev.size for _, lev in coded]
     # Full column layout (reference levels included); reference columns are dropped below.
     offsets = np.concatenate([[1], 1 + np.cumsum(sizes)[:-1]]).astype(np.int64)
@@ -269,12 +276,8 @@ def fit_cell_means(data: pd.DataFrame, y: str, factors: Sequence[str]) -> Indica
     patsy's ``y ~ 0 + a:b``, first factor varying fastest, observed cells only) and
     ``n_params`` is the number of observed cells.  R² equals ``1 - SS_within / SS_total``.
     """
-    factors = _check_factors(data, factors)
-    yv = _response(data, y)
+    factors, yv, coded = _prepare(data, y, factors)
     n = yv.size
-    if n == 0:
-        raise ValueError("data has no rows; nothing to fit")
-    coded = [factor_codes(data[f], name=f) for f in factors]
     sizes = tuple(lev.size for _, lev in coded)
     if float(np.prod(np.asarray(sizes, dtype=np.float64))) >= 2.0**62:
         raise ValueError(f"factors {factors}: too many level combinations ({sizes}) to index")
