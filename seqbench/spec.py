@@ -199,7 +199,8 @@ def parse_spec(raw: dict[str, Any], *, origin: str, base_dir: Path, defaults: di
         raise SpecError(
             f"{origin}: experiment = {exp_name!r} is unknown{_closest(exp_name, _experiment_names())}"
         ) from exc
-    defaults = defaults or {}
+    # precedence, lowest first: the experiment's SPEC_DEFAULTS, the caller's defaults, the spec
+    defaults = deep_merge(getattr(exp, "SPEC_DEFAULTS", {}), defaults or {})
     top = _check_table(
         "",
         {k: v for k, v in raw.items() if not isinstance(SCHEMA[k], dict) and SCHEMA[k] is not None},

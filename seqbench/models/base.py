@@ -113,6 +113,20 @@ class TrackTable:
     def name(self, index: int) -> str:
         return str(self.frame.loc[index, "description"])
 
+    def match(self, assay: str, descriptor: str) -> list[int]:
+        """Tracks of ``assay`` whose description contains ``descriptor``, else every track of ``assay``.
+
+        The authors' per-locus matching (experiments-spec §4.3): the assay (``"CAGE"``, ``"DNASE"``)
+        is matched case-sensitively as a substring of the description, the descriptor (a cell type
+        such as ``"hepg2"``, or ``"mel"`` for melanocyte/melanoma) case-insensitively.  Returns
+        indices in table order; ``[]`` only if the model has no track of ``assay`` at all.
+        """
+        f = self.frame
+        of_assay = f[f["description"].str.contains(assay, regex=False)]
+        hits = of_assay[of_assay["description"].str.lower().str.contains(descriptor.lower(), regex=False)]
+        chosen = hits if len(hits) else of_assay
+        return [int(i) for i in chosen.index]
+
     def resolve(self, request: TrackRequest) -> int:
         """Index of the one track answering ``request``; raises :class:`TrackError` otherwise."""
         if request.index is not None:

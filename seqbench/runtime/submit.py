@@ -164,6 +164,10 @@ def plan_job(spec: JobSpec) -> Plan:
             track_idx[label] = tracks_table.resolve(req)
         except TrackError as exc:
             raise TrackError(f"{spec.source}: tracks.{label}: {exc}") from exc
+    extra = getattr(exp, "extra_tracks", None)
+    if extra is not None:  # tracks the experiment picks from the model's table by its own data
+        for label, i in extra(spec, tracks_table).items():
+            track_idx.setdefault(label, int(i))
     if exp.READOUT not in track_idx:
         raise SpecError(f"{spec.source}: tracks: the experiment reads track label {exp.READOUT!r}; add it to [tracks]")
     design = exp.expand(spec, genome)

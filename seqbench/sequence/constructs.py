@@ -80,6 +80,20 @@ class Shuffled:
 
 
 @dataclass(frozen=True)
+class ShuffledGenome:
+    """``chrom[start:end)`` from the genome, shuffled with ``seed`` (an element re-inserted elsewhere, shuffled)."""
+
+    chrom: str
+    start: int
+    end: int
+    seed: int
+    kind: str = "mono"
+
+    def length(self, span: int) -> int:
+        return self.end - self.start
+
+
+@dataclass(frozen=True)
 class Masked:
     """The replaced source span as N (same length)."""
 
@@ -87,7 +101,7 @@ class Masked:
         return span
 
 
-Payload = FromGenome | Literal | Shuffled | Masked
+Payload = FromGenome | Literal | Shuffled | ShuffledGenome | Masked
 
 
 @dataclass(frozen=True)
@@ -232,6 +246,10 @@ def _payload_codes(construct: Construct, e: Edit, read: SourceReader, genome_rea
             raise ConstructError(f"construct {construct.key}: a genome payload needs a genome")
         codes = genome_read(p.chrom, p.start, p.end)
         return COMPLEMENT[codes[::-1]] if p.strand == "-" else codes
+    if isinstance(p, ShuffledGenome):
+        if genome_read is None:
+            raise ConstructError(f"construct {construct.key}: a genome payload needs a genome")
+        return shuffle(genome_read(p.chrom, p.start, p.end), p.seed, p.kind)
     ref = read(construct.chrom or "", e.start, e.end)
     if isinstance(p, Shuffled):
         return shuffle(ref, p.seed, p.kind)

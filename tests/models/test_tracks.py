@@ -62,3 +62,20 @@ def test_enformer_without_targets_is_index_only():
     assert t.resolve(TrackRequest(index=5111)) == 5111
     with pytest.raises(TrackError):
         t.resolve(TrackRequest(assay="DNASE", cell_type="K562"))
+
+
+def test_match_by_cell_type_substring_falls_back_to_the_whole_assay():
+    import pandas as pd
+
+    from seqbench.models.base import TrackTable
+
+    t = TrackTable(pd.DataFrame({
+        "index": [0, 1, 2, 3],
+        "identifier": ["a", "b", "c", "d"],
+        "description": ["CAGE:HepG2 x", "CAGE:K562 y", "DNASE:HepG2 z", "CAGE:melanocyte of skin"],
+    }))
+    assert t.match("CAGE", "hepg2") == [0]
+    assert t.match("CAGE", "mel") == [3]
+    assert t.match("DNASE", "hepg2") == [2]
+    assert t.match("CAGE", "keratinocyte") == [0, 1, 3]  # none matches: every CAGE track
+    assert t.match("cage", "k562") == []  # the assay is case-sensitive, as the authors'

@@ -197,3 +197,30 @@ def test_window_bins_mask_edges():
     bins, valid = window_bins(np.array([0, 448, 895]), Ensemble(), 896)
     assert bins.tolist() == [[0, 0, 1], [447, 448, 449], [894, 895, 895]]
     assert valid.tolist() == [[0, 1, 1], [1, 1, 1], [1, 1, 0]]
+
+
+def test_shuffled_genome_payload_is_a_seeded_permutation_of_the_genome_piece():
+    import numpy as np
+
+    from seqbench.sequence.constructs import Construct, ShuffledGenome, insert, materialize
+
+    rng = np.random.default_rng(0)
+    chrom = rng.integers(0, 4, 5000).astype(np.uint8)
+
+    def read(_c, a, b):
+        out = np.full(b - a, 4, np.uint8)
+        lo, hi = max(a, 0), min(b, chrom.size)
+        out[lo - a : hi - a] = chrom[lo:hi]
+        return out
+
+    def build(seed):
+        c = Construct("k", landmark=100, chrom="c", edits=(insert(2000, ShuffledGenome("c", 300, 500, seed)),),
+                      window_start=0)
+        return materialize(c, read, sequence_length=3000)[0]
+
+    a, b, a2 = build(1), build(2), build(1)
+    piece = a[2000:2200]
+    assert np.array_equal(np.bincount(piece, minlength=5), np.bincount(chrom[300:500], minlength=5))
+    assert not np.array_equal(piece, chrom[300:500])
+    assert np.array_equal(a, a2) and not np.array_equal(a, b)
+    assert np.array_equal(a[:2000], chrom[:2000]) and np.array_equal(a[2200:], chrom[2000:2800])
