@@ -118,6 +118,40 @@ class JobDir:
         except OSError as exc:
             raise JobDirError(f"{self.path}: job directory is not writable ({exc.strerror})") from exc
 
+    @contextlib.contextmanager
+    def driver_lock(self):
+        """Hold ``.driver.lock`` (an exclusive ``flock``) while a driver works on the job.
+
+        A second driver on the same job directory (two ``submit``/``resume``, a retried RayJob
+        while the first still runs) is refused with the holder's pid and host instead of both
+        writing parts.  The kernel drops the lock when the holder dies, SIGKILL included, so a
+        dead driver never blocks a resume.  (``flock`` on NFS is advisory and depends on the
+        server; see docs/job-directory.md.)
+        """
+        import fcntl
+        import socket
+
+        self.ensure_writable()
+        path = self.path / ".driver.lock"
+        f = open(path, "a+")  # noqa: SIM115 - held for the duration of the context
+        try:
+            try:
+                fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                f.seek(0)
+                holder = f.read().strip() or "another process"
+                raise JobDirError(
+                    f"{self.path}: another seqbench driver is working on this job ({holder});"
+                    f" wait for it, or stop it with `seqbench-ray cancel {self.path}`"
+                ) from None
+            f.seek(0)
+            f.truncate()
+            f.write(f"pid {os.getpid()} on {socket.gethostname()}")
+            f.flush()
+            yield
+        finally:
+            f.close()
+
     def manifest(self) -> dict[str, Any]:
         if not self.manifest_path.is_file():
             raise JobDirError(f"{self.path}: not a seqbench job directory (no manifest.json)")

@@ -177,7 +177,7 @@ def plan_job(spec: JobSpec) -> Plan:
 def _refuse_foreign_dir(job: JobDir) -> None:
     if job.path.exists() and not job.path.is_dir():
         raise JobDirError(f"{job.path}: is a file; expected a new or empty directory, or a seqbench job directory")
-    if job.path.exists() and not job.exists() and any(job.path.iterdir()):
+    if job.path.exists() and not job.exists() and any(p.name != ".driver.lock" for p in job.path.iterdir()):
         raise JobDirError(f"{job.path}: exists and is not an empty directory or a seqbench job")
 
 
@@ -196,12 +196,10 @@ def _changes(manifest: dict[str, Any], spec: JobSpec, identity: dict[str, Any]) 
 def submit(spec: JobSpec, *, job_dir: Path | None = None, progress: bool = True) -> JobResult:
     """Run a new job, or continue an unfinished one planned from the same spec and inputs.
 
-    A complete job is never computed again.  In a directory the user named (``job_dir`` or the
-    spec's ``job_dir``) that is refused; in the default directory, whose name is the spec's hash,
-    the finished job's result is returned (``already_complete``), so a repeated ``make demo``
-    shows the result instead of failing.
+    A complete job is never computed again: when the directory holds the same job, finished,
+    its result is returned (``already_complete``), so a repeated ``make demo`` or a retried
+    RayJob shows the result instead of failing; a complete job of another spec is refused.
     """
-    explicit = job_dir is not None or spec.job_dir is not None
     job = JobDir(Path(job_dir or spec.job_dir or default_job_dir(spec)).resolve())
     identity = input_identity(spec)
     content_hash = job_content_hash(spec, identity)
@@ -209,11 +207,13 @@ def submit(spec: JobSpec, *, job_dir: Path | None = None, progress: bool = True)
     if job.exists():
         same = job.manifest().get("content_hash") == content_hash
         if job.status().get("state") == "complete":
-            if same and not explicit and (job.path / "summary.json").is_file():
+            # the same job, finished: its result, computed once (a repeated `make demo`, a retried RayJob)
+            if same and (job.path / "summary.json").is_file():
                 return finished_result(job)
             raise JobDirError(
-                f"{job.path}: holds a complete job; use `seqbench-ray report {job.path}` to"
-                " re-run the reduce, or choose another --job-dir"
+                f"{job.path}: holds a complete job"
+                f"{'' if same else f' of another spec ({_changes(job.manifest(), spec, identity)} differ)'};"
+                f" use `seqbench-ray report {job.path}` to re-run the reduce, or choose another --job-dir"
             )
         if not same:
             raise JobDirError(
@@ -275,12 +275,20 @@ CANCEL_REQUEST = "cancel.request"
 
 
 def _execute(spec: JobSpec, job: JobDir, identity: dict[str, Any], content_hash: str, progress: bool) -> JobResult:
-    from seqbench.runtime.pipeline import JobCancelled, PipelinePlan, init_ray, ray_map, run_pipeline
-
     # validate everything we can before the job directory exists: a refused job leaves nothing
     plan = plan_job(spec)
+    with job.driver_lock():
+        if job.exists() and job.status().get("state") == "complete" and (job.path / "summary.json").is_file():
+            return finished_result(job)  # another driver finished it while this one planned
+        return _execute_locked(spec, job, identity, content_hash, progress, plan)
+
+
+def _execute_locked(
+    spec: JobSpec, job: JobDir, identity: dict[str, Any], content_hash: str, progress: bool, plan: Plan
+) -> JobResult:
+    from seqbench.runtime.pipeline import JobCancelled, PipelinePlan, init_ray, ray_map, run_pipeline
+
     design, track_idx, geometry, tracks_table = plan.design, plan.tracks, plan.geometry, plan.track_table
-    job.ensure_writable()
     n = design.n_constructs
     ens = spec.ensemble
     # shards are fixed at planning, whatever the runtime says now

@@ -46,3 +46,31 @@ def test_row_key_check():
     stray = pd.concat([ok, pd.DataFrame({"construct_id": [3], "member": [0]})])
     with pytest.raises(JobDirError, match="1 not planned"):
         check_row_keys(JobDir(Path("/x")), stray, manifest)
+
+
+def test_driver_lock_refuses_a_second_driver_and_frees_on_exit(tmp_path):
+    import subprocess
+    import sys
+
+    from seqbench.runtime.jobdir import JobDir, JobDirError
+
+    job = JobDir(tmp_path / "job")
+    # a second process holds the lock (flock locks are per open file: another process is the real case)
+    holder = subprocess.Popen(
+        [sys.executable, "-c",
+         "import sys, time; from seqbench.runtime.jobdir import JobDir\n"
+         "from pathlib import Path\n"
+         f"with JobDir(Path({str(job.path)!r})).driver_lock():\n"
+         "    print('held', flush=True); time.sleep(60)"],
+        stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        busy = rf"another seqbench driver is working on this job \(pid {holder.pid} "
+        with pytest.raises(JobDirError, match=busy), job.driver_lock():
+            pass
+    finally:
+        holder.kill()  # SIGKILL: the kernel drops the lock with the process
+        holder.wait()
+    with job.driver_lock():
+        assert f"pid {__import__('os').getpid()}" in (job.path / ".driver.lock").read_text()

@@ -71,9 +71,11 @@ def test_cli_demo_end_to_end(cache_dir, tmp_path):
     again = json.loads((job / "summary.json").read_text())
     assert again["r2_whole_multiplicative"] == pytest.approx(summary["r2_whole_multiplicative"], abs=1e-12)
 
-    # a complete job is never duplicated
+    # a complete job is never computed twice: the same submit (a retried RayJob) prints its result
+    before = {p: p.stat().st_mtime_ns for p in job.rglob("*.parquet")}
     dup = _cli(["submit", "multiplicativity", "--job-dir", str(job), "--quiet"], cache_dir, tmp_path)
-    assert dup.returncode == 2 and "complete job" in dup.stderr
+    assert dup.returncode == 0 and "already complete" in dup.stdout, dup.stderr[-2000:]
+    assert {p: p.stat().st_mtime_ns for p in job.rglob("*.parquet")} == before
 
 
 @pytest.fixture(scope="module")
@@ -151,9 +153,11 @@ def test_unfinished_job_continues_with_only_missing_shards(cache_dir, tmp_path, 
     untouched = {k for k in kept if k not in ("part-000001.parquet", "part-000003.parquet")}
     assert all(after[k] == kept[k] for k in untouched)  # finished shards were not recomputed
     assert json.loads((job.path / "status.json").read_text())["state"] == "complete"
-    # another spec into the same directory is refused
-    with pytest.raises(JobDirError, match="complete job"):
-        submit(spec, job_dir=job.path, progress=False)
+    # the same spec again: the finished result, nothing computed; another spec is refused
+    assert submit(spec, job_dir=job.path, progress=False).already_complete
+    with pytest.raises(JobDirError, match="complete job of another spec"):
+        other = deep_merge(mx.demo_spec(ensure_demo(cache_dir).root), {"seed": 7})
+        submit(parse_spec(other, origin="test", base_dir=cache_dir), job_dir=job.path, progress=False)
     job.set_status("failed", reason="x")
     with pytest.raises(JobDirError, match="another job"):
         other = deep_merge(mx.demo_spec(ensure_demo(cache_dir).root), {"seed": 7})
