@@ -35,13 +35,15 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     from seqbench.models.tfhub import ModelLoadError
     from seqbench.runtime.jobdir import JobDirError
     from seqbench.runtime.pipeline import JobCancelled, PipelineError
+    from seqbench.runtime.remote import RemoteError
+    from seqbench.runtime.staging import StagingError
     from seqbench.sequence.codes import SequenceError
     from seqbench.sequence.constructs import ConstructError
     from seqbench.spec import SpecError
 
     return (
         SpecError, InputError, GenomeError, TrackError, ModelLoadError, JobDirError, PipelineError, ConstructError,
-        SequenceError, JobCancelled,
+        SequenceError, JobCancelled, RemoteError, StagingError,
         OSError,  # the machine, not the code: a full disk, a permission, a vanished file
     )
 
@@ -92,9 +94,38 @@ def submit(
         str | None, typer.Option("--address", help="Ray address of a running cluster (default: start local Ray).")
     ] = None,
     shard_size: Annotated[int | None, typer.Option("--shard-size", help="Constructs per shard.")] = None,
+    gpus_per_replica: Annotated[
+        float | None,
+        typer.Option("--gpus-per-replica", help="GPUs per model replica (default: 1 if the cluster has GPUs now; "
+                     "set 1 on an autoscaling cluster that starts without GPU nodes)."),
+    ] = None,
+    from_job: Annotated[
+        Path | None,
+        typer.Option("--from", help="Take this experiment's inputs from a finished job's outputs (multiplicativity: "
+                     "the candidate selection of an enhancer-knockdown job).", readable=False),
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")] = False,
+    jobs_root: Annotated[
+        str, typer.Option("--jobs-root", help="[Jobs API] where job directories go on the cluster when --job-dir is "
+                          "not given.")
+    ] = "~/seqbench-jobs",
+    ship_code: Annotated[
+        bool, typer.Option("--ship-code", help="[Jobs API] upload this machine's seqbench package with the job.")
+    ] = False,
+    runtime_env: Annotated[
+        Path | None,
+        typer.Option("--runtime-env", help="[Jobs API] JSON file with a Ray runtime environment (pip, env_vars, "
+                     "container...) merged into the job's.", readable=False),
+    ] = None,
+    no_wait: Annotated[
+        bool, typer.Option("--no-wait", help="[Jobs API] submit and return; do not stream the logs.")
+    ] = False,
 ) -> None:
-    """Plan, predict, reduce and report one experiment; print the headline figures and the job directory."""
+    """Plan, predict, reduce and report one experiment; print the headline figures and the job directory.
+
+    With --address http://HOST:8265 the job is handed to the cluster's Ray Jobs API: its driver runs there,
+    its logs stream here (Ctrl-C detaches), and `status` / `cancel` take the printed submission id.
+    With --address auto or ray://... this process is the driver, attached to that cluster."""
     from seqbench.experiments import EXPERIMENTS
 
     try:
@@ -106,6 +137,17 @@ def submit(
             from seqbench.spec import SpecError
 
             raise SpecError(f"unknown experiment {experiment!r}{hint} (known: {', '.join(EXPERIMENTS)})")
+        from seqbench.runtime.remote import is_jobs_api
+
+        if is_jobs_api(address):
+            extra: list[str] = []
+            for flag, value in (("--replicas", replicas), ("--shard-size", shard_size),
+                                ("--gpus-per-replica", gpus_per_replica), ("--from", from_job)):
+                if value is not None:
+                    extra += [flag, str(value)]
+            _submit_remote(address, experiment, spec, job_dir, extra + (["--quiet"] if quiet else []),
+                           jobs_root, ship_code, runtime_env, no_wait)
+            return
         overrides: dict = {"runtime": {}}
         if replicas is not None:
             overrides["runtime"].update(parse_replicas(replicas))
@@ -113,6 +155,12 @@ def submit(
             overrides["runtime"]["address"] = address
         if shard_size is not None:
             overrides["runtime"]["shard_size"] = shard_size
+        if gpus_per_replica is not None:
+            overrides["runtime"]["gpus_per_replica"] = gpus_per_replica
+        if from_job is not None:
+            from seqbench.runtime.submit import inputs_from_job
+
+            overrides["inputs"] = inputs_from_job(experiment, from_job)
         job_spec = _load(experiment, spec, overrides, quiet)
         from seqbench.runtime.submit import headline_text
         from seqbench.runtime.submit import submit as run
@@ -124,6 +172,34 @@ def submit(
             typer.echo(f"done in {time.time() - t0:.0f} s", err=True)
     except _user_errors() as exc:
         _fail(exc)
+
+
+def _submit_remote(address, experiment, spec, job_dir, extra, jobs_root, ship_code, runtime_env, no_wait) -> None:
+    from seqbench.runtime import remote
+
+    sid = remote.submit_remote(
+        address, experiment, spec_path=spec, job_dir=str(job_dir) if job_dir else None, extra_args=extra,
+        jobs_root=jobs_root, ship_code=ship_code, runtime_env_file=runtime_env,
+    )
+    hints = (f"  seqbench-ray status {sid} --address {address}\n"
+             f"  seqbench-ray cancel {sid} --address {address}")
+    typer.echo(f"submitted {sid} to {address}", err=True)
+    if no_wait:
+        typer.echo(sid)
+        typer.echo(hints, err=True)
+        return
+    try:
+        final = remote.follow(address, sid, lambda text: typer.echo(text, nl=False))
+    except KeyboardInterrupt:
+        typer.echo(f"\ndetached; {sid} keeps running on the cluster:\n{hints}", err=True)
+        raise typer.Exit(code=0) from None
+    if final == "SUCCEEDED":
+        return
+    message = remote.info(address, sid).get("message") or ""
+    if final == "STOPPED":
+        typer.echo(f"seqbench-ray: {sid} was stopped; resubmitting the same spec continues it", err=True)
+        raise typer.Exit(code=130)
+    raise remote.RemoteError(f"{sid} ended {final}: {message.strip().splitlines()[-1] if message.strip() else ''}")
 
 
 def parse_replicas(text: str) -> dict[str, int]:
@@ -189,14 +265,29 @@ def resume(
 
 @app.command()
 def cancel(
-    job_dir: Annotated[Path, typer.Argument(help="Job directory of a running job.")],
+    job_dir: Annotated[Path, typer.Argument(help="Job directory of a running job (or, with --address "
+                                             "http://..., its submission id).")],
     wait: Annotated[float, typer.Option("--wait", help="Seconds to wait for the job to stop (0: don't wait).")] = 60,
+    address: Annotated[str | None, typer.Option("--address", help="Ray Jobs API address (http://HOST:8265) of "
+                                                "a job submitted there.")] = None,
 ) -> None:
     """Stop a running job cleanly (shards in flight are finished and written); it stays resumable."""
     from seqbench.runtime.jobdir import JobDir
     from seqbench.runtime.submit import request_cancel
 
     try:
+        from seqbench.runtime import remote
+
+        if remote.is_jobs_api(address):
+            sid = str(job_dir)
+            remote.stop(address, sid)
+            deadline = time.time() + wait
+            state = remote.info(address, sid)["status"]
+            while wait and time.time() < deadline and state not in remote.TERMINAL:
+                time.sleep(0.5)
+                state = remote.info(address, sid)["status"]
+            typer.echo(f"{sid}: {state}" + ("; resubmitting the same spec continues it" if state == "STOPPED" else ""))
+            return
         request_cancel(job_dir)
         job = JobDir(job_dir)
         deadline = time.time() + wait
@@ -247,6 +338,55 @@ def plan(
         _fail(exc)
 
 
+@app.command()
+def stage(
+    experiment: Annotated[str, typer.Argument(help="Experiment name (see `seqbench-ray list`).")],
+    spec: Annotated[Path | None, typer.Option("--spec", help="Job spec (TOML). Default: the embedded demo.",
+                                              readable=False)] = None,
+    address: Annotated[str | None, typer.Option("--address", help="Ray address of the cluster whose nodes get the "
+                                                "genome copy (runtime.genome_local_dir); default: this machine.")]
+    = None,
+) -> None:
+    """Prepare a job's genome and model ahead of a run: index the FASTA, download the model once into
+    runtime.model_cache (TF-Hub) or build/check it, and copy the genome to every node's
+    runtime.genome_local_dir if the spec sets one. Safe to repeat: what is in place is kept."""
+    from seqbench.genome import Genome
+    from seqbench.runtime.staging import default_model_cache, local_genome, stage_model, stage_on_nodes
+    from seqbench.runtime.submit import cache_dir
+
+    try:
+        overrides: dict = {"runtime": {"address": address}} if address else {}
+        job_spec = _load(experiment, spec, overrides, quiet=True)
+        t0 = time.time()
+        Genome(job_spec.fasta)  # validates, and writes the .fai once if it is missing
+        typer.echo(f"genome: {job_spec.fasta} (indexed)")
+        rt = job_spec.runtime
+        cache = rt.model_cache or str(default_model_cache(cache_dir()))
+        m = stage_model(job_spec.model, cache_dir(), cache)
+        how = "downloaded into" if m["downloaded"] else "ready at"
+        typer.echo(f"model: {m['handle']} {how} {m['local_path']}")
+        if rt.genome_local_dir:
+            if rt.address:
+                from seqbench.runtime.pipeline import init_ray
+
+                started = init_ray(rt)
+                try:
+                    copies = stage_on_nodes(str(job_spec.fasta), rt.genome_local_dir)
+                finally:
+                    if started:
+                        import ray
+
+                        ray.shutdown()
+            else:
+                c = local_genome(job_spec.fasta, rt.genome_local_dir)
+                copies = [{"node": os.uname().nodename, "path": str(c.path), "copied": c.copied}]
+            for c in copies:
+                typer.echo(f"genome copy on {c['node']}: {c['path']} ({'copied' if c['copied'] else 'already there'})")
+        typer.echo(f"staged in {time.time() - t0:.1f} s")
+    except _user_errors() as exc:
+        _fail(exc)
+
+
 @app.command("list")
 def list_() -> None:
     """Experiments and model kinds seqbench knows."""
@@ -263,13 +403,27 @@ def list_() -> None:
 
 @app.command()
 def status(
-    job_dir: Annotated[Path, typer.Argument(help="Job directory.")],
+    job_dir: Annotated[Path, typer.Argument(help="Job directory (or, with --address http://..., a submission id).")],
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    address: Annotated[str | None, typer.Option("--address", help="Ray Jobs API address (http://HOST:8265) of "
+                                                "a job submitted there.")] = None,
 ) -> None:
     """State of a job: shards done / planned, rows, throughput, ETA, failure reason."""
     from seqbench.runtime.jobdir import JobDir
 
     try:
+        from seqbench.runtime import remote
+
+        if remote.is_jobs_api(address):
+            info = remote.info(address, str(job_dir))
+            if as_json:
+                typer.echo(json.dumps(info, indent=2, default=str))
+                return
+            typer.echo(f"{info['submission_id']} on {address}: {info['status']}")
+            if info.get("message"):
+                typer.echo(f"  {str(info['message']).strip().splitlines()[-1]}")
+            typer.echo(f"  entrypoint: {info['entrypoint']}")
+            return
         job = JobDir(job_dir)
         manifest = job.manifest()
         st = job.status()

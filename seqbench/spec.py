@@ -72,6 +72,14 @@ SCHEMA: dict[str, Any] = {
         "max_in_flight": Key(int, 2, "shards queued per replica"),
         "object_store_mb": Key(int, 512, "object store size when seqbench starts Ray itself (MB)"),
         "num_cpus": Key(int, None, "CPUs Ray may use when seqbench starts it (default: all)"),
+        "genome_local_dir": Key(
+            str, None, "copy the genome once per node into this local directory and read it there"
+            " (default: read genome.fasta in place, e.g. on a shared filesystem)"
+        ),
+        "model_cache": Key(
+            str, None, "TF-Hub download cache for the replicas, best on shared storage"
+            " (default: $TFHUB_CACHE_DIR, else <seqbench cache>/tfhub)"
+        ),
     },
     "inputs": None,  # experiment-specific, validated against the experiment's INPUTS
 }
@@ -89,6 +97,8 @@ class RuntimeSpec:
     max_in_flight: int = 2
     object_store_mb: int = 512
     num_cpus: int | None = None
+    genome_local_dir: str | None = None
+    model_cache: str | None = None
 
 
 @dataclass(frozen=True)

@@ -47,6 +47,8 @@ INPUTS: dict[str, Key] = {
     "max_backgrounds": Key(int, 0, "use only the first N test locations (0: all)"),
 }
 PATH_INPUTS = {"candidates"}
+#: ``seqbench-ray submit multiplicativity --from KNOCKDOWN_JOB``: the knock-down job's candidate selection (§6.3)
+FROM_JOB = {"enhancer-knockdown": {"candidates": "tables/in_silico_candidate_locs.tsv"}}
 DEFAULT_TRACKS: dict[str, Any] = {"cage": {"assay": "CAGE", "cell_type": "K562"}}
 READOUT = "cage"
 

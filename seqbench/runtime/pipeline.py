@@ -75,6 +75,8 @@ class PipelinePlan:
     tracks: dict[str, int]
     model: ModelSpec
     cache_dir: str | None
+    genome_local_dir: str | None = None  # copy the genome once per node (runtime/staging.py)
+    model_cache: str | None = None  # TFHUB_CACHE_DIR of the replicas
 
 
 class JobCancelled(RuntimeError):
@@ -145,8 +147,19 @@ def run_pipeline(
     # CPU replicas: share the node's cores between replicas through TF's own thread pool
     threads = None if gpus_per else max(1, int(resources.get("CPU", 1)) // n_replicas)
     # retries are the driver's (it requeues a lost shard to any healthy replica); Ray restarts actors
+    env = {"TFHUB_CACHE_DIR": plan.model_cache} if plan.model_cache else {}
+    if "://" in plan.model.resolved_handle():
+        # one download into the (shared) cache before any replica starts, not one per replica
+        from seqbench.runtime.staging import stage_model
+
+        stage = ray.remote(stage_model).options(num_cpus=min(runtime.materialize_cpus, 0.25), max_retries=0)
+        try:
+            ray.get(stage.remote(plan.model, plan.cache_dir, plan.model_cache))
+        except ray.exceptions.RayTaskError as exc:
+            raise PipelineError(_cause(exc)) from None
     Replica = ray.remote(ModelReplica).options(
-        num_cpus=runtime.cpus_per_replica, num_gpus=gpus_per, max_restarts=-1, max_task_retries=0
+        num_cpus=runtime.cpus_per_replica, num_gpus=gpus_per, max_restarts=-1, max_task_retries=0,
+        runtime_env={"env_vars": env} if env else None,
     )
     # the minimum first, placed and loaded, and only then the elastic extras: created together, an
     # extra could take the GPU a minimum replica needs and leave the job waiting for nothing
@@ -190,7 +203,9 @@ def run_pipeline(
             while queue and healthy[ai] and load[ai] < per_actor and not stopping:
                 shard, ids = queue.popleft()
                 attempts[shard] += 1
-                mref = materialize.remote(shard, ids, builder_ref, plan.fasta, plan.geometry, plan.ensemble)
+                mref = materialize.remote(
+                    shard, ids, builder_ref, plan.fasta, plan.geometry, plan.ensemble, plan.genome_local_dir
+                )
                 pref = actors[ai].predict.remote(mref, plan.ensemble, plan.tracks)
                 in_flight[pref] = (shard, ids, ai)
                 load[ai] += 1

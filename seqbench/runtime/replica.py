@@ -52,12 +52,29 @@ _GENOMES: dict[str, object] = {}
 
 
 def materialize_task(
-    shard: int, construct_ids: list[int], builder, fasta: str | None, geometry: Geometry, ensemble: Ensemble
+    shard: int,
+    construct_ids: list[int],
+    builder,
+    fasta: str | None,
+    geometry: Geometry,
+    ensemble: Ensemble,
+    genome_local_dir: str | None = None,
 ) -> MaterializedShard:
-    """Build a shard's constructs and their extended windows (runs in a CPU task)."""
+    """Build a shard's constructs and their extended windows (runs in a CPU task).
+
+    With ``genome_local_dir`` the genome is read from this node's local copy, made by the first
+    task on the node that needs it (see :mod:`seqbench.runtime.staging`).
+    """
     from seqbench.genome import Genome
 
     read = None
+    if fasta is not None and genome_local_dir:
+        key = f"{fasta}@{genome_local_dir}"
+        if key not in _GENOMES:
+            from seqbench.runtime.staging import local_genome
+
+            _GENOMES[key] = Genome(str(local_genome(fasta, genome_local_dir).path), cache_bytes=1 << 30)
+        fasta = key
     if fasta is not None:
         genome = _GENOMES.get(fasta)
         if genome is None:  # one Genome (and its chromosome cache) per worker process

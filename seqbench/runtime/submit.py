@@ -28,6 +28,7 @@ from seqbench.models import registry
 from seqbench.models.base import TrackError
 from seqbench.models.tfhub import ModelLoadError
 from seqbench.runtime.jobdir import JobDir, JobDirError, atomic_write_json
+from seqbench.runtime.staging import default_model_cache
 from seqbench.spec import JobSpec
 
 
@@ -36,7 +37,36 @@ def cache_dir() -> Path:
 
 
 def default_job_dir(spec: JobSpec) -> Path:
-    return Path("seqbench-jobs") / f"{spec.experiment}-{spec.content_hash()[:8]}"
+    """``$SEQBENCH_JOBS_ROOT`` (default ``seqbench-jobs``) ``/<experiment>-<spec hash>``."""
+    root = Path(os.environ.get("SEQBENCH_JOBS_ROOT") or "seqbench-jobs").expanduser()
+    return root / f"{spec.experiment}-{spec.content_hash()[:8]}"
+
+
+def inputs_from_job(experiment: str, job_dir: Path) -> dict[str, str]:
+    """Spec ``inputs`` that take this experiment's input tables from a finished job (``--from``).
+
+    The experiment declares what it can take, and from which experiment, in ``FROM_JOB``:
+    ``{source experiment: {input key: path inside the source job}}``.
+    """
+    from seqbench.spec import SpecError
+
+    exp = get_experiment(experiment)
+    accepted: dict[str, dict[str, str]] = getattr(exp, "FROM_JOB", {})
+    job = JobDir(Path(job_dir).resolve())
+    source = job.manifest()["experiment"]  # refuses a directory that is not a job
+    if source not in accepted:
+        takes = ", ".join(accepted) or "no other job"
+        raise SpecError(f"--from {job_dir}: a {source} job; {experiment} takes its inputs from {takes}")
+    if job.status().get("state") != "complete":
+        raise JobDirError(f"{job.path}: the {source} job is not complete (state: {job.status().get('state')});"
+                          " its outputs are not final")
+    out = {}
+    for key, rel in accepted[source].items():
+        path = job.path / rel
+        if not path.is_file():
+            raise JobDirError(f"{job.path}: the {source} job has no {rel}; re-run `seqbench-ray report {job.path}`")
+        out[key] = str(path)
+    return out
 
 
 def _sha256(path: Path) -> str:
@@ -60,6 +90,9 @@ def input_identity(spec: JobSpec) -> dict[str, Any]:
     for k, v in spec.inputs.items():
         if isinstance(v, Path) and v.is_file():
             ident[k] = {"path": str(v), "bytes": v.stat().st_size, "sha256": _sha256(v)}
+        elif isinstance(v, Path) and v.is_dir():  # a folder of tables: every file under it, by relative path
+            files = sorted(p for p in v.rglob("*") if p.is_file() and not p.name.startswith("."))
+            ident[k] = {"path": str(v), "files": {p.relative_to(v).as_posix(): _sha256(p) for p in files}}
     return ident
 
 
@@ -349,6 +382,8 @@ def _execute_locked(
             tracks=track_idx,
             model=spec.model,
             cache_dir=str(cache_dir()),
+            genome_local_dir=spec.runtime.genome_local_dir,
+            model_cache=spec.runtime.model_cache or str(default_model_cache(cache_dir())),
         )
         count = [len(done)]
 
@@ -458,7 +493,7 @@ def write_report_md(job: JobDir, exp, summary, headline, tables, figures, manife
         ),
         f"- **Genome:** `{summary['genome']}`",
         f"- **Spec:** {summary['spec']}",
-        "- **Tracks:** " + "; ".join(f"{k} = {v['index']} ({v['description']})" for k, v in manifest["tracks"].items()),
+        "- **Tracks:** " + _tracks_line(manifest["tracks"]),
         f"- **Ensemble:** {', '.join(manifest['ensemble']['members'])} "
         f"(bins {manifest['ensemble']['bin_window']} around the landmark bin, summed;"
         " mean over members, then log2(x+1))",
@@ -480,6 +515,14 @@ def write_report_md(job: JobDir, exp, summary, headline, tables, figures, manife
     lines += [f"- `{p.relative_to(job.path)}`" for p in tables]
     lines += ["", "All headline figures, under stable keys, are in `summary.json`.", ""]
     (job.path / "report.md").write_text("\n".join(lines))
+
+
+def _tracks_line(tracks: dict[str, Any], show: int = 8) -> str:
+    """The tracks read, in one line; a long list (per-locus matching can pick hundreds) is cut short."""
+    items = [f"{k} = {v['index']} ({v['description']})" for k, v in tracks.items()]
+    if len(items) <= show:
+        return "; ".join(items)
+    return "; ".join(items[:show]) + f"; and {len(items) - show} more (all in `manifest.json`)"
 
 
 def headline_text(result: JobResult) -> str:

@@ -74,3 +74,30 @@ def test_driver_lock_refuses_a_second_driver_and_frees_on_exit(tmp_path):
         holder.wait()
     with job.driver_lock():
         assert f"pid {__import__('os').getpid()}" in (job.path / ".driver.lock").read_text()
+
+
+def test_inputs_from_a_knockdown_job(tmp_path):
+    import json
+
+    from seqbench.runtime.submit import inputs_from_job
+    from seqbench.spec import SpecError
+
+    job = tmp_path / "kd"
+    (job / "tables").mkdir(parents=True)
+    (job / "manifest.json").write_text(json.dumps({"experiment": "enhancer-knockdown"}))
+    (job / "status.json").write_text(json.dumps({"state": "running"}))
+    with pytest.raises(JobDirError, match="is not complete"):
+        inputs_from_job("multiplicativity", job)
+    (job / "status.json").write_text(json.dumps({"state": "complete"}))
+    with pytest.raises(JobDirError, match="has no tables/in_silico_candidate_locs.tsv"):
+        inputs_from_job("multiplicativity", job)
+    table = job / "tables" / "in_silico_candidate_locs.tsv"
+    table.write_text("x\n")
+    assert inputs_from_job("multiplicativity", job) == {"candidates": str(table.resolve())}
+    with pytest.raises(SpecError, match="enhancer-shift takes its inputs from no other job"):
+        inputs_from_job("enhancer-shift", job)
+    (job / "manifest.json").write_text(json.dumps({"experiment": "promoter-mpra"}))
+    with pytest.raises(SpecError, match="a promoter-mpra job; multiplicativity takes its inputs from enhancer-knockdown"):
+        inputs_from_job("multiplicativity", job)
+    with pytest.raises(JobDirError, match="not a seqbench job directory"):
+        inputs_from_job("multiplicativity", tmp_path)

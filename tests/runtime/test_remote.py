@@ -1,0 +1,128 @@
+"""Jobs API submission (``--address http://HOST:8265``): the pieces, and a real round trip (slow)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from seqbench.demo.synthetic import ensure_demo
+from seqbench.runtime.remote import build_entrypoint, check_spec_for_cluster, is_jobs_api
+from seqbench.spec import SpecError
+
+
+def _cli(args, env=None, timeout=600):
+    return subprocess.run([sys.executable, "-m", "seqbench.cli", *args], capture_output=True, text=True,
+                          env={**os.environ, **(env or {})}, timeout=timeout)
+
+
+def test_addresses_and_entrypoint():
+    assert is_jobs_api("http://127.0.0.1:8265") and is_jobs_api("https://h:443")
+    assert not is_jobs_api("auto") and not is_jobs_api("ray://h:10001") and not is_jobs_api(None)
+    ep = build_entrypoint("multiplicativity", spec_name="spec.toml", job_dir="/shared/jobs/a b",
+                          extra=["--replicas", "1..4"])
+    assert shlex.split(ep) == ["seqbench-ray", "submit", "multiplicativity", "--address", "auto", "--spec",
+                               "spec.toml", "--job-dir", "/shared/jobs/a b", "--replicas", "1..4"]
+
+
+def test_a_relative_data_root_is_refused_before_submission(tmp_path):
+    spec = tmp_path / "job.toml"
+    spec.write_text('experiment = "multiplicativity"\ndata_root = "data"\n')
+    with pytest.raises(SpecError, match="data_root = 'data' is relative"):
+        check_spec_for_cluster(spec)
+    spec.write_text('experiment = "multiplicativity"\ndata_root = "/shared/archive"\n')
+    check_spec_for_cluster(spec)
+    res = _cli(["submit", "multiplicativity", "--spec", str(spec.with_name("rel.toml")), "--address",
+                "http://127.0.0.1:9"])
+    assert res.returncode == 2 and res.stderr.count("\n") == 1
+
+
+def test_an_unreachable_jobs_api_is_one_line_exit_2(tmp_path):
+    with socket.socket() as s:  # a port where nothing listens
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    for args in (["submit", "multiplicativity"], ["status", "seqbench-x"], ["cancel", "seqbench-x"]):
+        res = _cli([*args, "--address", f"http://127.0.0.1:{port}"], timeout=120)
+        assert res.returncode == 2, res.stderr
+        lines = res.stderr.strip().splitlines()
+        assert len(lines) == 1 and "cannot reach the Ray Jobs API" in lines[0], res.stderr
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.slow
+@pytest.mark.ray
+def test_jobs_api_round_trip_logs_status_and_cancel(cache_dir, tmp_path):
+    """A real Ray head with its Jobs API: submit streams the driver's logs and ends with its result;
+    status reads the job; cancel stops a second job, which the same submission then finishes."""
+    ray_bin = Path(sys.executable).with_name("ray")
+    layout = ensure_demo(cache_dir)
+    dash, gcs = _free_port(), _free_port()
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+           "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "RAY_USAGE_STATS_ENABLED": "0",
+           "SEQBENCH_CACHE_DIR": str(cache_dir)}
+    temp = Path(f"/tmp/sbray-{os.getpid()}")  # short: Ray's socket paths have a length limit
+    start = subprocess.run(
+        [str(ray_bin), "start", "--head", f"--port={gcs}", f"--dashboard-port={dash}", "--include-dashboard=true",
+         "--dashboard-host=127.0.0.1", "--num-cpus=2", "--object-store-memory=300000000", f"--temp-dir={temp}",
+         "--disable-usage-stats"],
+        capture_output=True, text=True, env=env, timeout=240,
+    )
+    assert start.returncode == 0, start.stderr[-3000:]
+    address = f"http://127.0.0.1:{dash}"
+    try:
+        spec = tmp_path / "job.toml"
+        spec.write_text(
+            'experiment = "multiplicativity"\n'
+            f'data_root = "{layout.root}"\n'
+            '[model]\nkind = "planted"\n'
+            '[tracks]\ncage = {assay = "CAGE", cell_type = "K562"}\n'
+            '[inputs]\nmax_promoters = 2\nmax_enhancers = 3\nmax_backgrounds = 2\n'
+            '[runtime]\nshard_size = 3\n'
+        )
+        job = tmp_path / "job"
+        res = _cli(["submit", "multiplicativity", "--spec", str(spec), "--job-dir", str(job), "--address", address],
+                   env=env)
+        assert res.returncode == 0, (res.stdout[-3000:], res.stderr[-3000:])
+        assert "submitted seqbench-multiplicativity-" in res.stderr
+        assert "job directory:" in res.stdout and "replica(s) ready" in res.stdout  # the driver's own lines
+        assert json.loads((job / "status.json").read_text())["state"] == "complete"
+        sid = res.stderr.split("submitted ", 1)[1].split()[0]
+        st = _cli(["status", sid, "--address", address, "--json"], env=env)
+        assert st.returncode == 0 and json.loads(st.stdout)["status"] == "SUCCEEDED"
+
+        # a second job, cancelled while it runs, is resumable by submitting it again
+        job2 = tmp_path / "job2"
+        body = spec.read_text().replace("max_backgrounds = 2", "max_backgrounds = 4").replace(
+            "shard_size = 3", "shard_size = 2")
+        spec.write_text(body)
+        res = _cli(["submit", "multiplicativity", "--spec", str(spec), "--job-dir", str(job2), "--address", address,
+                    "--no-wait"], env=env)
+        assert res.returncode == 0, res.stderr
+        sid2 = res.stdout.strip()
+        deadline = time.time() + 240
+        while time.time() < deadline and not list((job2 / "parts").glob("part-*.parquet")):
+            time.sleep(0.5)
+        stop = _cli(["cancel", sid2, "--address", address], env=env)
+        assert stop.returncode == 0 and "STOPPED" in stop.stdout, (stop.stdout, stop.stderr)
+        state = json.loads((job2 / "status.json").read_text())["state"]
+        assert state in ("cancelled", "complete")
+        again = _cli(["submit", "multiplicativity", "--spec", str(spec), "--job-dir", str(job2), "--address",
+                      address], env=env)
+        assert again.returncode == 0, again.stderr[-3000:]
+        assert json.loads((job2 / "status.json").read_text())["state"] == "complete"
+    finally:
+        subprocess.run([str(ray_bin), "stop", "--force"], capture_output=True, env=env, timeout=120)
+        shutil.rmtree(temp, ignore_errors=True)
