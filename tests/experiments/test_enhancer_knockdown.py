@@ -1,0 +1,266 @@
+"""Enhancer knock-down: loaders (bad input), construct geometry, and the planted known answers end to end."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.optimize import curve_fit
+
+from seqbench.demo.crispri import ensure_crispri_inputs
+from seqbench.demo.synthetic import ensure_demo
+from seqbench.experiments import crispri
+from seqbench.experiments import enhancer_knockdown as kd
+from seqbench.experiments import multiplicativity as mx
+from seqbench.experiments.base import InputError
+from seqbench.genome import Genome
+from seqbench.models.planted import law
+from seqbench.sequence.codes import N
+from seqbench.sequence.constructs import materialize
+from seqbench.spec import deep_merge, parse_spec
+
+
+@pytest.fixture(scope="module")
+def demo(cache_dir):
+    layout = ensure_demo(cache_dir)
+    ensure_crispri_inputs(layout.root)
+    return layout
+
+
+def _spec(layout, **inputs):
+    raw = deep_merge(kd.demo_spec(layout.root), {"inputs": inputs})
+    return parse_spec(raw, origin="test", base_dir=layout.root)
+
+
+def _copy_inputs(layout, tmp_path: Path) -> dict[str, Path]:
+    out = {}
+    for k, key in crispri.INPUT_KEYS.items():
+        dst = tmp_path / Path(key.default).name
+        shutil.copy(layout.root / key.default, dst)
+        out[k] = dst
+    return out
+
+
+# ---------------------------------------------------------------- loaders
+
+
+def test_load_pairs_joins_both_datasets(demo):
+    pairs = crispri.load_pairs({k: demo.root / v.default for k, v in crispri.INPUT_KEYS.items()})
+    assert list(pairs.columns) == list(crispri.PAIR_COLUMNS)
+    assert set(pairs["dataset"]) == {"fulco2019", "gasperini2019"}
+    assert pairs["observed_log2fc"].notna().all()
+    assert (pairs["tss"] == pairs["main_tss_start"] + 64).all()
+    assert (pairs["fix_end"] - pairs["fix_start"] == 2000).all()
+    # observed percent and log2 FC are the two views of one measurement
+    f = pairs[pairs["dataset"] == "fulco2019"]
+    assert np.allclose(np.abs(2 ** f["observed_log2fc"] - 1) * 100, f["observed_percent"])
+    g = pairs[pairs["dataset"] == "gasperini2019"]
+    assert np.allclose(np.abs(1 - 2 ** g["observed_log2fc"]) * 100, g["observed_percent"])
+
+
+@pytest.mark.parametrize(
+    ("table", "edit", "message"),
+    [
+        ("crispri_table", lambda df: df.drop(columns=["validated"]), "lacks column 'validated'"),
+        (
+            "crispri_table",
+            lambda df: df.assign(main_tss_bin=["x"] + list(df.main_tss_bin[1:])),
+            "column 'main_tss_bin'",
+        ),
+        ("crispri_table", lambda df: df.assign(dataset_name=["other"] + list(df.dataset_name[1:])), "expected one of"),
+        ("crispri_table", lambda df: pd.concat([df, df.iloc[[0]]]), "already the key of row 1"),
+        ("crispri_table", lambda df: df.assign(validated=["maybe"] + list(df.validated[1:])), "expected a boolean"),
+        (
+            "fulco_effects",
+            lambda df: df.assign(**{"Fraction change in gene expr": ["x"] + list(df.iloc[1:, 2])}),
+            "row 1",
+        ),
+        ("fulco_effects", lambda df: df.assign(Gene="nope"), "no fulco2019 pair"),
+        ("gasperini_table", lambda df: df.iloc[:-1], "lifted coordinates for"),
+        ("gasperini_table", lambda df: df.assign(Diff_expression_test_fold_change=-1.0), "expected a positive number"),
+    ],
+)
+def test_loader_errors_name_file_row_and_column(demo, tmp_path, table, edit, message):
+    paths = _copy_inputs(demo, tmp_path)
+    df = pd.read_csv(paths[table], sep="\t")
+    edit(df).to_csv(paths[table], sep="\t", index=False)
+    with pytest.raises(InputError, match=message.replace("(", r"\(").replace(")", r"\)")) as exc:
+        crispri.load_pairs(paths)
+    assert str(paths[table].name) in str(exc.value) or "hglft" in str(exc.value)
+    assert "\n" not in str(exc.value)
+
+
+# ---------------------------------------------------------------- design and constructs
+
+
+def test_design_is_gene_major_with_one_reference_per_window(demo):
+    spec = _spec(demo, shuffles=3)
+    genome = Genome(spec.fasta)
+    design = kd.expand(spec, genome)
+    t = design.table
+    pairs = kd.select_pairs(spec)
+    n_win = pairs["window"].nunique()
+    assert len(t) == n_win + len(pairs) * (1 + 3)
+    assert (t["modification"] == "none").sum() == n_win
+    assert t["window"].is_monotonic_increasing  # all constructs of a window contiguous
+    for i in range(len(t)):
+        c = design.build(i)
+        assert c.key.endswith(
+            {"none": "none", "replace_with_n": "replace_with_n", "shuffle": str(t.replicate[i])}[str(t.modification[i])]
+        )
+
+
+@pytest.mark.parametrize("kind", ["mono", "di"])
+def test_constructs_edit_exactly_the_2kb_window(demo, kind):
+    spec = _spec(demo, shuffles=2, shuffle_kind=kind, max_genes=1)
+    genome = Genome(spec.fasta)
+    design = kd.expand(spec, genome)
+    pairs = kd.select_pairs(spec)
+    p = pairs.iloc[1]  # a planted enhancer of GENE1
+    ws = int(p.sequence_start)
+    L = 393_216
+
+    def win(i):
+        codes, lm = materialize(design.build(i), genome.read_padded, sequence_length=L)
+        assert lm == int(p.tss) - ws  # the landmark is the TSS-bin centre in the table's window
+        return codes
+
+    ref = win(0)
+    assert np.array_equal(ref, genome.read_padded(p.chrom, ws, ws + L))
+    first = int(design.table.index[(design.table["pair"] == 1) & (design.table["modification"] == "replace_with_n")][0])
+    a, b = int(p.fix_start) - ws, int(p.fix_end) - ws
+    masked = win(first)
+    assert (masked[a:b] == N).all() and np.array_equal(masked[:a], ref[:a]) and np.array_equal(masked[b:], ref[b:])
+    for r in (1, 2):
+        s = win(first + r)
+        assert np.array_equal(s[:a], ref[:a]) and np.array_equal(s[b:], ref[b:])
+        assert not np.array_equal(s[a:b], ref[a:b])
+        assert np.array_equal(np.bincount(s[a:b], minlength=5), np.bincount(ref[a:b], minlength=5))
+        if kind == "di":
+            pairs_ref = np.bincount(ref[a : b - 1] * 5 + ref[a + 1 : b], minlength=25)
+            assert np.array_equal(np.bincount(s[a : b - 1] * 5 + s[a + 1 : b], minlength=25), pairs_ref)
+    assert not np.array_equal(win(first + 1)[a:b], win(first + 2)[a:b])  # replicates differ
+
+
+def test_bad_tss_bin_is_refused(demo, tmp_path):
+    paths = _copy_inputs(demo, tmp_path)
+    df = pd.read_csv(paths["crispri_table"], sep="\t")
+    df.loc[0, "main_tss_bin"] += 1
+    df.to_csv(paths["crispri_table"], sep="\t", index=False)
+    spec = _spec(demo, **{k: str(v) for k, v in paths.items()})
+    with pytest.raises(InputError, match="main_tss_bin"):
+        kd.expand(spec, Genome(spec.fasta))
+
+
+# ---------------------------------------------------------------- end to end, planted known answers
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    import ray
+
+    ray.init(
+        address="local", num_cpus=2, object_store_memory=300 * 1024**2, include_dashboard=False, log_to_driver=False
+    )
+    yield
+    ray.shutdown()
+
+
+def _submit(demo, job_dir, **runtime):
+    from seqbench.runtime.submit import submit
+
+    raw = deep_merge(kd.demo_spec(demo.root), {"inputs": {"shuffles": 3, "max_genes": 4}, "runtime": runtime})
+    return submit(parse_spec(raw, origin="test", base_dir=demo.root), job_dir=job_dir, progress=False)
+
+
+def _landmark_terms(truth, gene_name):
+    """Per pair of a gene: the law's promoter factor A (prom_J + P0) of the 3 landmark bins J."""
+    g = next(x for x in truth["genes"] if x["gene"] == gene_name)
+    ws = g["sequence_start"]
+    J0 = (g["tss_centre"] - ws) // law.BIN_SIZE
+    pb = [(m["centre"] - ws) // law.BIN_SIZE for m in g["promoter_motifs"]]
+    return g, ws, [(J, law.A * (sum(abs(b - J) <= 1 for b in pb) + law.P0)) for J in (J0 - 1, J0, J0 + 1)]
+
+
+@pytest.mark.ray
+def test_knockdown_follows_the_planted_distance_law(demo, tmp_path, local_ray):
+    res = _submit(demo, tmp_path / "job", replicas=1, shard_size=16)
+    job = res.job_dir
+    e = pd.read_csv(job / "tables" / "knockdown_pairs.tsv", sep="\t")
+    truth = json.loads(demo.truth.read_text())
+    by_fix = {tuple(x["fix_enhancer_wide_window"]): x for x in truth["enhancers"]}
+    planted = e[[(a, b) in by_fix for a, b in zip(e.fix_start, e.fix_end, strict=False)]]
+    null = e.drop(planted.index)
+    assert len(planted) >= 5 and len(null) >= 10
+
+    # regions without a planted motif: shuffling (or masking) them changes nothing
+    assert null["log2_fc_pred"].abs().max() < 1e-3 and null["log2_fc_pred_n"].abs().max() < 1e-3
+
+    # planted enhancers: the removed signal Delta = ref - N, fitted with the law's form, gives back D0 and B
+    xs, ys, mid_x, mid_y = [], [], [], []
+    for r in planted.itertuples():
+        enh = by_fix[(r.fix_start, r.fix_end)]
+        g, ws, terms = _landmark_terms(truth, r.gene)
+        hits = [(m["centre"] - ws) // law.BIN_SIZE for m in enh["motifs"]]
+        xs.append((terms, hits))
+        ys.append(r.pred_ref - r.pred_n)
+        mid_x.append(r.distance)
+        mid_y.append((r.pred_ref - r.pred_shuffle) / (sum(t for _, t in terms) * len(hits)))
+
+    def exact(idx, B, D0):
+        return np.array(
+            [
+                B * sum(t * sum(1 / (1 + abs(h - J) * law.BIN_SIZE / D0) for h in hits) for J, t in xs[int(i)][0])
+                for i in idx
+                for hits in [xs[int(i)][1]]
+            ]
+        )
+
+    (B, D0), _ = curve_fit(exact, np.arange(len(xs)), np.asarray(ys), p0=(1.0, 2000.0))
+    assert pytest.approx(law.D0, rel=1e-3) == D0 and pytest.approx(law.B_K562, rel=1e-3) == B
+    # the same law from the job's distance column alone (motifs counted at the element midpoint)
+    dist, per_motif = np.asarray(mid_x, float), np.asarray(mid_y)
+    (_b2, D02), _ = curve_fit(lambda d, b, d0: b / (1 + d / d0), dist, per_motif, p0=(1, 2000))
+    assert pytest.approx(law.D0, rel=0.10) == D02
+
+    # the candidate table is exactly what multiplicativity reads, and it expands
+    cand = job / kd.CANDIDATES_RELPATH
+    frame = mx.load_candidates(cand)
+    from seqbench.stats.enhancer_knockdown import CANDIDATE_COLUMNS
+
+    assert list(pd.read_csv(cand, sep="\t").columns) == list(CANDIDATE_COLUMNS)
+    assert set(mx.REQUIRED_COLUMNS) <= set(CANDIDATE_COLUMNS)
+    assert "strong" in set(frame["candidate_type"])
+    spec = parse_spec({**mx.demo_spec(demo.root), "inputs": {"candidates": str(cand)}}, origin="t", base_dir=demo.root)
+    design = mx.expand(spec, Genome(spec.fasta))
+    assert design.n_constructs == (
+        frame["test_location"].sum()
+        * len(frame.drop_duplicates(["chromosome", "main_tss_start"]))
+        * len(frame.drop_duplicates(["chromosome", "fix_enhancer_wide_start"]))
+    )
+    s = res.summary
+    assert s["n_pairs"] == len(e) and s["pearson_shuffle_vs_n"] > 0.99
+    for fig in ("knockdown_effect_vs_distance", "knockdown_predicted_vs_measured", "knockdown_auprc_by_distance"):
+        assert (job / "figures" / f"{fig}.png").read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.ray
+@pytest.mark.slow
+def test_rows_identical_across_replica_counts(demo, tmp_path, local_ray):
+    import pyarrow.parquet as pq
+
+    def rows(job):
+        parts = sorted((job / "parts").glob("part-*.parquet"))
+        df = pd.concat([pq.read_table(p).to_pandas() for p in parts])
+        return df.sort_values(["construct_id", "member"]).reset_index(drop=True)
+
+    a = _submit(demo, tmp_path / "a", replicas=1, shard_size=5)
+    b = _submit(demo, tmp_path / "b", replicas=2, shard_size=9)
+    pd.testing.assert_frame_equal(rows(a.job_dir), rows(b.job_dir), check_exact=True)
+    ta = pd.read_csv(a.job_dir / "tables" / "knockdown_pairs.tsv", sep="\t")
+    tb = pd.read_csv(b.job_dir / "tables" / "knockdown_pairs.tsv", sep="\t")
+    pd.testing.assert_frame_equal(ta, tb, check_exact=True)
