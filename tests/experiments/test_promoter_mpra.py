@@ -1,0 +1,236 @@
+"""promoter-mpra without Ray: input checks, GenBank recipe, construct geometry, the variant design."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from seqbench.demo.promoter_mpra import FILES, SEGAL_DIR, ensure_promoter_mpra_demo, revcomp
+from seqbench.demo.synthetic import ensure_demo
+from seqbench.experiments import promoter_mpra as pm
+from seqbench.experiments.base import InputError
+from seqbench.genome import Genome
+from seqbench.sequence.codes import decode
+from seqbench.sequence.constructs import materialize
+from seqbench.spec import parse_spec
+
+L = 393_216
+
+
+@pytest.fixture(scope="module")
+def demo(cache_dir):
+    layout = ensure_demo(cache_dir)
+    return layout.root, ensure_promoter_mpra_demo(layout.root)
+
+
+def _spec(root: Path, cache_dir: Path, **inputs):
+    """The demo spec with ``data_root = root`` (tables not regenerated) and ``inputs`` overrides."""
+    demo = ensure_promoter_mpra_demo(ensure_demo(cache_dir).root)
+    raw = {
+        "experiment": pm.NAME,
+        "data_root": str(root),
+        "model": {"kind": "planted"},
+        "inputs": {"landing_pad": demo.landing_pad, "tata_motif": demo.tata_motif, **inputs},
+    }
+    return parse_spec(raw, origin="test", base_dir=cache_dir)
+
+
+def _copy_inputs(root: Path, tmp: Path) -> Path:
+    import shutil
+
+    dst = tmp / SEGAL_DIR
+    dst.mkdir(parents=True)
+    for f in FILES.values():
+        shutil.copy(root / SEGAL_DIR / f, dst / f)
+    (tmp / "Data" / "Genome").mkdir(parents=True)
+    for f in ("genome.fa", "genome.fa.fai"):
+        (tmp / "Data" / "Genome" / f).symlink_to(root / "Data" / "Genome" / f)
+    return dst
+
+
+def test_genbank_recipe(demo, tmp_path):
+    root, _ = demo
+    path = root / SEGAL_DIR / FILES["plasmid"]
+    seq = pm.parse_genbank(path)
+    assert len(seq) == 7_200 and set(seq) <= set("ACGTN")
+    parts = pm.plasmid_parts(path)
+    assert parts.full_insert == seq[658:6742] and len(parts.full_insert) == pm.FULL_INSERT_LENGTH
+    assert parts.egfp == revcomp(seq[4189:4909])
+    assert parts.full_insert[4658:4822] == "N" * 164
+    bad = tmp_path / "bad.gbk"
+    bad.write_text("LOCUS x\nORIGIN\n        1 acgtnacgtx\n//\n")
+    with pytest.raises(InputError, match=r"line 3: character 'X'"):
+        pm.parse_genbank(bad)
+    bad.write_text("LOCUS x\n        1 acgt\n")
+    with pytest.raises(InputError, match="no ORIGIN"):
+        pm.parse_genbank(bad)
+    short = tmp_path / "short.gbk"
+    short.write_text("LOCUS x\nORIGIN\n" + "        1 " + "acgt" * 100 + "\n//\n")
+    with pytest.raises(InputError, match="400 bp; expected at least 6742"):
+        pm.plasmid_parts(short)
+
+
+def test_loaders_name_file_row_and_column(demo, tmp_path, cache_dir):
+    root, _ = demo
+    dst = _copy_inputs(root, tmp_path)
+    oligos = dst / FILES["oligos"]
+    text = oligos.read_text().splitlines()
+    oligos.write_text("\n".join([text[0], text[1], text[1]]) + "\n")
+    with pytest.raises(InputError, match=r"row 2, column 'Oligo_index': 0 appears twice"):
+        pm.load_oligos(oligos)
+    oligos.write_text("\n".join([text[0], text[1].replace("A", "Z", 1)]) + "\n")
+    with pytest.raises(InputError, match=r"row 1, column 'Oligo_sequence'.*'Z'"):
+        pm.load_oligos(oligos)
+    oligos.write_text("\n".join(text) + "\n")
+
+    spec = _spec(tmp_path, cache_dir)
+    pic = dst / FILES["pic"]
+    rows = pic.read_text().splitlines()
+    pic.write_text("\n".join([rows[0], rows[1].replace("\tFw\t", "\tforward\t"), *rows[2:]]) + "\n")
+    with pytest.raises(InputError, match=r"pic_binding_sites.tsv: row 1, column 'CP_Orientation': 'forward'"):
+        pm.load_inputs(spec)
+    pic.write_text("\n".join([rows[0], "99999" + rows[1][rows[1].index("\t"):], *rows[2:]]) + "\n")
+    with pytest.raises(InputError, match=r"row 1, column 'Oligo_index': 99999 is not in the oligo table"):
+        pm.load_inputs(spec)
+    pic.write_text("\n".join(rows) + "\n")
+    core = dst / FILES["core_configs"]
+    rows = core.read_text().splitlines()
+    core.write_text("\n".join([rows[0], rows[1][: rows[1].rindex("\t")] + "\tabc", *rows[2:]]) + "\n")
+    with pytest.raises(InputError, match=r"row 1, column 'DPE_position': 'abc'; expected an integer or '-'"):
+        pm.load_inputs(spec)
+    core.write_text("\n".join(rows) + "\n")
+    with pytest.raises(InputError, match=r"no oligo with TATA_position = 7"):
+        pm.expand(_spec(tmp_path, cache_dir, baseline_tata_position=7), Genome(spec.fasta))
+    with pytest.raises(InputError, match="no background named 'XYZ'"):
+        pm.expand(_spec(tmp_path, cache_dir, variant_background="XYZ"), Genome(spec.fasta))
+    with pytest.raises(InputError, match="insert_types"):
+        pm.expand(_spec(tmp_path, cache_dir, insert_types=["minimal", "plasmid"]), Genome(spec.fasta))
+
+
+def _member0(construct, genome):
+    """The + strand, shift 0 input (L bp) and the landmark's position in it."""
+    ext, lm = materialize(construct, genome.read_padded, sequence_length=L, min_shift=-43, max_shift=43)
+    inp = ext[43 : 43 + L]
+    return decode(inp), lm - 43
+
+
+@pytest.mark.parametrize("itype", ["minimal", "full", "full_rv"])
+def test_construct_geometry(demo, cache_dir, itype):
+    root, d = demo
+    spec = _spec(root, cache_dir, insert_types=["minimal", "full", "full_rv"], ism=False, occlusion=False)
+    genome = Genome(spec.fasta)
+    design = pm.expand(spec, genome)
+    row = design.table[(design.table["oligo_index"] == 5) & (design.table["insert_type"] == itype)].iloc[0]
+    assert row["key"] == f"5|{itype}"
+    seq, lm = _member0(design.build(int(row["construct_id"])), genome)
+    assert lm == L // 2  # landmark at the input centre (bin 448 on the + strand at shift 0)
+    crs = pm.load_oligos(spec.inputs["oligos"]).set_index("Oligo_index").loc[5, "Oligo_sequence"]
+    parts = pm.plasmid_parts(spec.inputs["plasmid"])
+    chrom, start, end = pm.parse_landing_pad(d.landing_pad)
+    split = (start + end) // 2
+    if itype == "minimal":
+        insert, lm_off = crs + parts.egfp, 82
+    elif itype == "full":
+        insert, lm_off = parts.full_insert[:4658] + crs + parts.full_insert[4822:], 4658 + 82
+    else:
+        insert, lm_off = revcomp(parts.full_insert[:4658] + crs + parts.full_insert[4822:]), 6084 - 4822 + 82
+    a = L // 2 - lm_off
+    assert seq[a : a + len(insert)] == insert
+    # the CRS midpoint (fragment position 82 for minimal/full) sits at the landmark
+    # (full_rv: position 82 of the reverse-complemented fragment, the authors' 1262 + len // 2; the
+    # image of the forward landmark would be position 81)
+    assert seq[L // 2 - 82 : L // 2 + 82] == (revcomp(crs) if itype == "full_rv" else crs)
+    # genomic flanks: the landing pad split at its midpoint, nothing removed
+    assert seq[a - 50 : a] == genome.fetch_str(chrom, split - 50, split)
+    assert seq[a + len(insert) : a + len(insert) + 50] == genome.fetch_str(chrom, split, split + 50)
+
+
+def test_variant_design_ism_all_three_alternatives_and_occlusion(demo, cache_dir):
+    root, d = demo
+    spec = _spec(root, cache_dir)
+    genome = Genome(spec.fasta)
+    design = pm.expand(spec, genome)
+    t = design.table
+    assert (t["construct_id"].to_numpy() == np.arange(len(t))).all()
+    base = t[t["kind"] == "baseline"].iloc[0]
+    inputs = pm.load_inputs(spec)
+    tata = inputs.tata
+    assert int(base["oligo_index"]) == int(
+        tata[(tata["Background"] == "RPLP0_TATA_bg") & (tata["TATA_position"] == -11)]["Oligo_index"].iloc[0]
+    )
+    ism = t[t["kind"] == "ism"]
+    assert sorted(ism["position"].unique()) == list(range(46, 86))
+    base_seq = inputs.oligos.set_index("Oligo_index").loc[int(base["oligo_index"]), "Oligo_sequence"]
+    for p, g in ism.groupby("position"):
+        assert set(g["alt"]) == set("ACGT") - {base_seq[p]} and (g["ref"] == base_seq[p]).all()
+    # ISM construct = the baseline with one substitution, in the minimal insert
+    row = ism.iloc[7]
+    seq, _ = _member0(design.build(int(row["construct_id"])), genome)
+    frag = seq[L // 2 - 82 : L // 2 + 82]
+    diff = [i for i in range(164) if frag[i] != base_seq[i]]
+    assert diff == [int(row["position"])] and frag[diff[0]] == row["alt"]
+    # occlusion: an N block of len(tata_motif) where the shifted oligo carries its TATA
+    occ = t[t["kind"] == "occlusion"]
+    for r in occ.itertuples():
+        shifted = tata[(tata["Background"] == "RPLP0_TATA_bg") & (tata["TATA_position"] == r.tata_position)]
+        s_seq = inputs.oligos.set_index("Oligo_index").loc[int(shifted["Oligo_index"].iloc[0]), "Oligo_sequence"]
+        assert s_seq[r.position : r.position + 8] == d.tata_motif
+        assert r.position == 116 + int(r.tata_position) + 2  # the demo's TATA sits at 116 + position
+    seq, _ = _member0(design.build(int(occ.iloc[0]["construct_id"])), genome)
+    frag = seq[L // 2 - 82 : L // 2 + 82]
+    p0 = int(occ.iloc[0]["position"])
+    assert frag[p0 : p0 + 8] == "N" * 8 and frag[:p0] == base_seq[:p0] and frag[p0 + 8 :] == base_seq[p0 + 8 :]
+    # switching the variants off leaves only the oligo block; "used" drops the oligos in no set
+    only = pm.expand(_spec(root, cache_dir, ism=False, occlusion=False, oligo_scope="used"), genome).table
+    assert set(only["kind"]) == {"oligo"} and len(only) == len(inputs.oligos) - 5
+
+
+def test_locate_moving_element():
+    bg = "C" * 40
+    seqs = [bg[:p] + "TATA" + bg[p + 4 :] for p in (3, 10, 20, 30)]
+    fixed = [s[:35] + "TATA" + s[39:] for s in seqs]  # a background copy at 35 in every oligo
+    assert pm.locate_moving_element(fixed, "TATA") == [3, 10, 20, 30]
+    clash = [*fixed, fixed[0][:35] + "TATA" + fixed[0][39:]]  # moved copy coincides with the fixed one
+    clash[-1] = bg[:35] + "TATA" + bg[39:]
+    assert pm.locate_moving_element(clash, "TATA")[-1] is None
+    assert pm.ism_alternatives("A") == ["C", "G", "T"] and pm.ism_alternatives("G") == ["T", "A", "C"]
+
+
+def test_demo_is_deterministic(tmp_path, demo):
+    from seqbench.demo.promoter_mpra import generate
+
+    root, d = demo
+    generate(tmp_path, d.landing_pad)
+    for f in FILES.values():
+        assert (tmp_path / SEGAL_DIR / f).read_bytes() == (root / SEGAL_DIR / f).read_bytes()
+
+
+def test_reduce_and_report_without_variants(demo, cache_dir, tmp_path):
+    """Full inserts only, no ISM/occlusion: the reduce reads the first insert type and writes every output."""
+    import pandas as pd
+
+    root, _ = demo
+    spec = _spec(root, cache_dir, insert_types=["full_rv", "full"], ism=False, occlusion=False)
+    design = pm.expand(spec, Genome(spec.fasta))
+    t = design.table
+    assert len(t) == 2 * len(pm.load_oligos(spec.inputs["oligos"])) and set(t["kind"]) == {"oligo"}
+    # predictions: 2**(oligo_index % 5) for every member, so every construct mean is known exactly
+    preds = pd.DataFrame(
+        {
+            "construct_id": np.repeat(t["construct_id"].to_numpy(), 6),
+            "member": np.tile(np.arange(6), len(t)),
+            "landmark_bin": 448,
+            "cage": np.repeat(2.0 ** (t["oligo_index"].to_numpy() % 5), 6),
+        }
+    )
+    res = pm.reduce(preds, t, spec)
+    summary, tables, figures = pm.report(res, tmp_path, model_name="test-model")
+    assert summary["summary_insert_type"] == "full" and summary["n_ism_variants"] == 0
+    assert summary["ism_top_position"] is None and summary["r_endogenous"] is not None
+    op = res.oligo_predictions
+    np.testing.assert_allclose(op["cage"], 2.0 ** (op["oligo_index"] % 5))
+    assert all(p.is_file() for p in tables + figures) and len(figures) == 4
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "experiments" / "promoter-mpra.md").read_text()
+    assert [k for k in summary if f"`{k}`" not in doc] == []  # every summary key is documented
