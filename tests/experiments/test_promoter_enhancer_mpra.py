@@ -1,0 +1,329 @@
+"""Bergman promoter x enhancer MPRA: loaders, plasmid geometry, the planted readout and the job end to end.
+
+Expected predictions are computed here from the law's formulas and the motif offsets recorded in the
+demo's truth file, independently of the planted model's TensorFlow code.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import r2_score
+
+from seqbench.demo import promoter_enhancer_mpra as demo
+from seqbench.demo.synthetic import ensure_demo
+from seqbench.experiments import promoter_enhancer_mpra as bx
+from seqbench.experiments.base import InputError
+from seqbench.genome import Genome
+from seqbench.models.planted import law
+from seqbench.models.planted.reference import reference_output
+from seqbench.sequence.codes import decode
+from seqbench.sequence.constructs import materialize
+from seqbench.spec import deep_merge, parse_spec
+
+L = law.SEQUENCE_LENGTH
+
+
+@pytest.fixture(scope="module")
+def layout(cache_dir):
+    lay = ensure_demo(cache_dir)
+    bx.demo_spec(lay.root)  # writes the Bergman inputs
+    return lay
+
+
+@pytest.fixture(scope="module")
+def truth(layout):
+    return json.loads((layout.root / demo.TRUTH_RELPATH).read_text())
+
+
+def _spec(layout, tmp_root: Path | None = None, runtime: dict | None = None, **inputs):
+    raw = bx.demo_spec(layout.root)
+    if tmp_root is not None:
+        raw["data_root"] = str(tmp_root)
+    raw = deep_merge(raw, {"inputs": inputs, "runtime": runtime or {}})
+    return parse_spec(raw, origin="test", base_dir=layout.root)
+
+
+def _copy_inputs(layout, tmp_path: Path) -> Path:
+    """A writable copy of the demo root's Bergman inputs and genome (for bad-input tests)."""
+    root = tmp_path / "root"
+    shutil.copytree(layout.root / "Data" / "Bergman_compatibility_logic", root / demo.BERGMAN_DIR)
+    (root / "Data" / "Genome").mkdir(parents=True)
+    for f in (layout.fasta, layout.fasta_index):
+        (root / "Data" / "Genome" / f.name).symlink_to(f)
+    return root
+
+
+# ---------------------------------------------------------------- inputs
+
+
+def test_genbank_parser_and_plasmid_slices(layout, tmp_path):
+    path = layout.root / demo.PLASMID_RELPATH
+    seq = bx.parse_genbank(path)
+    assert len(seq) == demo.PLASMID_LEN and set(seq) <= set("ACGT")
+    parts = bx.plasmid_parts(path)
+    assert parts.tgfp == seq[119:372] and len(parts.tgfp) == 253
+    assert parts.left == seq[:17] and parts.right == seq[1838:]
+    assert bx.plasmid_parts(path, left="authors").left == seq[17:]  # §13 B8, as the authors
+
+    bad = tmp_path / "bad.gbk"
+    text = path.read_text()
+    bad.write_text(text.replace("ORIGIN", "ORIGINAL").replace("ORIGINAL", "NOPE"))
+    with pytest.raises(InputError, match="no ORIGIN line"):
+        bx.parse_genbank(bad)
+    lines = text.splitlines()
+    k = lines.index("ORIGIN") + 3
+    lines[k] = lines[k][:12] + "x" + lines[k][13:]
+    bad.write_text("\n".join(lines) + "\n")
+    with pytest.raises(InputError, match=rf"line {k + 1}: character 'X'"):
+        bx.parse_genbank(bad)
+    bad.write_text(text.replace(f"{demo.PLASMID_LEN} bp", "6000 bp"))
+    with pytest.raises(InputError, match="LOCUS says 6000 bp but the ORIGIN section holds 6243 bp"):
+        bx.parse_genbank(bad)
+
+
+def test_loaders_name_file_row_and_column(layout, tmp_path):
+    counts = layout.root / demo.COUNTS_RELPATH
+    frame = pd.read_csv(counts, sep="\t")
+    bad = tmp_path / "counts.txt"
+    f2 = frame.copy()
+    f2["DNA_input"] = f2["DNA_input"].astype(object)
+    f2.loc[6, "DNA_input"] = "lots"
+    f2.to_csv(bad, sep="\t", index=False)
+    with pytest.raises(InputError, match=r"counts.txt: row 7, column 'DNA_input': 'lots'; expected a number >= 0"):
+        bx.load_counts(bad)
+    f2 = frame.copy()
+    f2.loc[2, "weighted_reads_rep3"] = -1
+    f2.to_csv(bad, sep="\t", index=False)
+    with pytest.raises(InputError, match=r"row 3, column 'weighted_reads_rep3': '-1'; expected a number >= 0"):
+        bx.load_counts(bad)
+    frame.drop(columns=["weighted_reads_rep4"]).to_csv(bad, sep="\t", index=False)
+    with pytest.raises(InputError, match="lacks column 'weighted_reads_rep4'"):
+        bx.load_counts(bad)
+
+    frags = pd.read_csv(layout.root / demo.PROMOTERS_RELPATH, sep="\t")
+    badf = tmp_path / "promoters.txt"
+    f3 = frags.copy()
+    f3.loc[1, "seq"] = f3.loc[1, "seq"][:10] + "R" + f3.loc[1, "seq"][11:]
+    f3.to_csv(badf, sep="\t", index=False)
+    with pytest.raises(InputError, match=r"promoters.txt: row 2, column 'seq': character 'R'"):
+        bx.load_fragments(badf, "promoter")
+    f3 = pd.concat([frags, frags.iloc[[0]]])
+    f3.to_csv(badf, sep="\t", index=False)
+    with pytest.raises(InputError, match=rf"row {len(frags) + 1}, column 'fragment': .* is already row 1"):
+        bx.load_fragments(badf, "promoter")
+
+
+def test_expand_refuses_unknown_fragments_and_baselines(layout, tmp_path):
+    root = _copy_inputs(layout, tmp_path)
+    genome = Genome(layout.fasta)
+    with pytest.raises(InputError, match="inputs.base_enhancer = 'chrX:1-2-enhancer' is not the enhancer of any pair"):
+        bx.expand(_spec(layout, root, base_enhancer="chrX:1-2-enhancer"), genome)
+    counts = root / demo.COUNTS_RELPATH
+    frame = pd.read_csv(counts, sep="\t")
+    frame.loc[9, "promoter"] = "chr9:1-265-promoter"
+    frame.to_csv(counts, sep="\t", index=False)
+    with pytest.raises(InputError, match=r"row 10, column 'promoter': 'chr9:1-265-promoter' is not a fragment of"):
+        bx.expand(_spec(layout, root), genome)
+
+
+# ---------------------------------------------------------------- geometry
+
+
+def _offsets():
+    """Start of the promoter and of the enhancer fragment inside the minimal plasmid."""
+    p0 = len(bx.PROMOTER_5P)
+    e0 = (p0 + demo.FRAGMENT_LEN + len(bx.PROMOTER_3P) + (bx.TGFP_SLICE[1] - bx.TGFP_SLICE[0])
+          + len(bx.BARCODE_LEFT) + bx.BARCODE_N + len(bx.BARCODE_RIGHT) + len(bx.ENHANCER_5P))
+    return p0, e0
+
+
+def test_min_plasmid_geometry(layout):
+    spec = _spec(layout)
+    assert spec.ensemble.shifts == (0, 32, 64) and spec.ensemble.strands == ("+",)
+    genome = Genome(layout.fasta)
+    design = bx.expand(spec, genome)
+    t = design.table
+    assert (t["construct_id"] == np.arange(len(t))).all()
+    assert list(t.sort_values(["promoter", "enhancer"]).construct_id) == list(t.construct_id)
+    prom = dict(pd.read_csv(layout.root / demo.PROMOTERS_RELPATH, sep="\t").values)
+    enh = dict(pd.read_csv(layout.root / demo.ENHANCERS_RELPATH, sep="\t").values)
+    tgfp = bx.parse_genbank(layout.root / demo.PLASMID_RELPATH)[119:372]
+    p0, e0 = _offsets()
+    for cid in (0, len(t) // 2, len(t) - 1):
+        row = t.iloc[cid]
+        c = design.build(cid)
+        assert c.key == f"{row.promoter}|{row.enhancer}"
+        codes, lm = materialize(c, None, sequence_length=L, min_shift=0, max_shift=64)
+        seq = decode(codes)
+        # shift s: input = codes[s : s + L]; the landmark (promoter midpoint) sits at L/2 - s
+        assert lm == L // 2
+        start = lm - p0 - 132  # first base of the 5'P adaptor
+        assert seq[start : start + p0] == bx.PROMOTER_5P
+        assert seq[lm - 132 : lm + 132] == prom[row.promoter]
+        assert seq[start + e0 : start + e0 + 264] == enh[row.enhancer]
+        assert tgfp in seq and "N" * bx.BARCODE_N in seq
+        assert set(seq[:start]) == {"N"} and set(seq[start + e0 + 264 + len(bx.ENHANCER_3P) :]) == {"N"}
+        # + strand bins of the three members: 448 (s = 0), 447 (s = 32, 64): the authors' offsets 0, -32, -64
+        assert [(L // 2 - s - law.OUTPUT_OFFSET) // 128 for s in (0, 32, 64)] == [448, 447, 447]
+
+
+def test_full_plasmid_and_aavs1_geometry(layout):
+    genome = Genome(layout.fasta)
+    plasmid = bx.parse_genbank(layout.root / demo.PLASMID_RELPATH)
+    minimal = bx.expand(_spec(layout), genome).build(3)
+    seq_min = minimal.literal
+    for left, want_left in (("fixed", plasmid[:17]), ("authors", plasmid[17:])):
+        c = bx.expand(_spec(layout, insert_type="full_plasmid", full_plasmid_left=left), genome).build(3)
+        assert c.literal == want_left + seq_min + plasmid[1838:]
+        assert c.landmark == len(want_left) + minimal.landmark
+    spec = _spec(layout, insert_type="aavs1")
+    chrom, start, end = bx.parse_landing_pad(spec.inputs["landing_pad"])
+    c = bx.expand(spec, genome).build(3)
+    codes, lm = materialize(c, genome.read_padded, sequence_length=L)
+    split = (start + end) // 2
+    assert lm == L // 2
+    ins0 = lm - minimal.landmark
+    assert decode(codes[ins0 : ins0 + len(seq_min)]) == seq_min
+    np.testing.assert_array_equal(codes[:ins0], genome.fetch(chrom, split - ins0, split))
+    tail = L - ins0 - len(seq_min)
+    np.testing.assert_array_equal(codes[ins0 + len(seq_min) :], genome.fetch(chrom, split, split + tail))
+    # the demo landing pad is >= 200 kb from every planted TSS (only distant enhancers reach it)
+    gt = json.loads(layout.truth.read_text())
+    assert min(abs(g["tss_centre"] - split) for g in gt["genes"] if g["chromosome"] == chrom) >= 200_000
+
+
+def _law_readout(prom_centres, enh_centres, landmark: int, shifts=(0, 32, 64)) -> float:
+    """Ensemble mean of the K562 CAGE 3-bin landmark sum of a literal construct (positions in the literal)."""
+    out = []
+    for s in shifts:
+        to_input = L // 2 - s - landmark
+        J = (landmark + to_input) // law.BIN_SIZE
+        pb = [(q + to_input) // law.BIN_SIZE for q in prom_centres]
+        eb = [(q + to_input) // law.BIN_SIZE for q in enh_centres]
+        total = 0.0
+        for j in (J - 1, J, J + 1):
+            prom = sum(1 for b in pb if abs(b - j) <= 1)
+            enh = sum(law.decay(abs(b - j) * law.BIN_SIZE) for b in eb)
+            total += law.A * (prom + law.P0) * (1 + law.B_K562 * enh)
+        out.append(total)
+    return float(np.mean(out))
+
+
+def planted_predictions(truth) -> dict[tuple[str, str], float]:
+    p0, e0 = _offsets()
+    out = {}
+    for p in truth["promoters"]:
+        for e in truth["enhancers"]:
+            out[(p["fragment"], e["fragment"])] = _law_readout(
+                [p0 + q for q in p["motif_offsets"]], [e0 + q for q in e["motif_offsets"]], p0 + 132
+            )
+    return out
+
+
+def test_law_readout_matches_the_numpy_reference(layout, truth):
+    """The test's closed form agrees with the model's NumPy reference on materialized members."""
+    design = bx.expand(_spec(layout), Genome(layout.fasta))
+    want = planted_predictions(truth)
+    t = design.table
+    ids = [int(i) for i in np.linspace(0, len(t) - 1, 4).astype(int)]
+    for cid in ids:
+        codes, lm = materialize(design.build(cid), None, sequence_length=L, min_shift=0, max_shift=64)
+        members = np.stack([codes[s : s + L] for s in (0, 32, 64)])
+        out = reference_output(members)
+        vals = []
+        for k, s in enumerate((0, 32, 64)):
+            b = (lm - s - law.OUTPUT_OFFSET) // law.BIN_SIZE
+            vals.append(out[k, b - 1 : b + 2, 0].sum())
+        row = t.iloc[cid]
+        assert np.mean(vals) == pytest.approx(want[(row.promoter, row.enhancer)], rel=1e-12)
+
+
+def test_demo_is_deterministic_and_motifs_are_where_the_truth_says(layout, truth):
+    files, again = demo.generate()
+    for rel, text in files.items():
+        assert (layout.root / rel).read_text() == text, rel
+    assert again["promoters"] == truth["promoters"]
+    prom = dict(pd.read_csv(layout.root / demo.PROMOTERS_RELPATH, sep="\t").values)
+    for p in truth["promoters"]:
+        seq = prom[p["fragment"]]
+        assert demo.count_hits(seq) == (p["n_motifs"], 0)
+        for q, st in zip(p["motif_offsets"], p["strands"], strict=True):
+            want = law.PROMOTER_MOTIF if st == "+" else demo._rc(law.PROMOTER_MOTIF)
+            assert seq[q - 5 : q + 6] == want
+            assert abs(q - 132) <= demo.PROMOTER_REACH
+
+
+# ---------------------------------------------------------------- end to end
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    import ray
+
+    ray.init(
+        address="local", num_cpus=4, object_store_memory=300 * 1024**2, include_dashboard=False, log_to_driver=False
+    )
+    yield
+    ray.shutdown()
+
+
+@pytest.mark.ray
+def test_job_recovers_the_planted_strengths(layout, truth, tmp_path, local_ray):
+    from seqbench.runtime.submit import submit
+
+    spec = _spec(layout, runtime={"shard_size": 64}, max_promoters=12, max_enhancers=12)
+    result = submit(spec, job_dir=tmp_path / "job", progress=False)
+    s = result.summary
+    assert s["model"] == "planted-v1" and s["all_converged"] is True
+    job = result.job_dir
+    pairs = pd.read_parquet(job / "tables" / "promoter_enhancer_mpra_pairs.parquet")
+    assert s["n_pairs"] == len(pairs) and s["n_promoters"] <= 12 and s["n_enhancers"] <= 12
+
+    # the predictions are the law's readout of each construct (exact up to float32)
+    want = planted_predictions(truth)
+    exact = np.array([want[(p, e)] for p, e in zip(pairs.promoter, pairs.enhancer, strict=True)])
+    np.testing.assert_allclose(pairs["pred"], exact, rtol=2e-6)
+
+    tp = {p["fragment"]: p for p in truth["promoters"]}
+    te = {e["fragment"]: e for e in truth["enhancers"]}
+    P = pd.read_parquet(job / "tables" / "promoter_enhancer_mpra_promoters.parquet")
+    E = pd.read_parquet(job / "tables" / "promoter_enhancer_mpra_enhancers.parquet")
+    p_log = [tp[x]["log_strength"] for x in P.promoter]
+    e_log = [te[x]["log_strength"] for x in E.enhancer]
+    e_meas = [te[x]["log_strength_measured"] for x in E.enhancer]
+    # Gamma on the predictions vs the planted strengths log(k + P0), log(1 + B m g)
+    assert np.corrcoef(P["coef_gamma_mult"], p_log)[0, 1] >= 0.95
+    assert np.corrcoef(E["coef_gamma_mult"], e_log)[0, 1] >= 0.95
+    # Poisson on the simulated counts vs the simulated truth
+    assert np.corrcoef(P["coef_poisson_mult"], p_log)[0, 1] >= 0.95
+    assert np.corrcoef(E["coef_poisson_mult"], e_meas)[0, 1] >= 0.95
+
+    # promoter-only variance explained vs the planted share: the Gamma promoter-only MLE is the
+    # per-promoter mean, so the share is computed from the law's exact readout (tolerance 0.01)
+    group_mean = pd.Series(exact).groupby(pairs.promoter.to_numpy()).transform("mean").to_numpy()
+    share = r2_score(np.log2(exact + 1), np.log2(group_mean + 1))
+    assert s["varexpl_predicted_promoter"] == pytest.approx(share, abs=0.01)
+    # the measured side was planted with 4x the enhancer gain: promoters explain less of it
+    assert s["varexpl_measured_promoter"] < s["varexpl_predicted_promoter"] - 0.05
+    assert s["varexpl_measured_promoter_enhancer"] > 0.95 and s["varexpl_predicted_promoter_enhancer"] > 0.99
+    assert s["poisson_log_dna_coef"] == pytest.approx(math.log(2), abs=0.1)
+
+    report = (job / "report.md").read_text()
+    assert "planted" in report and "promoter strength" in report
+    for name in ("promoter_strength", "enhancer_strength", "variance_explained", "induced_variation"):
+        assert (job / "figures" / f"promoter_enhancer_mpra_{name}.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_summary_keys_are_documented():
+    from seqbench.stats.promoter_enhancer_mpra import SUMMARY_KEYS
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "experiments" / "promoter-enhancer-mpra.md").read_text()
+    missing = [k for k in SUMMARY_KEYS if f"`{k}`" not in doc]
+    assert not missing, f"summary keys missing from docs/experiments/promoter-enhancer-mpra.md: {missing}"

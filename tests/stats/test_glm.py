@@ -1,0 +1,154 @@
+"""Sparse GLMs (Poisson / Gamma with a log link, OLS) against statsmodels and closed forms."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import statsmodels.api as sm
+from scipy import sparse
+from sklearn.metrics import r2_score
+
+from seqbench.stats.glm import fit_glm, fit_ols, indicator_design, variance_explained
+
+
+def _random_design(seed: int, n: int = 300) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    df = pd.DataFrame(
+        {
+            "promoter": rng.choice([f"p{i}" for i in range(7)], n),
+            "enhancer": rng.choice([f"e{i}" for i in range(5)], n),
+            "log_dna": rng.normal(5.0, 1.0, n),
+        }
+    )
+    a = {f"p{i}": v for i, v in enumerate(rng.normal(0, 1, 7))}
+    b = {f"e{i}": v for i, v in enumerate(rng.normal(0, 0.5, 5))}
+    eta = 0.6 * df["log_dna"] - 2.0 + df["promoter"].map(a) + df["enhancer"].map(b)
+    df["count"] = rng.poisson(np.exp(eta))
+    df["value"] = rng.gamma(3.0, np.exp(eta) / 3.0)
+    return df
+
+
+def test_design_columns_follow_treatment_coding_with_given_references():
+    df = _random_design(0, 50)
+    d = indicator_design(df, ["promoter", "enhancer"], covariates=["log_dna"], references={"promoter": "p3"})
+    assert d.names[:2] == ("Intercept", "log_dna")
+    assert "promoter[T.p3]" not in d.names and "promoter[T.p0]" in d.names and "enhancer[T.e0]" not in d.names
+    assert d.references == {"promoter": "p3", "enhancer": "e0"}
+    dense = d.matrix.toarray()
+    # every row: intercept, covariate, one indicator per factor unless at the reference
+    for i, r in enumerate(df.itertuples()):
+        want = {0, 1}
+        for f, lev in (("promoter", r.promoter), ("enhancer", r.enhancer)):
+            if lev != d.references[f]:
+                want.add(d.names.index(f"{f}[T.{lev}]"))
+        assert set(np.flatnonzero(dense[i])) == want
+        assert dense[i, 1] == pytest.approx(r.log_dna)
+    with pytest.raises(ValueError, match="reference level 'p99'"):
+        indicator_design(df, ["promoter"], references={"promoter": "p99"})
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize(
+    ("family", "response", "sm_family"),
+    [("poisson", "count", sm.families.Poisson()), ("gamma", "value", sm.families.Gamma(sm.families.links.Log()))],
+)
+def test_matches_statsmodels_glm(seed, family, response, sm_family):
+    df = _random_design(seed)
+    d = indicator_design(df, ["promoter", "enhancer"], covariates=["log_dna"], references={"enhancer": "e2"})
+    ours = fit_glm(d, df[response], family, standard_errors=True)
+    ref = sm.GLM(df[response].to_numpy(), d.matrix.toarray(), family=sm_family).fit(tol=1e-13, maxiter=200)
+    assert ours.converged
+    np.testing.assert_allclose(ours.params.to_numpy(), ref.params, atol=1e-6, rtol=0)
+    np.testing.assert_allclose(ours.bse.to_numpy(), ref.bse, rtol=1e-5)
+    np.testing.assert_allclose(ours.fitted, ref.fittedvalues, rtol=1e-6)
+    assert ours.deviance == pytest.approx(ref.deviance, rel=1e-8)
+    assert ours.scale == pytest.approx(ref.scale, rel=1e-6)
+
+
+def test_ols_matches_statsmodels():
+    df = _random_design(3)
+    d = indicator_design(df, ["promoter", "enhancer"], covariates=["log_dna"])
+    y = np.log2(df["count"].to_numpy() + 1.0)
+    ours = fit_ols(d, y, standard_errors=True)
+    ref = sm.OLS(y, d.matrix.toarray()).fit()
+    np.testing.assert_allclose(ours.params.to_numpy(), ref.params, atol=1e-10)
+    np.testing.assert_allclose(ours.bse.to_numpy(), ref.bse, rtol=1e-8)
+
+
+def _balanced(seed: int, n_p: int = 6, n_e: int = 4, reps: int = 3) -> tuple[pd.DataFrame, np.random.Generator]:
+    rng = np.random.default_rng(seed)
+    p, e, _ = np.meshgrid(np.arange(n_p), np.arange(n_e), np.arange(reps), indexing="ij")
+    return pd.DataFrame({"promoter": [f"p{i}" for i in p.ravel()], "enhancer": [f"e{i}" for i in e.ravel()]}), rng
+
+
+def test_poisson_on_a_balanced_design_gives_log_ratios_of_marginal_means():
+    """Main-effects Poisson on a complete balanced table is the independence model: fitted = row x col / total,
+    so each coefficient is log(marginal mean of the level / marginal mean of the reference), whatever y is."""
+    df, rng = _balanced(0)
+    df["y"] = rng.poisson(rng.uniform(2, 40, len(df)))  # not multiplicative at all
+    res = fit_glm(indicator_design(df, ["promoter", "enhancer"], references={"promoter": "p2"}), df["y"], "poisson")
+    pm = df.groupby("promoter")["y"].mean()
+    em = df.groupby("enhancer")["y"].mean()
+    for lev in pm.index.drop("p2"):
+        assert res.params[f"promoter[T.{lev}]"] == pytest.approx(np.log(pm[lev] / pm["p2"]), abs=1e-9)
+    for lev in em.index.drop("e0"):
+        assert res.params[f"enhancer[T.{lev}]"] == pytest.approx(np.log(em[lev] / em["e0"]), abs=1e-9)
+    assert res.params["Intercept"] == pytest.approx(np.log(pm["p2"] * em["e0"] / df["y"].mean()), abs=1e-9)
+
+
+def test_gamma_recovers_an_exactly_multiplicative_table():
+    df, rng = _balanced(1)
+    a = dict(zip([f"p{i}" for i in range(6)], rng.uniform(0.05, 5.0, 6), strict=True))
+    b = dict(zip([f"e{i}" for i in range(4)], rng.uniform(1.0, 3.0, 4), strict=True))
+    df["y"] = df["promoter"].map(a) * df["enhancer"].map(b)
+    res = fit_glm(indicator_design(df, ["promoter", "enhancer"]), df["y"], "gamma")
+    assert res.converged
+    for lev in list(a)[1:]:
+        assert res.params[f"promoter[T.{lev}]"] == pytest.approx(np.log(a[lev] / a["p0"]), abs=1e-8)
+    for lev in list(b)[1:]:
+        assert res.params[f"enhancer[T.{lev}]"] == pytest.approx(np.log(b[lev] / b["e0"]), abs=1e-8)
+    np.testing.assert_allclose(res.fitted, df["y"], rtol=1e-8)
+
+
+def test_group_only_fits_equal_group_means():
+    """With one factor the Poisson and Gamma MLEs of each group mean are the arithmetic means."""
+    df, rng = _balanced(2)
+    df = df.iloc[rng.permutation(len(df))[:50]].reset_index(drop=True)  # unbalanced now
+    df["y"] = rng.gamma(2.0, 3.0, len(df))
+    means = df.groupby("promoter")["y"].transform("mean").to_numpy()
+    for family in ("poisson", "gamma"):
+        res = fit_glm(indicator_design(df, ["promoter"]), df["y"], family)
+        np.testing.assert_allclose(res.fitted, means, rtol=1e-9)
+
+
+def test_convergence_flag_and_factor_effects():
+    df = _random_design(4)
+    d = indicator_design(df, ["promoter", "enhancer"], covariates=["log_dna"])
+    short = fit_glm(d, df["value"], "gamma", max_iter=2)
+    assert not short.converged and short.n_iter == 2
+    full = fit_glm(d, df["value"], "gamma")
+    assert full.converged and full.n_iter > 2
+    eff = full.factor_effects("promoter")
+    assert eff.iloc[0] == 0.0 and eff.index[0] == "p0" and len(eff) == 7
+    assert eff["p4"] == full.params["promoter[T.p4]"]
+
+
+def test_refuses_bad_responses_and_accepts_plain_matrices():
+    x = sparse.csr_matrix(np.column_stack([np.ones(4), [0, 1, 0, 1]]))
+    with pytest.raises(ValueError, match="poisson response must be >= 0"):
+        fit_glm(x, [1, -1, 2, 3], "poisson")
+    with pytest.raises(ValueError, match="gamma response must be > 0"):
+        fit_glm(x, [1, 0, 2, 3], "gamma")
+    with pytest.raises(ValueError, match="family 'binomial'"):
+        fit_glm(x, [1, 0, 2, 3], "binomial")
+    res = fit_glm(x, [1.0, 3.0, 2.0, 5.0], "poisson", names=["a", "b"])
+    assert res.params["b"] == pytest.approx(np.log(4.0 / 1.5))  # log(mean of group 1 / mean of group 0)
+
+
+def test_variance_explained_is_r2_of_log2_plus_one():
+    rng = np.random.default_rng(5)
+    obs = rng.gamma(2.0, 5.0, 100)
+    fit = obs * rng.uniform(0.5, 1.5, 100)
+    assert variance_explained(obs, fit) == pytest.approx(r2_score(np.log2(obs + 1), np.log2(fit + 1)), abs=1e-14)
+    assert variance_explained(obs, obs) == 1.0
