@@ -36,6 +36,8 @@ BENCHMARKS: list[tuple[str, str, list[str]]] = [
     ("reduce", "bench_reduce.py", ["--backgrounds", "8"]),
     ("pipeline", "bench_pipeline.py", ["--backgrounds", "1", "--replicas", "1"]),
     ("output_size", "bench_output_size.py", []),
+    ("knockdown", "bench_knockdown.py", ["--repeat", "2", "--shuffles", "5"]),
+    ("glm", "bench_glm.py", ["--promoters", "300", "--enhancers", "300"]),
 ]
 
 
