@@ -97,7 +97,7 @@ def test_inputs_from_a_knockdown_job(tmp_path):
     with pytest.raises(SpecError, match="enhancer-shift takes its inputs from no other job"):
         inputs_from_job("enhancer-shift", job)
     (job / "manifest.json").write_text(json.dumps({"experiment": "promoter-mpra"}))
-    with pytest.raises(SpecError, match="a promoter-mpra job; multiplicativity takes its inputs from enhancer-knockdown"):
+    with pytest.raises(SpecError, match="promoter-mpra job; multiplicativity takes its inputs from enhancer-knockdown"):
         inputs_from_job("multiplicativity", job)
     with pytest.raises(JobDirError, match="not a seqbench job directory"):
         inputs_from_job("multiplicativity", tmp_path)
