@@ -37,6 +37,9 @@ def spec_reference() -> str:
         out += ["", f"Default `[tracks]` of `{name}`: "
                 + ", ".join(f"`{k}` = `{v}`" for k, v in mod.DEFAULT_TRACKS.items())
                 + f"; the experiment reads the label `{mod.READOUT}`."]
+        for table, keys in getattr(mod, "SPEC_DEFAULTS", {}).items():
+            shown = ", ".join(f"`{table}.{k}` = `{v!r}`".replace("'", '"') for k, v in keys.items())
+            out += ["", f"Defaults of `{name}` that differ from the tables above: {shown}."]
     return "\n".join(out) + "\n"
 
 

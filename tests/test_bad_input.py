@@ -499,7 +499,10 @@ def test_wrong_type(tmp_path, data):
 
 def test_unknown_experiment(tmp_path):
     msg = refused(tmp_path, "multiplicativty")
-    assert msg == "unknown experiment 'multiplicativty'; did you mean 'multiplicativity'? (known: multiplicativity)"
+    from seqbench.experiments import EXPERIMENTS
+
+    known = ", ".join(EXPERIMENTS)
+    assert msg == f"unknown experiment 'multiplicativty'; did you mean 'multiplicativity'? (known: {known})"
 
 
 # ---- 10-12: the model ------------------------------------------------------------------------------
@@ -558,9 +561,9 @@ def test_model_output_does_not_match_its_declared_geometry(cache_dir, tmp_path, 
         ),
         (
             "http://127.0.0.1:9/deepmind/enformer/1",
-            "model handle {handle}: cannot load (<urlopen error [Errno 111] Connection refused>); if this machine"
-            " is offline, download the model once elsewhere and point the spec's model.handle at the local"
-            " SavedModel directory, or set TFHUB_CACHE_DIR to a directory that already holds it",
+            "model handle {handle}: cannot download into {cache} (<urlopen error [Errno 111] Connection refused>);"
+            " if this machine is offline, download the model once elsewhere and point the spec's model.handle at"
+            " the local SavedModel directory, or set TFHUB_CACHE_DIR to a directory that already holds it",
         ),
     ],
     ids=["not-a-savedmodel", "tfhub-url-offline"],
@@ -572,7 +575,8 @@ def test_model_that_cannot_be_loaded(tmp_path, data, local_ray, handle, expected
     s = spec(tmp_path, f'[model]\nkind = "enformer"\nhandle = "{handle}"\n[tracks]\ncage = 5111\n' + TINY)
     msg, job = submit(tmp_path, "multiplicativity", "--spec", str(s))
     resolved = handle if "://" in handle else str(tmp_path / handle)
-    assert msg == expected.format(handle=resolved)
+    # a URL is downloaded once, by a staging task, into the replicas' TF-Hub cache before they start
+    assert msg == expected.format(handle=resolved, cache=os.environ["TFHUB_CACHE_DIR"])
     failed_after_planning(job, msg)
 
 
