@@ -10,6 +10,7 @@ the job directory, so each part appears once, atomically, before it is recorded.
 from __future__ import annotations
 
 import collections
+import contextlib
 import os
 import sys
 import time
@@ -43,18 +44,39 @@ def init_ray(runtime: RuntimeSpec) -> bool:
     os.environ.setdefault("RAY_USAGE_STATS_PROMPT_ENABLED", "0")
     if ray.is_initialized():
         return False
-    if runtime.address:
-        ray.init(address=runtime.address, log_to_driver=False)
-        return True
-    ray.init(
-        address="local",
-        num_cpus=runtime.num_cpus,
-        object_store_memory=runtime.object_store_mb * 1024 * 1024,
-        include_dashboard=False,
-        log_to_driver=False,
-        logging_level="ERROR",
-    )
+    with _keep_sigterm_handler():
+        if runtime.address:
+            ray.init(address=runtime.address, log_to_driver=False)
+            return True
+        ray.init(
+            address="local",
+            num_cpus=runtime.num_cpus,
+            object_store_memory=runtime.object_store_mb * 1024 * 1024,
+            include_dashboard=False,
+            log_to_driver=False,
+            logging_level="ERROR",
+        )
     return True
+
+
+@contextlib.contextmanager
+def _keep_sigterm_handler():
+    """Keep seqbench's SIGTERM handler across ``ray.init``.
+
+    A driver that connects to a cluster gets Ray's own handler (``sys.exit(15)``), which would
+    turn a Jobs API ``stop`` or a pod's termination into a *failed* job; seqbench's handler
+    stops it as *cancelled* and resumable, like Ctrl-C.
+    """
+    import signal
+    import threading
+
+    main = threading.current_thread() is threading.main_thread()
+    before = signal.getsignal(signal.SIGTERM) if main else None
+    try:
+        yield
+    finally:
+        if main and callable(before):
+            signal.signal(signal.SIGTERM, before)
 
 
 def ray_map(fn: Callable[[Any], Any], items: list[Any], num_cpus: float = 0.5) -> list[Any]:

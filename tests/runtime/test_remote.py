@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import shlex
 import shutil
 import socket
@@ -72,7 +73,10 @@ def test_jobs_api_round_trip_logs_status_and_cancel(cache_dir, tmp_path):
     dash, gcs = _free_port(), _free_port()
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
            "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "RAY_USAGE_STATS_ENABLED": "0",
-           "SEQBENCH_CACHE_DIR": str(cache_dir)}
+           "SEQBENCH_CACHE_DIR": str(cache_dir),
+           # token authentication on, as on any real cluster (docs/security.md); client and head share the token
+           "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(16)}
+    env.pop("RAY_AUTH_TOKEN_PATH", None)
     temp = Path(f"/tmp/sbray-{os.getpid()}")  # short: Ray's socket paths have a length limit
     start = subprocess.run(
         [str(ray_bin), "start", "--head", f"--port={gcs}", f"--dashboard-port={dash}", "--include-dashboard=true",
@@ -93,6 +97,11 @@ def test_jobs_api_round_trip_logs_status_and_cancel(cache_dir, tmp_path):
             '[runtime]\nshard_size = 3\n'
         )
         job = tmp_path / "job"
+        # without the token the cluster refuses, in one line, and nothing is submitted
+        no_token = _cli(["submit", "multiplicativity", "--spec", str(spec), "--job-dir", str(job), "--address",
+                         address], env={**env, "RAY_AUTH_TOKEN": "0" * 32})
+        assert no_token.returncode == 2 and no_token.stderr.count("\n") == 1, no_token.stderr
+        assert not job.exists()
         res = _cli(["submit", "multiplicativity", "--spec", str(spec), "--job-dir", str(job), "--address", address],
                    env=env)
         assert res.returncode == 0, (res.stdout[-3000:], res.stderr[-3000:])
