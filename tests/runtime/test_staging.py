@@ -136,3 +136,27 @@ def test_a_tfhub_url_is_downloaded_once_for_all_replicas_and_the_genome_read_loc
 
     pd.testing.assert_frame_equal(rows(a.job_dir), rows(b.job_dir), check_exact=True)
     assert a.summary["model_handle"] == server.url  # the report names exactly what was loaded
+
+
+def test_stage_command_indexes_builds_and_copies_then_keeps_what_is_there(cache_dir, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    layout = ensure_demo(cache_dir)
+    spec = tmp_path / "job.toml"
+    local = tmp_path / "local"
+    spec.write_text(f'experiment = "multiplicativity"\ndata_root = "{layout.root}"\n[model]\nkind = "planted"\n'
+                    f'[runtime]\ngenome_local_dir = "{local}"\n')
+    env = {**os.environ, "SEQBENCH_CACHE_DIR": str(cache_dir)}
+
+    def stage():
+        return subprocess.run([sys.executable, "-m", "seqbench.cli", "stage", "multiplicativity", "--spec", str(spec)],
+                              capture_output=True, text=True, env=env, timeout=300)
+
+    first, second = stage(), stage()
+    assert first.returncode == 0 and second.returncode == 0, first.stderr
+    assert "model: (built-in planted-v1) ready at" in first.stdout
+    assert "(copied)" in first.stdout and "(already there)" in second.stdout
+    copy = next(local.glob("*/genome.fa"))
+    assert copy.read_bytes() == (layout.root / "Data" / "Genome" / "genome.fa").read_bytes()
