@@ -34,3 +34,16 @@ def write_fasta(path: Path, records: dict[str, str], width: int = 60) -> Path:
 def random_dna(n: int, seed: int) -> str:
     rng = np.random.default_rng(seed)
     return "".join(np.array(list("ACGT"))[rng.integers(0, 4, n)])
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    """Local Ray for one test module: 4 logical CPUs (fractional tasks and replicas fit on 2 cores),
+    300 MB object store, no dashboard; always shut down."""
+    import ray
+
+    ray.init(
+        address="local", num_cpus=4, object_store_memory=300 * 1024**2, include_dashboard=False, log_to_driver=False
+    )
+    yield
+    ray.shutdown()

@@ -19,8 +19,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from seqbench.report.figures import new_figure as _figure
+from seqbench.report.figures import save_png as _save
+
 if TYPE_CHECKING:
-    from matplotlib.figure import Figure
 
     from seqbench.stats.enhancer_knockdown import KnockdownResults
 
@@ -29,23 +31,6 @@ FIGURE_FILES = (
     "knockdown_predicted_vs_measured.png",
     "knockdown_auprc_by_distance.png",
 )
-
-
-def _figure(w: float, h: float) -> Figure:
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(w, h), dpi=100)
-    FigureCanvasAgg(fig)
-    return fig
-
-
-def _save(fig: Figure, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, format="png")
-    tmp.replace(path)
-    return path
 
 
 def write_figures(results: KnockdownResults, out_dir: Path, *, title_suffix: str) -> list[Path]:

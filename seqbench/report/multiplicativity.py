@@ -25,12 +25,14 @@ multiplicativity_enhancer_corr_promoters.png   heatmap of the Pearson r between 
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
+
+from seqbench.report.figures import new_figure as _new_figure
+from seqbench.report.figures import save_png as _save
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -51,27 +53,6 @@ FIGURE_FILES = (
 )
 #: heatmaps label their rows and columns up to this many groups
 _MAX_TICK_LABELS = 40
-_DPI = 150
-
-
-def _new_figure(width: float, height: float) -> Figure:
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(width, height), dpi=_DPI)
-    FigureCanvasAgg(fig)
-    return fig
-
-
-def _save(fig: Figure, path: Path) -> Path:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        fig.savefig(tmp, format="png", dpi=_DPI)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return path
 
 
 def _observed_vs_fitted(results: MultiplicativityResults, suffix: str) -> Figure:

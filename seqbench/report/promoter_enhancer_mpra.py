@@ -18,12 +18,13 @@ promoter_enhancer_mpra_induced_variation.png       Fig. 5D: SD across enhancers 
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from seqbench.report.figures import new_figure as _new_figure
+from seqbench.report.figures import save_png as _save
 from seqbench.stats.common import correlate
 
 if TYPE_CHECKING:
@@ -39,27 +40,6 @@ FIGURE_FILES = (
     "promoter_enhancer_mpra_variance_explained.png",
     "promoter_enhancer_mpra_induced_variation.png",
 )
-_DPI = 150
-
-
-def _new_figure(width: float, height: float) -> Figure:
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(width, height), dpi=_DPI)
-    FigureCanvasAgg(fig)
-    return fig
-
-
-def _save(fig: Figure, path: Path) -> Path:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        fig.savefig(tmp, format="png", dpi=_DPI)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return path
 
 
 def _strength(results: PromoterEnhancerResults, kind: str, suffix: str) -> Figure:

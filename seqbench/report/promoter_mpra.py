@@ -16,11 +16,13 @@ Every title ends with ``title_suffix`` (the model and track).
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
+
+from seqbench.report.figures import new_figure as _new_figure
+from seqbench.report.figures import save_png as _save
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -33,27 +35,6 @@ FIGURE_FILES = (
     "promoter_mpra_tata_shift.png",
     "promoter_mpra_ism.png",
 )
-_DPI = 150
-
-
-def _new_figure(width: float, height: float) -> Figure:
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(width, height), dpi=_DPI)
-    FigureCanvasAgg(fig)
-    return fig
-
-
-def _save(fig: Figure, path: Path) -> Path:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        fig.savefig(tmp, format="png", dpi=_DPI)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return path
 
 
 def _correlations(res: PromoterMpraResults, suffix: str) -> Figure:

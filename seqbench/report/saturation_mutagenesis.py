@@ -19,12 +19,13 @@ saturation_mutagenesis_loci_dnase.png      the same for DNASE (like Fig. S7)
 from __future__ import annotations
 
 import math
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from seqbench.report.figures import new_figure as _new_figure
+from seqbench.report.figures import save_png as _save
 from seqbench.stats.saturation_mutagenesis import OBS, PRED, ols_slope
 
 if TYPE_CHECKING:
@@ -41,28 +42,7 @@ FIGURE_FILES = (
     "saturation_mutagenesis_loci_cage.png",
     "saturation_mutagenesis_loci_dnase.png",
 )
-_DPI = 150
 _COLOURS = {"cage": "tab:blue", "dnase": "tab:orange"}
-
-
-def _new_figure(width: float, height: float) -> Figure:
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(width, height), dpi=_DPI)
-    FigureCanvasAgg(fig)
-    return fig
-
-
-def _save(fig: Figure, path: Path) -> Path:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        fig.savefig(tmp, format="png", dpi=_DPI)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return path
 
 
 def _fmt(r: float) -> str:

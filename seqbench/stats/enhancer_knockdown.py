@@ -23,8 +23,6 @@ Distances are the table's ``actual_tss_distance`` (bp); distance bins ``[0, 3000
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,6 +31,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 from sklearn.metrics import average_precision_score
+
+from seqbench.files import atomic_write
 
 DISTANCE_EDGES = (0, 3_000, 12_500, 34_500, math.inf)
 DISTANCE_LABELS = ("0-3", "3-12.5", "12.5-34.5", "34.5-131")
@@ -433,19 +433,6 @@ def reduce_knockdown(
     )
 
 
-def _atomic_tsv(frame: pd.DataFrame, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(fd)
-    try:
-        frame.to_csv(tmp, sep="\t", index=False)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
-
-
 def write_tables(results: KnockdownResults, out_dir: Path) -> list[Path]:
     """TSV tables under ``out_dir`` (``in_silico_candidate_locs.tsv`` is multiplicativity's input)."""
     out_dir = Path(out_dir)
@@ -458,3 +445,7 @@ def write_tables(results: KnockdownResults, out_dir: Path) -> list[Path]:
         _atomic_tsv(results.thresholds, out_dir / "knockdown_thresholds.tsv"),
         _atomic_tsv(results.candidates[list(CANDIDATE_COLUMNS)], out_dir / "in_silico_candidate_locs.tsv"),
     ]
+
+
+def _atomic_tsv(frame: pd.DataFrame, path: Path) -> Path:
+    return atomic_write(path, lambda tmp: frame.to_csv(tmp, sep="\t", index=False))

@@ -49,14 +49,14 @@ from __future__ import annotations
 
 import json
 import math
-import os
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from seqbench.files import atomic_write as _atomic_write
 
 __all__ = [
     "SUMMARY_KEYS",
@@ -442,17 +442,6 @@ TABLE_FILES: dict[str, tuple[str, bool]] = {
     "enhancer_shift_pairs": ("pairs", True),
 }
 SUMMARY_FILE = "enhancer_shift_summary.json"
-
-
-def _atomic_write(path: Path, write: Callable[[Path], None]) -> Path:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return path
 
 
 def write_tables(results: EnhancerShiftResults, out_dir: Path) -> list[Path]:

@@ -78,7 +78,6 @@ from __future__ import annotations
 import contextlib
 import json
 import math
-import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -87,6 +86,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from seqbench.files import atomic_write as _atomic_write
 from seqbench.stats.indicator_ols import IndicatorOLSResult, fit_cell_means, fit_indicator_ols
 
 __all__ = [
@@ -588,17 +588,6 @@ TABLE_FILES: dict[str, tuple[str, bool]] = {
     "multiplicativity_corr_residual_across_promoters": ("enhancer_residual_corr_across_promoters", True),
 }
 SUMMARY_FILE = "multiplicativity_summary.json"
-
-
-def _atomic_write(path: Path, write: Callable[[Path], None]) -> Path:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return path
 
 
 def write_tables(results: MultiplicativityResults, out_dir: Path) -> list[Path]:

@@ -84,7 +84,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -93,6 +92,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from seqbench.files import atomic_write as _atomic_write
 from seqbench.stats.common import correlate
 from seqbench.stats.glm import GLMResult, fit_glm, indicator_design, variance_explained
 
@@ -525,17 +525,6 @@ TABLE_FILES = {
     "promoter_enhancer_mpra_induced_variation": ("induced", True),
 }
 SUMMARY_FILE = "promoter_enhancer_mpra_summary.json"
-
-
-def _atomic_write(path: Path, write: Callable[[Path], Any]) -> Path:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return path
 
 
 def write_tables(results: PromoterEnhancerResults, out_dir: Path) -> list[Path]:

@@ -23,8 +23,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,6 +30,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from seqbench.files import atomic_write as _atomic
 from seqbench.stats.common import correlate, fdr_bh, pearson_log
 
 KEY_COLUMNS = ("construct_id", "member", "landmark_bin")
@@ -328,17 +327,6 @@ TABLE_FILES = (
     "occlusion",
     "ism",
 )
-
-
-def _atomic(path: Path, write: Callable[[Path], None]) -> Path:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return path
 
 
 def write_tables(results: PromoterMpraResults, out_dir: Path) -> list[Path]:

@@ -53,7 +53,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,6 +60,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from seqbench.files import atomic_write as _atomic_write
 
 __all__ = [
     "ASSAYS",
@@ -219,13 +220,6 @@ def reduce_saturation(effects: pd.DataFrame, *, calibration_loci: tuple[str | No
         [{"assay": a, **correlations(g[PRED], g[OBS])} for a, g in effects.groupby("assay", sort=False)]
     )
     return SaturationResults(effects.reset_index(drop=True), per_locus(effects), pooled, calibration_loci)
-
-
-def _atomic_write(path: Path, write) -> Path:
-    tmp = path.with_name(f".{path.name}.tmp")
-    write(tmp)
-    os.replace(tmp, path)
-    return path
 
 
 def write_tables(results: SaturationResults, out_dir: Path) -> list[Path]:

@@ -159,17 +159,6 @@ def test_bad_tss_bin_is_refused(demo, tmp_path):
 # ---------------------------------------------------------------- end to end, planted known answers
 
 
-@pytest.fixture(scope="module")
-def local_ray():
-    import ray
-
-    ray.init(
-        address="local", num_cpus=2, object_store_memory=300 * 1024**2, include_dashboard=False, log_to_driver=False
-    )
-    yield
-    ray.shutdown()
-
-
 def _submit(demo, job_dir, **runtime):
     from seqbench.runtime.submit import submit
 

@@ -31,17 +31,6 @@ DISTANCES = [3000, 10000, 20000, 40000, 90000]
 SHUFFLES = 2
 
 
-@pytest.fixture(scope="module")
-def local_ray():
-    import ray
-
-    ray.init(
-        address="local", num_cpus=2, object_store_memory=300 * 1024**2, include_dashboard=False, log_to_driver=False
-    )
-    yield
-    ray.shutdown()
-
-
 def _spec(cache_dir: Path, **runtime):
     layout = ensure_demo(cache_dir)
     raw = deep_merge(

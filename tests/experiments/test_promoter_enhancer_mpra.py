@@ -263,17 +263,6 @@ def test_demo_is_deterministic_and_motifs_are_where_the_truth_says(layout, truth
 # ---------------------------------------------------------------- end to end
 
 
-@pytest.fixture(scope="module")
-def local_ray():
-    import ray
-
-    ray.init(
-        address="local", num_cpus=4, object_store_memory=300 * 1024**2, include_dashboard=False, log_to_driver=False
-    )
-    yield
-    ray.shutdown()
-
-
 @pytest.mark.ray
 def test_job_recovers_the_planted_strengths(layout, truth, tmp_path, local_ray):
     from seqbench.runtime.submit import submit

@@ -22,17 +22,6 @@ pytestmark = pytest.mark.ray
 
 
 @pytest.fixture(scope="module")
-def local_ray():
-    import ray
-
-    ray.init(
-        address="local", num_cpus=4, object_store_memory=300 * 1024**2, include_dashboard=False, log_to_driver=False
-    )
-    yield
-    ray.shutdown()
-
-
-@pytest.fixture(scope="module")
 def job(cache_dir, tmp_path_factory, local_ray):
     from seqbench.runtime.submit import submit
 

@@ -33,17 +33,6 @@ CASES = {"F9": (215110, 215080), "IRF4": (700740, 700705)}
 CAGE_TRACKS = {"F9": [2], "IRF4": [0, 2]}
 
 
-@pytest.fixture(scope="module")
-def local_ray():
-    import ray
-
-    ray.init(
-        address="local", num_cpus=2, object_store_memory=200 * 1024**2, include_dashboard=False, log_to_driver=False
-    )
-    yield
-    ray.shutdown()
-
-
 def _member_sums(genome: Genome, chrom: str, pos: int, base: str) -> np.ndarray:
     """Planted [track] 5-bin landmark sums averaged over strands x shifts (-43, 0, 43), by the reference."""
     L, off, size = law.SEQUENCE_LENGTH, law.OUTPUT_OFFSET, law.BIN_SIZE

@@ -78,17 +78,6 @@ def test_cli_demo_end_to_end(cache_dir, tmp_path):
     assert {p: p.stat().st_mtime_ns for p in job.rglob("*.parquet")} == before
 
 
-@pytest.fixture(scope="module")
-def local_ray():
-    import ray
-
-    ray.init(
-        address="local", num_cpus=4, object_store_memory=300 * 1024**2, include_dashboard=False, log_to_driver=False
-    )
-    yield
-    ray.shutdown()
-
-
 def _tiny_spec(cache_dir: Path, **runtime):
     layout = ensure_demo(cache_dir)
     raw = deep_merge(
