@@ -121,6 +121,8 @@ class GLMResult:
     converged, n_iter:
         Whether the largest coefficient change fell below ``tol`` within ``max_iter`` iterations, and
         the iterations used.
+    rank_deficient:
+        The normal matrix was singular at the last iteration (solved by pseudo-inverse).
     n, n_params:
         Rows and columns of the design.
     """
@@ -137,6 +139,10 @@ class GLMResult:
     n: int
     n_params: int
     design: SparseDesign | None = field(default=None, repr=False)
+    #: ``X'WX`` was singular (a column that is a combination of others, e.g. promoters and enhancers
+    #: in disconnected blocks): the pseudo-inverse gave one of many solutions; coefficients within
+    #: the confounded groups are then not identifiable, fitted values still are
+    rank_deficient: bool = False
 
     def factor_effects(self, factor: str, *, include_reference: bool = True) -> pd.Series:
         """Coefficients of one factor indexed by level; the reference level is 0 when included."""
@@ -414,6 +420,7 @@ def fit_glm(
         n=n,
         n_params=p,
         design=sd,
+        rank_deficient=bool(solver is not None and solver.singular),
     )
 
 

@@ -75,6 +75,7 @@ enhancer_sd_measured_median / _predicted_median  median SDs of the induced-varia
 enhancer_sd_pearson                        Pearson of the two SDs across those promoters
 poisson_log_dna_coef                       the log_DNA_input coefficient of poisson_mult
 all_converged                              every GLM fit converged
+any_rank_deficient                         a fit's design was rank deficient (disconnected blocks)
 =========================================  ==========================================================
 
 Floats are Python floats; NaN is reported as ``None`` (strict JSON).
@@ -156,6 +157,7 @@ SUMMARY_KEYS = (
     "enhancer_sd_pearson",
     "poisson_log_dna_coef",
     "all_converged",
+    "any_rank_deficient",
 )
 
 MapFn = Callable[[Callable[[Any], Any], list[Any]], Sequence[Any]]
@@ -245,6 +247,7 @@ class ModelFit:
     converged: bool
     n_iter: int
     references: dict[str, str]
+    rank_deficient: bool = False
 
 
 def _with_derived(pairs: pd.DataFrame) -> pd.DataFrame:
@@ -272,6 +275,7 @@ def fit_model(task: tuple[str, pd.DataFrame, dict[str, str]]) -> ModelFit:
         converged=res.converged,
         n_iter=res.n_iter,
         references=dict(design.references),
+        rank_deficient=res.rank_deficient,
     )
 
 
@@ -455,6 +459,7 @@ def reduce_promoter_enhancer(
                 "data": "predicted" if response in ("pred", "log_pred") else "measured",
                 "converged": fit.converged,
                 "n_iter": fit.n_iter,
+                "rank_deficient": fit.rank_deficient,
                 "variance_explained": ve,
                 "r2": r2,
             }
@@ -510,6 +515,7 @@ def reduce_promoter_enhancer(
         "enhancer_sd_pearson": correlate(induced["sd_log_pred"], induced["sd_log_ratio"]).pearson_r,
         "poisson_log_dna_coef": float(fits["poisson_mult"].params["log_DNA_input"]),
         "all_converged": bool(all(f.converged for f in fits.values())),
+        "any_rank_deficient": bool(any(f.rank_deficient for f in fits.values())),
     }
     return PromoterEnhancerResults(data, promoters, enhancers, models, induced, stats)
 

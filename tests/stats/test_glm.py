@@ -152,3 +152,26 @@ def test_variance_explained_is_r2_of_log2_plus_one():
     fit = obs * rng.uniform(0.5, 1.5, 100)
     assert variance_explained(obs, fit) == pytest.approx(r2_score(np.log2(obs + 1), np.log2(fit + 1)), abs=1e-14)
     assert variance_explained(obs, obs) == 1.0
+
+
+def test_disconnected_blocks_are_flagged_rank_deficient_and_still_fit():
+    """Promoters {p0, p1} only ever meet enhancers {e0, e1}, and {p2, p3} only {e2, e3}: the
+    promoter and enhancer effects of the second block are confounded (one free shift between
+    them), so X'X is singular.  The fit still reproduces the cell means; the flag says so."""
+    rows = [(p, e) for p in ("p0", "p1") for e in ("e0", "e1")] + [(p, e) for p in ("p2", "p3") for e in ("e2", "e3")]
+    df = pd.DataFrame(rows * 3, columns=["promoter", "enhancer"])
+    a = {"p0": 1.0, "p1": 2.0, "p2": 3.0, "p3": 0.5}
+    b = {"e0": 1.0, "e1": 1.5, "e2": 2.0, "e3": 4.0}
+    df["y"] = df["promoter"].map(a) * df["enhancer"].map(b)
+    design = indicator_design(df, ["promoter", "enhancer"])
+    gamma = fit_glm(design, df["y"], "gamma")
+    assert gamma.rank_deficient
+    np.testing.assert_allclose(gamma.fitted, df["y"], rtol=1e-6)  # multiplicative within each block
+    ols = fit_glm(design, df["y"], "gaussian")
+    x = design.matrix.toarray()
+    coef = np.linalg.lstsq(x, df["y"].to_numpy(), rcond=None)[0]  # fitted values are unique even so
+    assert ols.rank_deficient and np.linalg.matrix_rank(x) < x.shape[1]
+    np.testing.assert_allclose(ols.fitted, x @ coef, rtol=1e-8)
+    connected = df.copy()
+    connected.loc[0, "enhancer"] = "e2"  # one pair bridging the blocks
+    assert not fit_glm(indicator_design(connected, ["promoter", "enhancer"]), connected["y"], "gamma").rank_deficient
