@@ -18,6 +18,14 @@ Per pair (:func:`pair_effects`):
 Distances are the table's ``actual_tss_distance`` (bp); distance bins ``[0, 3000)``,
 ``[3000, 12500)``, ``[12500, 34500)``, ``[34500, inf)`` are labelled ``0-3``, ``3-12.5``,
 ``12.5-34.5``, ``34.5-131`` (kb) as the paper.
+
+Recalibration (§6.3): :func:`recalibration_fit` fits ``log10(pct) = slope * log10(d) + intercept``
+on validated pairs; :func:`recalibrated_percent` divides the fitted distance trend out,
+``10**(log10(pct) - slope * log10(d) - intercept)`` (the authors hard-code the fit as
+``10**(log_pct + 0.7222 * log_d - 3.5296)``, i.e. slope -0.7222, intercept 3.5296:
+:data:`AUTHORS_RECALIBRATION`).  :func:`recalibration_auprc` compares the AUPRC of validated vs not
+for the raw and recalibrated percent on pairs with d > 1 kb, excluding the non-validated pairs whose
+2-kb window overlaps a validated pair's window at the same TSS (:func:`overlap_excluded`).
 """
 
 from __future__ import annotations
@@ -43,7 +51,37 @@ MEDIAN_WINDOWS: dict[str, tuple[float, float]] = {  # open intervals (lo, hi), b
 }
 PERCENT_THRESHOLDS = (0, 1, 3, 5, 8, 10, 15, 20, 25, 50)
 OBSERVED_MINIMA = (0, 10, 20, 25, 50)
+#: the authors' hard-coded recalibration (``EE.py``: ``log_pct + 0.7222 * log_dist - 3.5296``) as a fit
+AUTHORS_RECALIBRATION = {"slope": -0.7222, "intercept": 3.5296}
+#: the TSS of a pair, for the overlap exclusion of the recalibration AUPRC
+TSS_COLUMNS = ("chrom", "main_tss_start")
 DATASETS = ("fulco2019", "gasperini2019")
+#: keys of :meth:`KnockdownResults.summary`, in order (documented in docs/experiments/enhancer-knockdown.md)
+SUMMARY_KEYS = (
+    "n_pairs",
+    "n_windows",
+    "n_genes",
+    "n_shuffles",
+    "n_validated",
+    "n_pairs_without_measurement",
+    *(f"{stat}_{ds}" for ds in (*DATASETS, "combined") for stat in ("pearson", "spearman")),
+    "pearson_gasperini2019_1_20kb",
+    "spearman_gasperini2019_1_20kb",
+    "median_observed_percent_validated",
+    "median_predicted_percent_validated",
+    "effect_threshold_percent",
+    "fraction_genes_no_candidate_above_threshold",
+    *(f"{k}_{label}" for label in DISTANCE_LABELS for k in ("auprc_abs_log2fc", "random_baseline")),
+    "pearson_shuffle_vs_n",
+    "recalibration_slope",
+    "recalibration_intercept",
+    "auprc_recalibration_raw",
+    "auprc_recalibration_fitted",
+    "auprc_recalibration_authors",
+    "n_recalibration_overlaps_excluded",
+    "n_candidates",
+    "n_test_locations",
+)
 CANDIDATE_COLUMNS = (
     "ziga_key",
     "chromosome",
@@ -261,6 +299,72 @@ def recalibration_fit(effects: pd.DataFrame) -> dict[str, float]:
     return {"slope": float(slope), "intercept": float(intercept), "n": len(f)}
 
 
+def recalibrated_percent(effects: pd.DataFrame, slope: float, intercept: float) -> pd.Series:
+    """``10**(log10(predicted_percent) - slope * log10(distance) - intercept)`` (0 stays 0)."""
+    pct = effects["predicted_percent"].to_numpy(dtype=np.float64)
+    d = effects["distance"].to_numpy(dtype=np.float64)
+    with np.errstate(divide="ignore"):
+        out = 10.0 ** (np.log10(np.abs(pct)) - slope * np.log10(d) - intercept)
+    return pd.Series(out, index=effects.index)
+
+
+def overlap_excluded(effects: pd.DataFrame, by: tuple[str, ...] = TSS_COLUMNS) -> pd.Series:
+    """True for a non-validated pair whose window ``[fix_start, fix_end)`` overlaps (half-open) the
+    window of a validated pair (another key) at the same TSS (``by``): the authors' pyranges
+    self-join with ``validated < validated_b``, as a sort and sweep per TSS.
+
+    Per TSS the validated windows are sorted by start; the ones starting before a query's end are
+    a prefix, and the query overlaps one of them iff the running maximum of their ends exceeds the
+    query's start.
+    """
+    out = np.zeros(len(effects), dtype=bool)
+    if effects.empty:
+        return pd.Series(out, index=effects.index)
+    validated = effects["validated"].to_numpy(dtype=bool)
+    start = effects["fix_start"].to_numpy(dtype=np.int64)
+    end = effects["fix_end"].to_numpy(dtype=np.int64)
+    for rows in effects.groupby(list(by), sort=False).indices.values():
+        v, q = rows[validated[rows]], rows[~validated[rows]]
+        if v.size == 0 or q.size == 0:
+            continue
+        order = np.argsort(start[v], kind="stable")
+        v_start, v_end_max = start[v][order], np.maximum.accumulate(end[v][order])
+        k = np.searchsorted(v_start, end[q], side="left")  # validated windows starting before the query ends
+        hit = k > 0
+        out[q[hit]] = v_end_max[k[hit] - 1] > start[q[hit]]
+    return pd.Series(out, index=effects.index)
+
+
+def recalibration_auprc(effects: pd.DataFrame, fit: dict[str, float], *, min_distance: float = 1000.0) -> pd.DataFrame:
+    """AUPRC of ``validated`` for the raw |predicted %| vs the recalibrated % (the job's own ``fit``
+    and :data:`AUTHORS_RECALIBRATION`), per dataset, on pairs with d > ``min_distance`` after
+    dropping :func:`overlap_excluded` pairs (found over the whole table, before the distance cut).
+    """
+    excluded = overlap_excluded(effects)
+    rows = []
+    for ds, f in _by_dataset(effects):
+        far = f[f["distance"] > min_distance]
+        sub = far[~excluded.loc[far.index]]
+        y = sub["validated"].to_numpy(dtype=bool)
+        row = {
+            "dataset": ds,
+            "n": int(len(sub)),
+            "n_overlap_excluded": int(len(far) - len(sub)),
+            "n_validated": int(y.sum()),
+            "random_baseline": float(y.mean()) if len(y) else math.nan,
+            "auprc_raw": _ap(y, sub["predicted_percent"].abs().to_numpy(dtype=np.float64)),
+        }
+        for name, params in (("fitted", fit), ("authors", AUTHORS_RECALIBRATION)):
+            slope, intercept = params.get("slope", math.nan), params.get("intercept", math.nan)
+            if math.isnan(slope) or math.isnan(intercept):
+                row[f"auprc_recalibrated_{name}"] = math.nan
+            else:
+                score = recalibrated_percent(sub, slope, intercept).to_numpy(dtype=np.float64)
+                row[f"auprc_recalibrated_{name}"] = _ap(y, score)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
 # ------------------------------------------------------------------------------------- candidates
 
 
@@ -369,11 +473,15 @@ class KnockdownResults:
     candidates: pd.DataFrame
     recalibration: dict[str, float] = field(default_factory=dict)
     effect_threshold: float = 10.0
+    recalibration_auprc: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def summary(self) -> dict[str, Any]:
+        """Flat, strict-JSON dict with the keys :data:`SUMMARY_KEYS` (NaN becomes ``None``)."""
         e = self.effects
 
         def val(frame: pd.DataFrame, col: str, **where: Any) -> float | None:
+            if col not in frame.columns:
+                return None
             sel = frame
             for k, v in where.items():
                 sel = sel[sel[k] == v]
@@ -392,6 +500,8 @@ class KnockdownResults:
         for ds in (*DATASETS, "combined"):
             s[f"pearson_{ds}"] = val(self.correlations, "pearson", dataset=ds, subset="all")
             s[f"spearman_{ds}"] = val(self.correlations, "spearman", dataset=ds, subset="all")
+        for stat in ("pearson", "spearman"):
+            s[f"{stat}_gasperini2019_1_20kb"] = val(self.correlations, stat, dataset="gasperini2019", subset="1-20kb")
         s["median_observed_percent_validated"] = val(
             self.medians, "median_observed_percent", dataset="combined", validated=True, window="1-100kb"
         )
@@ -410,6 +520,15 @@ class KnockdownResults:
         s["recalibration_slope"] = (
             None if math.isnan(self.recalibration.get("slope", math.nan)) else (self.recalibration["slope"])
         )
+        s["recalibration_intercept"] = (
+            None if math.isnan(self.recalibration.get("intercept", math.nan)) else self.recalibration["intercept"]
+        )
+        ra = self.recalibration_auprc
+        s["auprc_recalibration_raw"] = val(ra, "auprc_raw", dataset="combined")
+        s["auprc_recalibration_fitted"] = val(ra, "auprc_recalibrated_fitted", dataset="combined")
+        s["auprc_recalibration_authors"] = val(ra, "auprc_recalibrated_authors", dataset="combined")
+        n_ex = val(ra, "n_overlap_excluded", dataset="combined")
+        s["n_recalibration_overlaps_excluded"] = None if n_ex is None else int(n_ex)
         s["n_candidates"] = int(len(self.candidates))
         s["n_test_locations"] = int(self.candidates["test_location"].sum()) if len(self.candidates) else 0
         return s
@@ -420,6 +539,7 @@ def reduce_knockdown(
 ) -> KnockdownResults:
     """Every statistic of §6.3 from the pairs and the per-construct means."""
     effects = pair_effects(pairs, means)
+    fit = recalibration_fit(effects)
     return KnockdownResults(
         effects=effects,
         correlations=correlations(effects),
@@ -428,8 +548,9 @@ def reduce_knockdown(
         auprc=auprc_by_bin(effects),
         thresholds=threshold_table(effects),
         candidates=select_candidates(effects, rules),
-        recalibration=recalibration_fit(effects),
+        recalibration=fit,
         effect_threshold=effect_threshold,
+        recalibration_auprc=recalibration_auprc(effects, fit),
     )
 
 
@@ -443,6 +564,7 @@ def write_tables(results: KnockdownResults, out_dir: Path) -> list[Path]:
         _atomic_tsv(results.genes, out_dir / "knockdown_gene_effects.tsv"),
         _atomic_tsv(results.auprc, out_dir / "knockdown_auprc.tsv"),
         _atomic_tsv(results.thresholds, out_dir / "knockdown_thresholds.tsv"),
+        _atomic_tsv(results.recalibration_auprc, out_dir / "knockdown_recalibration_auprc.tsv"),
         _atomic_tsv(results.candidates[list(CANDIDATE_COLUMNS)], out_dir / "in_silico_candidate_locs.tsv"),
     ]
 

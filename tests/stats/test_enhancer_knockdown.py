@@ -125,3 +125,110 @@ def test_candidate_rules_and_test_locations():
     assert cand.test_location.sum() == n_test == 2
     chosen = set(cand.loc[cand.test_location, "ziga_key"])
     assert chosen == {"a", "f"}  # the strongest by |log2 FC| (tie a/e: table order), then the first weak one
+
+
+def test_gasperini_1_20kb_correlation_in_summary():
+    rng = np.random.default_rng(3)
+    pairs = _pairs(120)
+    res = st.reduce_knockdown(pairs, _means(pairs, rng), st.CandidateRules())
+    e = res.effects
+    g = e[(e.dataset == "gasperini2019") & (e.distance > 1000) & (e.distance < 20_000)]
+    s = res.summary()
+    assert s["pearson_gasperini2019_1_20kb"] == pytest.approx(sps.pearsonr(g.log2_fc_pred, g.observed_log2fc)[0])
+    assert s["spearman_gasperini2019_1_20kb"] == pytest.approx(sps.spearmanr(g.log2_fc_pred, g.observed_log2fc)[0])
+    assert list(s) == list(st.SUMMARY_KEYS)
+
+
+def test_summary_keys_are_documented():
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "experiments" / "enhancer-knockdown.md").read_text()
+    missing = [k for k in st.SUMMARY_KEYS if f"`{k}`" not in doc]
+    assert not missing, f"summary keys missing from docs/experiments/enhancer-knockdown.md: {missing}"
+
+
+def _overlap_table():
+    # TSS A (chr1:1000): validated v1 [10_000, 12_000), v2 [30_000, 32_000); TSS B (chr1:5000): validated w [0, 2_000)
+    return pd.DataFrame(
+        {
+            "ziga_key": ["v1", "a", "b", "c", "v2", "d", "e", "w", "f"],
+            "chrom": ["chr1"] * 9,
+            "main_tss_start": [1000] * 7 + [5000] * 2,
+            "fix_start": [10_000, 11_999, 12_000, 8_000, 30_000, 29_000, 40_000, 0, 11_000],
+            "fix_end": [12_000, 13_999, 14_000, 10_000, 32_000, 33_000, 42_000, 2_000, 13_000],
+            "validated": [True, False, False, False, True, True, False, True, False],
+        }
+    )
+
+
+def test_overlap_excluded_hand_made():
+    t = _overlap_table()
+    got = st.overlap_excluded(t)
+    # a overlaps v1 by 1 bp -> dropped; b, c only touch v1 (half-open) -> kept; d is validated (overlapping
+    # v2 does not drop it: validated < validated_b fails); e overlaps nothing; f overlaps v1's window but at
+    # another TSS, and w (its TSS's validated window) is far -> kept; validated pairs are never dropped
+    assert list(t.ziga_key[got]) == ["a"]
+    # brute force, the authors' self-join: same TSS, different key, overlap, validated < validated_b
+    brute = [
+        any(
+            r.main_tss_start == o.main_tss_start
+            and r.ziga_key != o.ziga_key
+            and r.fix_start < o.fix_end
+            and o.fix_start < r.fix_end
+            and int(r.validated) < int(o.validated)
+            for o in t.itertuples()
+        )
+        for r in t.itertuples()
+    ]
+    assert list(got) == brute
+    # order and index do not matter
+    shuffled = t.sample(frac=1.0, random_state=0).set_index(pd.Index(range(100, 109)))
+    assert list(st.overlap_excluded(shuffled)) == list(shuffled.ziga_key == "a")
+
+
+def test_overlap_excluded_matches_brute_force_random():
+    rng = np.random.default_rng(5)
+    n = 200
+    start = rng.integers(0, 50_000, n)
+    t = pd.DataFrame(
+        {
+            "ziga_key": [f"k{i}" for i in range(n)],
+            "chrom": "chr1",
+            "main_tss_start": rng.choice([1000, 2000, 3000], n),
+            "fix_start": start,
+            "fix_end": start + rng.integers(1, 4000, n),
+            "validated": rng.random(n) < 0.2,
+        }
+    )
+    got = st.overlap_excluded(t).to_numpy()
+    s, e, v, tss = (t[c].to_numpy() for c in ("fix_start", "fix_end", "validated", "main_tss_start"))
+    ov = (s[:, None] < e[None, :]) & (s[None, :] < e[:, None]) & (tss[:, None] == tss[None, :])
+    brute = (ov & ~v[:, None] & v[None, :]).any(axis=1)
+    assert got.any() and (got == brute).all()
+
+
+def test_recalibration_auprc_matches_sklearn():
+    t = _overlap_table()
+    t["dataset"] = "fulco2019"
+    t["distance"] = [5_000, 6_000, 800, 20_000, 50_000, 3_000, 40_000, 2_000, 9_000]
+    t["predicted_percent"] = [10.0, 30.0, 50.0, 3.0, 2.0, 8.0, 1.0, 25.0, 6.0]
+    fit = {"slope": -0.5, "intercept": 2.0}
+    r = st.recalibration_auprc(t, fit)
+    row = r[r.dataset == "combined"].iloc[0]
+    # kept: d > 1 kb and not the overlapping non-validated 'a' (b has d = 800)
+    keep = t[t.ziga_key.isin(["v1", "c", "v2", "d", "e", "w", "f"])]
+    y = keep.validated.to_numpy()
+    assert row.n == 7 and row.n_overlap_excluded == 1 and row.n_validated == 4
+    assert row.random_baseline == pytest.approx(4 / 7)
+    assert row.auprc_raw == pytest.approx(average_precision_score(y, keep.predicted_percent))
+    fitted = keep.predicted_percent * keep.distance**0.5 / 100.0  # 10**(log10 p + 0.5 log10 d - 2)
+    assert row.auprc_recalibrated_fitted == pytest.approx(average_precision_score(y, fitted))
+    authors = 10 ** (np.log10(keep.predicted_percent) + 0.7222 * np.log10(keep.distance) - 3.5296)
+    assert row.auprc_recalibrated_authors == pytest.approx(average_precision_score(y, authors))
+    assert row.auprc_recalibrated_fitted != pytest.approx(row.auprc_raw)  # the recalibration reorders pairs
+    assert np.allclose(st.recalibrated_percent(keep, -0.5, 2.0), fitted)
+    # undefined fit or a single class: NaN
+    r2 = st.recalibration_auprc(t, {"slope": float("nan"), "intercept": float("nan")})
+    assert np.isnan(r2.auprc_recalibrated_fitted).all()
+    one = st.recalibration_auprc(t[t.validated], fit)
+    assert np.isnan(one.auprc_raw).all()
