@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -11,12 +12,17 @@ import pytest
 from scipy import stats as st
 
 from seqbench.stats.saturation_mutagenesis import (
+    REPLICATE_R,
     SUMMARY_KEYS,
     correlations,
     ols_slope,
     reduce_saturation,
+    strong_effects,
+    winsorize,
     write_tables,
 )
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_correlations_match_closed_forms():
@@ -91,3 +97,96 @@ def test_summary_against_independent_computation(tmp_path):
     assert all(p.is_file() for p in paths)
     back = pd.read_parquet(tmp_path / "saturation_mutagenesis_per_locus.parquet")
     assert list(back["locus"]) == ["A", "B", "C", "A", "B", "C"]
+
+
+def test_winsorize_matches_scipy_mstats():
+    from scipy.stats import mstats
+
+    rng = np.random.default_rng(3)
+    for n in (5, 99, 100, 250, 1001):
+        x = rng.standard_t(2, size=n)
+        want = np.asarray(mstats.winsorize(x, limits=(0.01, 0.01)))
+        np.testing.assert_array_equal(winsorize(x), want)
+    # NaN is kept and not counted
+    x = np.r_[np.arange(200.0), np.nan]
+    w = winsorize(x)
+    assert math.isnan(w[-1]) and w[0] == w[1] == 2.0 and w[197] == w[198] == w[199] == 197.0
+
+
+def _effects_big() -> pd.DataFrame:
+    """Loci F9, LDLR, HBB, IRF4 (in REPLICATE_R), X (not), each >= 100 variants so that winsorising clips."""
+    rng = np.random.default_rng(4)
+    parts = []
+    for assay in ("cage", "dnase"):
+        for locus, slope, n, level in (("F9", 0.3, 120, 2.0), ("LDLR", 2.5, 150, 40.0), ("HBB", 1.0, 200, 9.0),
+                                       ("IRF4", -0.5, 110, 0.5), ("X", 1.5, 130, 100.0)):
+            pred = rng.standard_t(3, size=n) * (0.6 if assay == "cage" else 0.3)
+            obs = slope * pred / 0.6 + rng.normal(scale=0.8, size=n)
+            parts.append(pd.DataFrame({"assay": assay, "locus": locus, "delta": pred, "log2FC": obs,
+                                       "ref_pred": level * rng.uniform(0.5, 1.5, n), "n_tracks": 1}))
+    return pd.concat(parts, ignore_index=True)
+
+
+def test_extras_against_independent_computation():
+    from scipy.stats import mstats, zscore
+
+    sk = pytest.importorskip("sklearn.metrics")
+    eff = _effects_big()
+    res = reduce_saturation(eff, calibration_loci=("F9", "LDLR"))
+    s = res.summary()
+    assert list(s) == list(SUMMARY_KEYS)
+    for assay in ("cage", "dnase"):
+        e = eff[eff["assay"] == assay]
+        dz, oz = [], []
+        for _, g in e.groupby("locus", sort=False):
+            dz.append(zscore(np.asarray(mstats.winsorize(g["delta"].to_numpy(), limits=(0.01, 0.01)))))
+            oz.append(zscore(g["log2FC"].to_numpy()))
+        dz, oz = np.concatenate(dz), np.concatenate(oz)
+        assert s[f"{assay}_pooled_pearson_z"] == pytest.approx(np.corrcoef(dz, oz)[0, 1], abs=1e-12)
+        v = res.variants[res.variants["assay"] == assay]
+        np.testing.assert_allclose(v["delta_z"], dz, atol=1e-12)
+        np.testing.assert_allclose(v["log2FC_z"], oz, atol=1e-12)
+        pred, obs = e["delta"].abs() > 0.5, e["log2FC"].abs() > 1.0
+        assert 0 < pred.sum() < len(e) and 0 < obs.sum() < len(e)
+        assert s[f"{assay}_precision_strong"] == pytest.approx(sk.precision_score(obs, pred), abs=1e-12)
+        assert s[f"{assay}_recall_strong"] == pytest.approx(sk.recall_score(obs, pred), abs=1e-12)
+        r = e.groupby("locus", sort=False).apply(lambda g: np.corrcoef(g["delta"], g["log2FC"])[0, 1])
+        level = np.log10(e.groupby("locus", sort=False)["ref_pred"].median() + 1.0)
+        assert s[f"{assay}_r_vs_ref_level"] == pytest.approx(np.corrcoef(r, level)[0, 1], abs=1e-12)
+        known = [k for k in r.index if k in REPLICATE_R]
+        assert known == ["F9", "LDLR", "HBB", "IRF4"]
+        want = np.corrcoef(r[known], [REPLICATE_R[k] for k in known])[0, 1]
+        assert s[f"{assay}_r_vs_replicate_r"] == pytest.approx(want, abs=1e-12)
+    pl = res.per_locus
+    assert math.isnan(pl.loc[pl["locus"] == "X", "replicate_r"].iloc[0])
+    assert pl.loc[pl["locus"] == "LDLR", "replicate_r"].iloc[0] == 0.99
+    # thresholds are arguments
+    e = eff[eff["assay"] == "cage"]
+    s2 = reduce_saturation(eff, pred_threshold=0.2, obs_threshold=0.5).summary()
+    pred, obs = e["delta"].abs() > 0.2, e["log2FC"].abs() > 0.5
+    assert s2["cage_precision_strong"] == pytest.approx(sk.precision_score(obs, pred), abs=1e-12)
+    assert s2["cage_recall_strong"] == pytest.approx(sk.recall_score(obs, pred), abs=1e-12)
+    # reducing the variant table again gives the same z-scores (no duplicated columns)
+    again = reduce_saturation(res.variants, calibration_loci=("F9", "LDLR"))
+    assert list(again.variants.columns).count("delta_z") == 1
+    assert again.summary() == s
+
+
+def test_extras_undefined_cases():
+    # nothing predicted strong, nothing measured strong -> NaN precision / recall
+    sp = strong_effects(np.zeros(5), np.ones(5) * 2.0)
+    assert math.isnan(sp["precision"]) and sp["recall"] == 0.0 and sp["n_obs_strong"] == 5
+    assert math.isnan(strong_effects(np.ones(3), np.zeros(3))["recall"])
+    # the small fixture: locus C has constant delta -> no z-scores; only A, B -> r_vs_* undefined (< 3 loci)
+    res = reduce_saturation(_effects(), calibration_loci=("A", "B"))
+    v = res.variants
+    assert v.loc[v["locus"] == "C", "delta_z"].isna().all() and v.loc[v["locus"] == "C", "log2FC_z"].notna().all()
+    s = res.summary()
+    assert s["cage_r_vs_ref_level"] is None and s["cage_r_vs_replicate_r"] is None
+    assert s["cage_pooled_pearson_z"] is not None
+
+
+def test_summary_keys_are_documented():
+    doc = (ROOT / "docs" / "experiments" / "saturation-mutagenesis.md").read_text()
+    missing = [k for k in SUMMARY_KEYS if f"`{k}`" not in doc]
+    assert not missing, f"summary keys missing from docs/experiments/saturation-mutagenesis.md: {missing}"
