@@ -57,6 +57,7 @@ from typing import Any
 import numpy as np
 
 from seqbench.experiments import promoter_enhancer_mpra as bx
+from seqbench.experiments.plasmids import format_genbank
 from seqbench.models.planted import law
 
 FORMAT_VERSION = 1
@@ -147,14 +148,8 @@ def _genbank(seq: str) -> str:
         "FEATURES             Location/Qualifiers",
         f"     misc_feature    {t0 + 1}..{t1}",
         '                     /label="tGFP (demo)"',
-        "ORIGIN",
     ]
-    low = seq.lower()
-    for i in range(0, len(low), 60):
-        groups = " ".join(low[j : j + 10] for j in range(i, min(i + 60, len(low)), 10))
-        lines.append(f"{i + 1:>9} {groups}")
-    lines.append("//")
-    return "\n".join(lines) + "\n"
+    return format_genbank(lines, seq)
 
 
 def landing_pad_for(genome_truth: dict[str, Any]) -> str:

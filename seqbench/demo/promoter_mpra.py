@@ -49,6 +49,7 @@ from typing import Any
 
 import numpy as np
 
+from seqbench.experiments.plasmids import format_genbank
 from seqbench.models.planted import law
 
 FORMAT_VERSION = 1
@@ -217,14 +218,8 @@ def _genbank(seq: str) -> str:
         '                     /label="CRS (rc)"',
         "     CDS             complement(4190..4909)",
         '                     /label="eGFP (rc)"',
-        "ORIGIN",
     ]
-    low = seq.lower()
-    for i in range(0, len(low), 60):
-        groups = " ".join(low[j : j + 10] for j in range(i, min(i + 60, len(low)), 10))
-        lines.append(f"{i + 1:>9} {groups}")
-    lines.append("//")
-    return "\n".join(lines) + "\n"
+    return format_genbank(lines, seq)
 
 
 def _plasmid(gen: _Gen) -> str:

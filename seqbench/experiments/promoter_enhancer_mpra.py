@@ -41,6 +41,7 @@ import numpy as np
 import pandas as pd
 
 from seqbench.experiments.base import Design, InputError, MapFn, read_table, sequential_map
+from seqbench.experiments.plasmids import parse_genbank, parse_landing_pad
 from seqbench.sequence.constructs import Construct, InEdit, Literal, insert
 from seqbench.spec import Key
 
@@ -110,39 +111,6 @@ _NUMERIC_COUNT_COLUMNS = COUNT_COLUMNS[2:]
 # ---------------------------------------------------------------- inputs
 
 
-def parse_genbank(path: Path) -> str:
-    """The sequence of a GenBank file by the authors' recipe (§3.1): the lines after ``ORIGIN`` up to
-    ``//``, spaces, ``/`` and digits removed, upper-cased.  Only A, C, G, T and N are accepted; a
-    ``LOCUS`` line's length (``... 6243 bp``), when present, must match."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: plasmid GenBank file not found")
-    try:
-        lines = path.read_text(errors="strict").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: plasmid GenBank file cannot be read ({exc})") from exc
-    start = next((i for i, line in enumerate(lines) if line.startswith("ORIGIN")), None)
-    if start is None:
-        raise InputError(f"{path}: no ORIGIN line; expected a GenBank record with its sequence after ORIGIN")
-    parts = []
-    for k, line in enumerate(lines[start + 1 :], start=start + 2):
-        if line.startswith("//"):
-            break
-        chunk = re.sub(r"[\s/0-9]", "", line).upper()
-        bad = re.search(r"[^ACGTN]", chunk)
-        if bad:
-            raise InputError(f"{path}: line {k}: character {bad.group()!r} in the sequence; expected A, C, G, T or N")
-        parts.append(chunk)
-    seq = "".join(parts)
-    if not seq:
-        raise InputError(f"{path}: the ORIGIN section holds no sequence")
-    locus = next((line for line in lines[:start] if line.startswith("LOCUS")), None)
-    m = re.search(r"\s(\d+)\s+bp\b", locus or "")
-    if m and int(m.group(1)) != len(seq):
-        raise InputError(f"{path}: LOCUS says {m.group(1)} bp but the ORIGIN section holds {len(seq)} bp")
-    return seq
-
-
 @dataclass(frozen=True)
 class PlasmidParts:
     """The vector pieces around the fragments (upper-case sequences)."""
@@ -170,17 +138,6 @@ def min_plasmid(promoter: str, enhancer: str, tgfp: str) -> tuple[str, int]:
         + ENHANCER_5P + enhancer + ENHANCER_3P
     )
     return seq, len(PROMOTER_5P) + len(promoter) // 2
-
-
-def parse_landing_pad(text: str, where: str = "inputs.landing_pad") -> tuple[str, int, int]:
-    """``chrom:start-end`` (0-based, half-open; commas allowed) -> ``(chrom, start, end)``."""
-    m = re.fullmatch(r"\s*([^:\s]+):([\d,]+)-([\d,]+)\s*", text)
-    if not m:
-        raise InputError(f"{where} = {text!r}; expected chrom:start-end (0-based, half-open)")
-    chrom, start, end = m.group(1), int(m.group(2).replace(",", "")), int(m.group(3).replace(",", ""))
-    if end <= start:
-        raise InputError(f"{where} = {text!r}; expected start < end")
-    return chrom, start, end
 
 
 def load_counts(path: Path) -> pd.DataFrame:

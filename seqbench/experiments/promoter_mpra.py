@@ -50,6 +50,7 @@ import numpy as np
 import pandas as pd
 
 from seqbench.experiments.base import Design, InputError, MapFn, read_table, require_int_column, sequential_map
+from seqbench.experiments.plasmids import parse_genbank, parse_landing_pad
 from seqbench.sequence.codes import SequenceError, decode, encode, reverse_complement
 from seqbench.sequence.constructs import Construct, InEdit, Literal, insert
 from seqbench.spec import Key
@@ -107,35 +108,6 @@ ACGT = "ACGT"
 # ---------------------------------------------------------------- inputs
 
 
-def parse_genbank(path: Path) -> str:
-    """The sequence of a GenBank file, by the authors' recipe (§3.1): the lines after ``ORIGIN``
-    (up to ``//``) with spaces, ``/`` and digits removed, upper-cased.  Only A, C, G, T, N allowed."""
-    if not Path(path).is_file():
-        raise InputError(f"{path}: plasmid GenBank file not found")
-    try:
-        lines = Path(path).read_text(errors="strict").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: plasmid GenBank file cannot be read ({exc})") from exc
-    start = next((i for i, line in enumerate(lines) if line.startswith("ORIGIN")), None)
-    if start is None:
-        raise InputError(f"{path}: no ORIGIN line; expected a GenBank record with its sequence after ORIGIN")
-    parts = []
-    for k, line in enumerate(lines[start + 1 :], start=start + 2):
-        if line.startswith("//"):
-            break
-        chunk = re.sub(r"[\s/0-9]", "", line).upper()
-        bad = re.search(r"[^ACGTN]", chunk)
-        if bad:
-            raise InputError(
-                f"{path}: line {k}: character {bad.group()!r} in the sequence; expected A, C, G, T or N"
-            )
-        parts.append(chunk)
-    seq = "".join(parts)
-    if not seq:
-        raise InputError(f"{path}: the ORIGIN section holds no sequence")
-    return seq
-
-
 @dataclass(frozen=True)
 class PlasmidParts:
     """The pieces the constructs use (sequences, upper-case)."""
@@ -161,17 +133,6 @@ def plasmid_parts(path: Path) -> PlasmidParts:
         )
     egfp = decode(reverse_complement(encode(seq[EGFP_SLICE[0] : EGFP_SLICE[1]])))
     return PlasmidParts(egfp=egfp, full_insert=full)
-
-
-def parse_landing_pad(text: str, where: str = "inputs.landing_pad") -> tuple[str, int, int]:
-    """``chrom:start-end`` (0-based, half-open; commas allowed) -> ``(chrom, start, end)``."""
-    m = re.fullmatch(r"\s*([^:\s]+):([\d,]+)-([\d,]+)\s*", text)
-    if not m:
-        raise InputError(f"{where} = {text!r}; expected chrom:start-end (0-based, half-open)")
-    chrom, start, end = m.group(1), int(m.group(2).replace(",", "")), int(m.group(3).replace(",", ""))
-    if end <= start:
-        raise InputError(f"{where} = {text!r}; expected start < end")
-    return chrom, start, end
 
 
 def load_oligos(path: Path) -> pd.DataFrame:
