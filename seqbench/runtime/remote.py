@@ -92,12 +92,13 @@ def submit_remote(
     """Submit the driver to the cluster; returns the submission id."""
     from seqbench.spec import SpecError
 
+    if spec_path is not None:  # what can be checked here is checked before the cluster is asked
+        check_spec_for_cluster(spec_path)
     cl = client(address)
     staging = Path(tempfile.mkdtemp(prefix="seqbench-submit-"))
     try:
         spec_name = None
         if spec_path is not None:
-            check_spec_for_cluster(spec_path)
             spec_name = "spec.toml"
             shutil.copyfile(spec_path, staging / spec_name)
         env: dict[str, Any] = {

@@ -39,11 +39,11 @@ def test_a_relative_data_root_is_refused_before_submission(tmp_path):
     spec.write_text('experiment = "multiplicativity"\ndata_root = "data"\n')
     with pytest.raises(SpecError, match="data_root = 'data' is relative"):
         check_spec_for_cluster(spec)
+    # through the CLI: refused before any connection (nothing listens on port 9)
+    res = _cli(["submit", "multiplicativity", "--spec", str(spec), "--address", "http://127.0.0.1:9"])
+    assert res.returncode == 2 and res.stderr.count("\n") == 1 and "is relative" in res.stderr, res.stderr
     spec.write_text('experiment = "multiplicativity"\ndata_root = "/shared/archive"\n')
     check_spec_for_cluster(spec)
-    res = _cli(["submit", "multiplicativity", "--spec", str(spec.with_name("rel.toml")), "--address",
-                "http://127.0.0.1:9"])
-    assert res.returncode == 2 and res.stderr.count("\n") == 1
 
 
 def test_an_unreachable_jobs_api_is_one_line_exit_2(tmp_path):
