@@ -47,11 +47,11 @@ def bench_cache_dir() -> Path:
 def demo_spec(cache: Path, overrides: dict[str, Any] | None = None):
     """The embedded multiplicativity demo job (planted model, demo genome), with ``overrides``."""
     from seqbench.demo.synthetic import ensure_demo
-    from seqbench.experiments import multiplicativity as mx
+    from seqbench.experiments.multiplicativity import demo as mx_demo
     from seqbench.spec import deep_merge, parse_spec
 
     layout = ensure_demo(cache)
-    raw = deep_merge(mx.demo_spec(layout.root), overrides or {})
+    raw = deep_merge(mx_demo.demo_spec(layout.root), overrides or {})
     return parse_spec(raw, origin="benchmark", base_dir=layout.root)
 
 

@@ -15,7 +15,7 @@ Measured (wall clock, :func:`time.perf_counter`): building the sparse design, th
 ``pred ~ C(promoter) + C(enhancer)``, each with its IRLS iterations; the process's peak resident
 set size (``resource.getrusage``; interpreter, imports and the data included); and the recovery of
 the simulated strengths (Pearson r).  Then (unless ``--no-reduce``) the whole Bergman reduce,
-:func:`seqbench.stats.promoter_enhancer_mpra.reduce_promoter_enhancer`: all seven fits of §5.4 in
+:func:`seqbench.experiments.promoter_enhancer_mpra.stats.reduce_promoter_enhancer`: all seven fits of §5.4 in
 sequence plus the summary, on the same million pairs (``reduce_s``; the peak RSS covers it too).
 BLAS is limited to ``--threads`` threads (default 2: the 2-core machine the issue asks for).
 
@@ -91,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
         del design
         reduce_s = None
         if not args.no_reduce:
-            from seqbench.stats.promoter_enhancer_mpra import reduce_promoter_enhancer
+            from seqbench.experiments.promoter_enhancer_mpra.stats import reduce_promoter_enhancer
 
             pairs = data.drop(columns=["log_DNA_input"]).assign(
                 DNA_input=2.0 ** data["log_DNA_input"].to_numpy() - 1.0, RNA_sum=rna, pred=pred, n_barcodes=2

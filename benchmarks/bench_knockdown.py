@@ -27,8 +27,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     setup_path()
     from seqbench.demo.synthetic import ensure_demo
-    from seqbench.experiments import enhancer_knockdown as kd
-    from seqbench.experiments import multiplicativity as mx
+    from seqbench.experiments.enhancer_knockdown import demo as kd_demo
+    from seqbench.experiments.enhancer_knockdown import design as kd
+    from seqbench.experiments.multiplicativity import design as mx
     from seqbench.genome import Genome
     from seqbench.models.base import ENFORMER_GEOMETRY
     from seqbench.predict import materialize_shard
@@ -36,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
 
     cache = bench_cache_dir()
     layout = ensure_demo(cache)
-    raw = deep_merge(kd.demo_spec(layout.root), {"inputs": {"shuffles": args.shuffles}})
+    raw = deep_merge(kd_demo.demo_spec(layout.root), {"inputs": {"shuffles": args.shuffles}})
     kspec = parse_spec(raw, origin="benchmark", base_dir=layout.root)
     mspec = demo_spec(cache)
     ens = kspec.ensemble
@@ -44,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
 
     def rate(spec, module, reuse: bool) -> tuple[float, int]:
         genome = Genome(spec.fasta)
-        design = module.expand(spec, genome)
+        design = module.expand(spec, genome, ENFORMER_GEOMETRY)
         ids = list(range(design.n_constructs))
         shards = [(k, ids[k : k + args.shard_size]) for k in range(0, len(ids), args.shard_size)]
         built = [(k, s, design.constructs(s)) for k, s in shards]

@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     setup_path()
     import numpy as np
 
-    from seqbench.experiments import multiplicativity as mx
+    from seqbench.experiments.multiplicativity import design as mx
     from seqbench.genome import Genome
     from seqbench.models.base import ENFORMER_GEOMETRY
     from seqbench.predict import materialize_shard
@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     geometry = spec.model.geometry or ENFORMER_GEOMETRY  # the planted model declares Enformer's geometry
     ens = spec.ensemble
     L = geometry.sequence_length
-    design = mx.expand(spec, Genome(spec.fasta))
+    design = mx.expand(spec, Genome(spec.fasta), ENFORMER_GEOMETRY)
     ids = list(range(design.n_constructs)) * args.copies
     n = len(ids)
 

@@ -43,6 +43,8 @@ from pathlib import Path
 
 from _common import bench_cache_dir, demo_spec, emit, machine, setup_path
 
+from seqbench.models.base import ENFORMER_GEOMETRY
+
 TARGET = 0.8
 
 
@@ -61,7 +63,7 @@ def first_to_last_rate(events: list[tuple[float, int]], skip: int = 1) -> float 
 
 def bare_loop(spec, shards, cache: Path, cpus: int) -> dict:
     """The planted model in a plain loop: materialize + predict_shard, shard by shard."""
-    from seqbench.experiments import multiplicativity as mx
+    from seqbench.experiments.multiplicativity import design as mx
     from seqbench.genome import Genome
     from seqbench.models import registry
     from seqbench.predict import materialize_shard, predict_shard
@@ -72,7 +74,7 @@ def bare_loop(spec, shards, cache: Path, cpus: int) -> dict:
     _, _, tracks_table, _ = registry.describe(spec.model, cache)
     tracks = {label: tracks_table.resolve(req) for label, req in spec.tracks.items()}
     genome = Genome(spec.fasta)
-    design = mx.expand(spec, genome)
+    design = mx.expand(spec, genome, ENFORMER_GEOMETRY)
     events = []
     rows = 0
     t0 = time.perf_counter()
@@ -156,11 +158,11 @@ def main(argv: list[str] | None = None) -> int:
             },
         )
 
-    from seqbench.experiments import multiplicativity as mx
+    from seqbench.experiments.multiplicativity import design as mx
     from seqbench.genome import Genome
 
     base = spec_for(replica_counts[0])
-    n = mx.expand(base, Genome(base.fasta)).n_constructs
+    n = mx.expand(base, Genome(base.fasta), ENFORMER_GEOMETRY).n_constructs
     S = args.shard_size
     shards = [(k, list(range(k * S, min(n, (k + 1) * S)))) for k in range(-(-n // S))]
 

@@ -3,7 +3,7 @@
 A synthetic candidate table with ``--promoters`` unique TSSs, ``--enhancers`` unique enhancer
 windows and ``--backgrounds`` test locations (default 89 x 115 x 32 = 327,520 constructs, the
 paper's design, spec §9.2) is written on the demo genome's chromosomes.  Its coordinates pass
-every check of :func:`seqbench.experiments.multiplicativity.load_candidates` and ``expand``:
+every check of :func:`seqbench.experiments.multiplicativity.design.load_candidates` and ``expand``:
 128-bp TSS bins, 393,216-bp model windows whose ``main_tss_bin`` matches the TSS, a 2-kb
 enhancer window 5 kb or more from its TSS (so promoter and enhancer windows never overlap).
 One row per enhancer; the rows cycle through the genes.
@@ -35,6 +35,8 @@ import tracemalloc
 from pathlib import Path
 
 from _common import bench_cache_dir, demo_spec, emit, machine, setup_path
+
+from seqbench.models.base import ENFORMER_GEOMETRY
 
 TARGET_S = 5.0
 TARGET_BYTES = 1 << 30
@@ -100,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("the table has one row per enhancer: need promoters <= enhancers and backgrounds <= enhancers")
 
     setup_path()
-    from seqbench.experiments import multiplicativity as mx
+    from seqbench.experiments.multiplicativity import design as mx
     from seqbench.genome import Genome
 
     cache = bench_cache_dir()
@@ -115,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
 
         def plan(keep: bool) -> tuple[float, float, object, list]:
             t0 = time.perf_counter()
-            design = mx.expand(spec, genome)
+            design = mx.expand(spec, genome, ENFORMER_GEOMETRY)
             t1 = time.perf_counter()
             build = design.build
             held = []

@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     repo_root = str(Path(__file__).resolve().parents[1])
     if repo_root not in sys.path:
         sys.path.insert(0, repo_root)  # run from a checkout without installing
-    from seqbench.stats.multiplicativity import reduce_multiplicativity
+    from seqbench.experiments.multiplicativity.stats import reduce_multiplicativity
 
     t0 = time.perf_counter()
     combos, ko = synthetic_combos(args.promoters, args.enhancers, args.backgrounds, args.seed)

@@ -29,8 +29,8 @@ _DEBUG = {"on": False}
 
 
 def _user_errors() -> tuple[type[BaseException], ...]:
-    from seqbench.experiments.base import InputError
     from seqbench.genome import GenomeError
+    from seqbench.inputs.tables import InputError
     from seqbench.models.base import TrackError
     from seqbench.models.tfhub import ModelLoadError
     from seqbench.runtime.jobdir import JobDirError
@@ -126,17 +126,10 @@ def submit(
     With --address http://HOST:8265 the job is handed to the cluster's Ray Jobs API: its driver runs there,
     its logs stream here (Ctrl-C detaches), and `status` / `cancel` take the printed submission id.
     With --address auto or ray://... this process is the driver, attached to that cluster."""
-    from seqbench.experiments import EXPERIMENTS
+    from seqbench.registry import get_experiment
 
     try:
-        if experiment not in EXPERIMENTS:
-            import difflib
-
-            close = difflib.get_close_matches(experiment, list(EXPERIMENTS), n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
-            from seqbench.spec import SpecError
-
-            raise SpecError(f"unknown experiment {experiment!r}{hint} (known: {', '.join(EXPERIMENTS)})")
+        get_experiment(experiment)  # an unknown name: one line with the closest known one
         from seqbench.runtime.remote import is_jobs_api
 
         if is_jobs_api(address):
@@ -217,7 +210,7 @@ def parse_replicas(text: str) -> dict[str, int]:
 
 
 def _load(experiment: str, spec: Path | None, overrides: dict, quiet: bool):
-    from seqbench.experiments import get_experiment
+    from seqbench.registry import get_experiment
     from seqbench.spec import SpecError, deep_merge, load_spec, parse_spec
 
     if spec is not None:
@@ -351,7 +344,8 @@ def stage(
     runtime.model_cache (TF-Hub) or build/check it, and copy the genome to every node's
     runtime.genome_local_dir if the spec sets one. Safe to repeat: what is in place is kept."""
     from seqbench.genome import Genome
-    from seqbench.runtime.staging import default_model_cache, local_genome, stage_model, stage_on_nodes
+    from seqbench.runtime.pipeline import stage_on_cluster
+    from seqbench.runtime.staging import default_model_cache, local_genome, stage_model
     from seqbench.runtime.submit import cache_dir
 
     try:
@@ -367,16 +361,7 @@ def stage(
         typer.echo(f"model: {m['handle']} {how} {m['local_path']}")
         if rt.genome_local_dir:
             if rt.address:
-                from seqbench.runtime.pipeline import init_ray
-
-                started = init_ray(rt)
-                try:
-                    copies = stage_on_nodes(str(job_spec.fasta), rt.genome_local_dir)
-                finally:
-                    if started:
-                        import ray
-
-                        ray.shutdown()
+                copies = stage_on_cluster(rt, str(job_spec.fasta), rt.genome_local_dir)
             else:
                 c = local_genome(job_spec.fasta, rt.genome_local_dir)
                 copies = [{"node": os.uname().nodename, "path": str(c.path), "copied": c.copied}]
@@ -389,13 +374,16 @@ def stage(
 
 @app.command("list")
 def list_() -> None:
-    """Experiments and model kinds seqbench knows."""
-    from seqbench.experiments import EXPERIMENTS
+    """Experiments (built-in and plug-ins, with where each comes from) and model kinds seqbench knows."""
     from seqbench.models.registry import MODEL_KINDS
+    from seqbench.registry import all_experiments
 
     typer.echo("experiments:")
-    for name, mod in EXPERIMENTS.items():
-        typer.echo(f"  {name:<22} {mod.TITLE}")
+    for name, exp in all_experiments():
+        if isinstance(exp, Exception):
+            typer.echo(f"  {name:<22} (cannot be loaded: {exp})")
+        else:
+            typer.echo(f"  {name:<22} {exp.title}  [{exp.source}]")
     typer.echo("models:")
     for kind, text in MODEL_KINDS.items():
         typer.echo(f"  {kind:<22} {text}")

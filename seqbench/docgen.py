@@ -6,7 +6,8 @@
 
 from __future__ import annotations
 
-from seqbench.spec import SCHEMA, Key
+from seqbench.keys import Key
+from seqbench.spec import SCHEMA
 
 
 def _type_name(key: Key) -> str:
@@ -22,7 +23,7 @@ def _row(name: str, key: Key) -> str:
 
 
 def spec_reference() -> str:
-    from seqbench.experiments import EXPERIMENTS
+    from seqbench.registry import BUILTINS
 
     header = ["| key | type | default | meaning |", "|---|---|---|---|"]
     out = ["### Top level", "", *header]
@@ -31,13 +32,14 @@ def spec_reference() -> str:
         if isinstance(keys, dict):
             out += ["", f"### `[{table}]`", "", *header]
             out += [_row(f"{table}.{k}", v) for k, v in keys.items()]
-    for name, mod in EXPERIMENTS.items():
+    for mod in BUILTINS:
+        name = mod.name
         out += ["", f"### `[inputs]` of `{name}`", "", *header]
-        out += [_row(f"inputs.{k}", v) for k, v in mod.INPUTS.items()]
+        out += [_row(f"inputs.{k}", v) for k, v in mod.inputs.items()]
         out += ["", f"Default `[tracks]` of `{name}`: "
-                + ", ".join(f"`{k}` = `{v}`" for k, v in mod.DEFAULT_TRACKS.items())
-                + f"; the experiment reads the label `{mod.READOUT}`."]
-        for table, keys in getattr(mod, "SPEC_DEFAULTS", {}).items():
+                + ", ".join(f"`{k}` = `{v}`" for k, v in mod.default_tracks.items())
+                + f"; the experiment reads the label `{mod.readout}`."]
+        for table, keys in mod.spec_defaults.items():
             shown = ", ".join(f"`{table}.{k}` = `{v!r}`".replace("'", '"') for k, v in keys.items())
             out += ["", f"Defaults of `{name}` that differ from the tables above: {shown}."]
     return "\n".join(out) + "\n"

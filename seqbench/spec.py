@@ -11,7 +11,6 @@ was expected (and the closest valid key for a misspelt one).
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import json
 import tomllib
@@ -19,23 +18,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from seqbench.keys import Key, SpecError, check_table, closest
 from seqbench.models.base import Geometry, TrackRequest
 from seqbench.models.registry import MODEL_KINDS, ModelSpec
+from seqbench.registry import experiment_names, get_experiment
 from seqbench.sequence.ensemble import Ensemble
 
-
-class SpecError(ValueError):
-    """A job spec (or an input it names) is not what seqbench expects."""
-
-
-@dataclass(frozen=True)
-class Key:
-    """One accepted spec key: its type, default and meaning (the meaning feeds ``docs/spec.md``)."""
-
-    type: type | tuple[type, ...]
-    default: Any
-    doc: str
-    choices: tuple[Any, ...] | None = None
+__all__ = ["SCHEMA", "JobSpec", "Key", "RuntimeSpec", "SpecError", "deep_merge", "load_spec", "parse_spec"]
 
 
 SCHEMA: dict[str, Any] = {
@@ -136,33 +125,6 @@ class JobSpec:
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def _closest(name: str, options: list[str]) -> str:
-    m = difflib.get_close_matches(name, options, n=1, cutoff=0.5)
-    return f"; did you mean {m[0]!r}?" if m else f"; valid keys: {', '.join(sorted(options))}"
-
-
-def _check_table(where: str, table: dict, schema: dict[str, Key], origin: str) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for k in table:
-        if k not in schema:
-            raise SpecError(f"{origin}: unknown key {where}{k}{_closest(k, list(schema))}")
-    for k, key in schema.items():
-        if k not in table:
-            out[k] = key.default
-            continue
-        v = table[k]
-        types = key.type if isinstance(key.type, tuple) else (key.type,)
-        # TOML booleans are ints to Python; refuse them where a number is expected
-        ok = False if isinstance(v, bool) and bool not in types else isinstance(v, types)
-        if not ok:
-            want = " or ".join(t.__name__ for t in types)
-            raise SpecError(f"{origin}: {where}{k} = {v!r} is a {type(v).__name__}; expected {want}")
-        if key.choices and v not in key.choices:
-            raise SpecError(f"{origin}: {where}{k} = {v!r}; expected one of {', '.join(map(str, key.choices))}")
-        out[k] = v
-    return out
-
-
 def _track_requests(origin: str, table: dict) -> dict[str, TrackRequest]:
     out = {}
     for label, v in table.items():
@@ -175,7 +137,7 @@ def _track_requests(origin: str, table: dict) -> dict[str, TrackRequest]:
         if extra:
             bad = sorted(extra)[0]
             raise SpecError(
-                f"{origin}: unknown key tracks.{label}.{bad}{_closest(bad, ['index', 'assay', 'cell_type'])}"
+                f"{origin}: unknown key tracks.{label}.{bad}{closest(bad, ['index', 'assay', 'cell_type'])}"
             )
         if "index" in v:
             idx = v["index"]
@@ -195,23 +157,21 @@ def parse_spec(raw: dict[str, Any], *, origin: str, base_dir: Path, defaults: di
     ``defaults`` holds the experiment's defaults for ``tracks`` and ``inputs`` tables (and may
     hold a default ``model``), merged under what the spec gives.
     """
-    from seqbench.experiments import get_experiment
-
     for k in raw:
         if k not in SCHEMA:
-            raise SpecError(f"{origin}: unknown key {k}{_closest(k, list(SCHEMA))}")
+            raise SpecError(f"{origin}: unknown key {k}{closest(k, list(SCHEMA))}")
     if "experiment" not in raw:
-        raise SpecError(f"{origin}: missing key experiment (one of: {', '.join(_experiment_names())})")
+        raise SpecError(f"{origin}: missing key experiment (one of: {', '.join(experiment_names())})")
     exp_name = raw["experiment"]
+    if not isinstance(exp_name, str):
+        raise SpecError(f"{origin}: experiment = {exp_name!r} is a {type(exp_name).__name__}; expected a string")
     try:
         exp = get_experiment(exp_name)
-    except KeyError as exc:
-        raise SpecError(
-            f"{origin}: experiment = {exp_name!r} is unknown{_closest(exp_name, _experiment_names())}"
-        ) from exc
+    except SpecError as exc:
+        raise SpecError(f"{origin}: {exc}") from exc
     # precedence, lowest first: the experiment's SPEC_DEFAULTS, the caller's defaults, the spec
-    defaults = deep_merge(getattr(exp, "SPEC_DEFAULTS", {}), defaults or {})
-    top = _check_table(
+    defaults = deep_merge(dict(exp.spec_defaults), defaults or {})
+    top = check_table(
         "",
         {k: v for k, v in raw.items() if not isinstance(SCHEMA[k], dict) and SCHEMA[k] is not None},
         {k: v for k, v in SCHEMA.items() if isinstance(v, Key)},
@@ -223,20 +183,21 @@ def parse_spec(raw: dict[str, Any], *, origin: str, base_dir: Path, defaults: di
         if not isinstance(given, dict):
             raise SpecError(f"{origin}: {name} must be a table ([{name}])")
         merged = {**defaults.get(name, {}), **given}
-        tables[name] = _check_table(f"{name}.", merged, SCHEMA[name], origin)
+        tables[name] = check_table(f"{name}.", merged, SCHEMA[name], origin)
     for name in ("tracks", "inputs"):
         if name in raw and not isinstance(raw[name], dict):
             raise SpecError(f"{origin}: {name} must be a table ([{name}])")
-    tracks_raw = raw.get("tracks", defaults.get("tracks", exp.DEFAULT_TRACKS))
+    tracks_raw = raw.get("tracks", defaults.get("tracks", dict(exp.default_tracks)))
     tracks = _track_requests(origin, tracks_raw)
     inputs_given = {**defaults.get("inputs", {}), **raw.get("inputs", {})}
-    inputs = _check_table("inputs.", inputs_given, exp.INPUTS, origin)
+    inputs = check_table("inputs.", inputs_given, exp.inputs, origin)
 
     data_root = (base_dir / Path(top["data_root"]).expanduser()).resolve()
-    fasta = (data_root / tables["genome"]["fasta"]).resolve()
-    for k, key in exp.INPUTS.items():
-        if key.type is str and inputs[k] and k in exp.PATH_INPUTS:
-            inputs[k] = (data_root / inputs[k]).resolve()
+    # a path may start with ~ (the user's home); relative paths are relative to data_root
+    fasta = (data_root / Path(tables["genome"]["fasta"]).expanduser()).resolve()
+    for k, key in exp.inputs.items():
+        if key.type is str and inputs[k] and k in exp.path_inputs:
+            inputs[k] = (data_root / Path(inputs[k]).expanduser()).resolve()
 
     m = tables["model"]
     geo_keys = ("sequence_length", "bin_size", "offset", "n_bins")
@@ -289,11 +250,6 @@ def parse_spec(raw: dict[str, Any], *, origin: str, base_dir: Path, defaults: di
         raw=raw,
     )
 
-
-def _experiment_names() -> list[str]:
-    from seqbench.experiments import EXPERIMENTS
-
-    return list(EXPERIMENTS)
 
 
 def load_spec(path: str | Path, *, overrides: dict[str, Any] | None = None) -> JobSpec:

@@ -177,7 +177,7 @@ def test_element_off_the_chromosome(tmp_path, data):
 
 def test_model_window_past_a_chromosome_end_is_n_padded(tmp_path, data):
     """The policy's other half: a window running off a chromosome end is planned, and reads N there."""
-    from seqbench.experiments import multiplicativity as mx
+    from seqbench.experiments.multiplicativity import design as mx
     from seqbench.genome import Genome
     from seqbench.models.base import ENFORMER_GEOMETRY
     from seqbench.predict import materialize_shard
@@ -193,7 +193,7 @@ def test_model_window_past_a_chromosome_end_is_n_padded(tmp_path, data):
     s = spec(tmp_path, f'[model]\nkind = "planted"\n[inputs]\ncandidates = "{table}"\nwindow = "centred"\n')
     job_spec = load_spec(s)
     genome = Genome(job_spec.fasta)
-    design = mx.expand(job_spec, genome)
+    design = mx.expand(job_spec, genome, ENFORMER_GEOMETRY)
     key = mx.load_candidates(table)["ziga_key"][10]
     ids = design.table.loc[design.table["location_key"] == key, "construct_id"].tolist()[:1]
     assert len(ids) == 1
@@ -207,7 +207,7 @@ def test_model_window_past_a_chromosome_end_is_n_padded(tmp_path, data):
 
 def test_table_window_before_a_chromosome_start_is_n_padded(tmp_path, data):
     """With the table's own windows (the default): a negative sequence_start is planned, and reads N."""
-    from seqbench.experiments import multiplicativity as mx
+    from seqbench.experiments.multiplicativity import design as mx
     from seqbench.genome import Genome
     from seqbench.models.base import ENFORMER_GEOMETRY
     from seqbench.predict import materialize_shard
@@ -224,7 +224,7 @@ def test_table_window_before_a_chromosome_start_is_n_padded(tmp_path, data):
     s = spec(tmp_path, f'[model]\nkind = "planted"\n[inputs]\ncandidates = "{table}"\n')
     job_spec = load_spec(s)
     genome = Genome(job_spec.fasta)
-    design = mx.expand(job_spec, genome)
+    design = mx.expand(job_spec, genome, ENFORMER_GEOMETRY)
     key = mx.load_candidates(table)["ziga_key"][3]
     ids = design.table.loc[design.table["location_key"] == key, "construct_id"].tolist()[:1]
     assert len(ids) == 1
@@ -499,9 +499,9 @@ def test_wrong_type(tmp_path, data):
 
 def test_unknown_experiment(tmp_path):
     msg = refused(tmp_path, "multiplicativty")
-    from seqbench.experiments import EXPERIMENTS
+    from seqbench.registry import experiment_names
 
-    known = ", ".join(EXPERIMENTS)
+    known = ", ".join(experiment_names())
     assert msg == f"unknown experiment 'multiplicativty'; did you mean 'multiplicativity'? (known: {known})"
 
 

@@ -19,7 +19,7 @@ def test_readme_names_the_two_setup_commands():
 
 
 def test_summary_keys_are_documented():
-    from seqbench.stats.multiplicativity import SUMMARY_KEYS
+    from seqbench.experiments.multiplicativity.stats import SUMMARY_KEYS
 
     doc = (ROOT / "docs" / "experiments" / "multiplicativity.md").read_text()
     missing = [k for k in SUMMARY_KEYS if f"`{k}`" not in doc]

@@ -291,7 +291,7 @@ def ensure_crispri_inputs(data_root: Path) -> dict[str, Path]:
     """Write the synthetic ``Data/Fulco_CRISPRi/`` inputs under ``data_root`` (idempotent, atomic).
 
     ``data_root`` is a demo root holding ``demo_truth.json``.  Returns the paths under the spec
-    ``inputs`` keys of :data:`seqbench.experiments.crispri.INPUT_KEYS`.
+    ``inputs`` keys of :data:`seqbench.inputs.crispri.INPUT_KEYS`.
     """
     root = Path(data_root)
     truth_path = root / syn.TRUTH_RELPATH

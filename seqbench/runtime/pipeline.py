@@ -308,3 +308,17 @@ def run_pipeline(
     if failure:
         raise PipelineError(failure)
     return n_replicas
+
+
+def stage_on_cluster(runtime, fasta: str, local_dir: str) -> list[dict[str, Any]]:
+    """:func:`stage_on_nodes` on the cluster at ``runtime.address`` (connected here, and left again)."""
+    import ray
+
+    from seqbench.runtime.staging import stage_on_nodes
+
+    started = init_ray(runtime)
+    try:
+        return stage_on_nodes(fasta, local_dir)
+    finally:
+        if started:
+            ray.shutdown()

@@ -160,3 +160,4 @@ def stage_on_nodes(fasta: str, local_dir: str, *, num_cpus: float = 0.1) -> list
         strategy = NodeAffinitySchedulingStrategy(node_id=node["NodeID"], soft=False)
         refs.append(task.options(num_cpus=num_cpus, scheduling_strategy=strategy).remote(fasta, local_dir))
     return ray.get(refs)
+

@@ -21,12 +21,13 @@ import numpy as np
 import pandas as pd
 
 from seqbench import __version__
-from seqbench.experiments import get_experiment
-from seqbench.experiments.base import open_input
+from seqbench.experiment import write_outputs
 from seqbench.genome import Genome
+from seqbench.inputs.tables import open_input
 from seqbench.models import registry
 from seqbench.models.base import TrackError
 from seqbench.models.tfhub import ModelLoadError
+from seqbench.registry import get_experiment
 from seqbench.runtime.jobdir import JobDir, JobDirError, atomic_write_json
 from seqbench.runtime.staging import default_model_cache
 from seqbench.spec import JobSpec
@@ -51,7 +52,7 @@ def inputs_from_job(experiment: str, job_dir: Path) -> dict[str, str]:
     from seqbench.spec import SpecError
 
     exp = get_experiment(experiment)
-    accepted: dict[str, dict[str, str]] = getattr(exp, "FROM_JOB", {})
+    accepted = exp.from_job
     job = JobDir(Path(job_dir).resolve())
     source = job.manifest()["experiment"]  # refuses a directory that is not a job
     if source not in accepted:
@@ -173,7 +174,7 @@ class Plan:
     """A validated, expanded job: everything needed to run it, nothing written yet."""
 
     experiment: Any  # the experiment module
-    design: Any  # seqbench.experiments.base.Design
+    design: Any  # seqbench.experiment.Design
     tracks: dict[str, int]  # label -> track index
     model_name: str
     geometry: Any  # seqbench.models.base.Geometry
@@ -197,13 +198,12 @@ def plan_job(spec: JobSpec) -> Plan:
             track_idx[label] = tracks_table.resolve(req)
         except TrackError as exc:
             raise TrackError(f"{spec.source}: tracks.{label}: {exc}") from exc
-    extra = getattr(exp, "extra_tracks", None)
-    if extra is not None:  # tracks the experiment picks from the model's table by its own data
-        for label, i in extra(spec, tracks_table).items():
+    if exp.extra_tracks is not None:  # tracks the experiment picks from the model's table by its own data
+        for label, i in exp.extra_tracks(spec, tracks_table).items():
             track_idx.setdefault(label, int(i))
-    if exp.READOUT not in track_idx:
-        raise SpecError(f"{spec.source}: tracks: the experiment reads track label {exp.READOUT!r}; add it to [tracks]")
-    design = exp.expand(spec, genome)
+    if exp.readout not in track_idx:
+        raise SpecError(f"{spec.source}: tracks: the experiment reads track label {exp.readout!r}; add it to [tracks]")
+    design = exp.expand(spec, genome, geometry)
     return Plan(exp, design, track_idx, name, geometry, handle, tracks_table)
 
 
@@ -260,7 +260,7 @@ def finished_result(job: JobDir) -> JobResult:
     """The result of a complete job, from its summary.json."""
     exp = get_experiment(job.manifest()["experiment"])
     summary = json.loads((job.path / "summary.json").read_text())
-    headline = [(k, label, summary.get(k)) for k, label in exp.HEADLINE]
+    headline = [(k, label, summary.get(k)) for k, label in exp.headline]
     return JobResult(job.path, summary, headline, summary.get("model", "?"), already_complete=True)
 
 
@@ -427,7 +427,7 @@ def _execute_locked(
 
 def reduce_and_report(job: JobDir, spec: JobSpec, *, map_fn=None) -> JobResult:
     """Reduce the stored predictions and write tables, figures, summary.json and report.md."""
-    from seqbench.experiments.base import sequential_map
+    from seqbench.experiment import sequential_map
 
     exp = get_experiment(spec.experiment)
     manifest = job.manifest()
@@ -446,7 +446,7 @@ def reduce_and_report(job: JobDir, spec: JobSpec, *, map_fn=None) -> JobResult:
     t0 = time.time()
     results = exp.reduce(preds, design, spec, map_fn=map_fn or sequential_map)
     model_name = manifest["model"]["name"]
-    summary, tables, figures = exp.report(results, job.path, model_name=model_name)
+    summary, tables, figures = write_outputs(exp, results, job.path, model_name=model_name, spec=spec)
     summary = {
         "experiment": spec.experiment,
         "model": model_name,
@@ -458,7 +458,7 @@ def reduce_and_report(job: JobDir, spec: JobSpec, *, map_fn=None) -> JobResult:
         **summary,
     }
     atomic_write_json(job.path / "summary.json", summary)
-    headline = [(k, label, summary.get(k)) for k, label in exp.HEADLINE]
+    headline = [(k, label, summary.get(k)) for k, label in exp.headline]
     write_report_md(job, exp, summary, headline, tables, figures, manifest)
     job.log(f"reduce and report took {time.time() - t0:.1f} s")
     job.set_status("complete", shards_done=manifest["n_shards"], n_shards=manifest["n_shards"])
@@ -482,7 +482,7 @@ def check_row_keys(job: JobDir, preds: pd.DataFrame, manifest: dict[str, Any]) -
 def write_report_md(job: JobDir, exp, summary, headline, tables, figures, manifest) -> None:
     planted = manifest["model"]["kind"] == "planted"
     lines = [
-        f"# {exp.TITLE}",
+        f"# {exp.title}",
         "",
         f"- **Model:** {summary['model']} (`{summary['model_handle']}`)"
         + (
@@ -506,7 +506,7 @@ def write_report_md(job: JobDir, exp, summary, headline, tables, figures, manife
         "|---|---|---|",
     ]
     for key, label, value in headline:
-        paper = exp.PAPER_VALUES.get(key, "")
+        paper = exp.paper_values.get(key, "")
         shown = f"{value:.3f}" if isinstance(value, float) else str(value)
         lines.append(f"| {label} (`{key}`) | {shown} | {paper} |")
     lines += ["", "## Figures", ""]

@@ -9,8 +9,8 @@ import pandas as pd
 
 from seqbench.demo.crispri import ensure_crispri_inputs
 from seqbench.demo.synthetic import ensure_demo, find_motif_occurrences
-from seqbench.experiments import crispri
 from seqbench.genome import Genome
+from seqbench.inputs import crispri
 from seqbench.models.planted import law
 
 

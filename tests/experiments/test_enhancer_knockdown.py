@@ -13,11 +13,14 @@ from scipy.optimize import curve_fit
 
 from seqbench.demo.crispri import ensure_crispri_inputs
 from seqbench.demo.synthetic import ensure_demo
-from seqbench.experiments import crispri
-from seqbench.experiments import enhancer_knockdown as kd
-from seqbench.experiments import multiplicativity as mx
-from seqbench.experiments.base import InputError
+from seqbench.experiments.enhancer_knockdown import demo as kd_demo
+from seqbench.experiments.enhancer_knockdown import design as kd
+from seqbench.experiments.multiplicativity import demo as mx_demo
+from seqbench.experiments.multiplicativity import design as mx
 from seqbench.genome import Genome
+from seqbench.inputs import crispri
+from seqbench.inputs.tables import InputError
+from seqbench.models.base import ENFORMER_GEOMETRY
 from seqbench.models.planted import law
 from seqbench.sequence.codes import N
 from seqbench.sequence.constructs import materialize
@@ -32,7 +35,7 @@ def demo(cache_dir):
 
 
 def _spec(layout, **inputs):
-    raw = deep_merge(kd.demo_spec(layout.root), {"inputs": inputs})
+    raw = deep_merge(kd_demo.demo_spec(layout.root), {"inputs": inputs})
     return parse_spec(raw, origin="test", base_dir=layout.root)
 
 
@@ -100,7 +103,7 @@ def test_loader_errors_name_file_row_and_column(demo, tmp_path, table, edit, mes
 def test_design_is_gene_major_with_one_reference_per_window(demo):
     spec = _spec(demo, shuffles=3)
     genome = Genome(spec.fasta)
-    design = kd.expand(spec, genome)
+    design = kd.expand(spec, genome, ENFORMER_GEOMETRY)
     t = design.table
     pairs = kd.select_pairs(spec)
     n_win = pairs["window"].nunique()
@@ -118,7 +121,7 @@ def test_design_is_gene_major_with_one_reference_per_window(demo):
 def test_constructs_edit_exactly_the_2kb_window(demo, kind):
     spec = _spec(demo, shuffles=2, shuffle_kind=kind, max_genes=1)
     genome = Genome(spec.fasta)
-    design = kd.expand(spec, genome)
+    design = kd.expand(spec, genome, ENFORMER_GEOMETRY)
     pairs = kd.select_pairs(spec)
     p = pairs.iloc[1]  # a planted enhancer of GENE1
     ws = int(p.sequence_start)
@@ -153,7 +156,7 @@ def test_bad_tss_bin_is_refused(demo, tmp_path):
     df.to_csv(paths["crispri_table"], sep="\t", index=False)
     spec = _spec(demo, **{k: str(v) for k, v in paths.items()})
     with pytest.raises(InputError, match="main_tss_bin"):
-        kd.expand(spec, Genome(spec.fasta))
+        kd.expand(spec, Genome(spec.fasta), ENFORMER_GEOMETRY)
 
 
 # ---------------------------------------------------------------- end to end, planted known answers
@@ -162,7 +165,7 @@ def test_bad_tss_bin_is_refused(demo, tmp_path):
 def _submit(demo, job_dir, **runtime):
     from seqbench.runtime.submit import submit
 
-    raw = deep_merge(kd.demo_spec(demo.root), {"inputs": {"shuffles": 3, "max_genes": 4}, "runtime": runtime})
+    raw = deep_merge(kd_demo.demo_spec(demo.root), {"inputs": {"shuffles": 3, "max_genes": 4}, "runtime": runtime})
     return submit(parse_spec(raw, origin="test", base_dir=demo.root), job_dir=job_dir, progress=False)
 
 
@@ -219,13 +222,14 @@ def test_knockdown_follows_the_planted_distance_law(demo, tmp_path, local_ray):
     # the candidate table is exactly what multiplicativity reads, and it expands
     cand = job / kd.CANDIDATES_RELPATH
     frame = mx.load_candidates(cand)
-    from seqbench.stats.enhancer_knockdown import CANDIDATE_COLUMNS
+    from seqbench.experiments.enhancer_knockdown.stats import CANDIDATE_COLUMNS
 
     assert list(pd.read_csv(cand, sep="\t").columns) == list(CANDIDATE_COLUMNS)
     assert set(mx.REQUIRED_COLUMNS) <= set(CANDIDATE_COLUMNS)
     assert "strong" in set(frame["candidate_type"])
-    spec = parse_spec({**mx.demo_spec(demo.root), "inputs": {"candidates": str(cand)}}, origin="t", base_dir=demo.root)
-    design = mx.expand(spec, Genome(spec.fasta))
+    raw = {**mx_demo.demo_spec(demo.root), "inputs": {"candidates": str(cand)}}
+    spec = parse_spec(raw, origin="t", base_dir=demo.root)
+    design = mx.expand(spec, Genome(spec.fasta), ENFORMER_GEOMETRY)
     assert design.n_constructs == (
         frame["test_location"].sum()
         * len(frame.drop_duplicates(["chromosome", "main_tss_start"]))

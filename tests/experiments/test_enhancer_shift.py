@@ -12,7 +12,9 @@ import pickle
 import numpy as np
 import pytest
 
-from seqbench.experiments import enhancer_shift as es
+from seqbench.experiments.enhancer_shift import demo as es_demo
+from seqbench.experiments.enhancer_shift import design as es
+from seqbench.models.base import ENFORMER_GEOMETRY
 from seqbench.sequence.constructs import materialize
 from seqbench.sequence.shuffles import derive_seed, shuffle
 from seqbench.spec import SpecError, deep_merge, parse_spec
@@ -196,7 +198,7 @@ def demo_root(cache_dir):
 
 
 def _spec(root, **inputs):
-    return parse_spec(deep_merge(es.demo_spec(root), {"inputs": inputs}), origin="t.toml", base_dir=root)
+    return parse_spec(deep_merge(es_demo.demo_spec(root), {"inputs": inputs}), origin="t.toml", base_dir=root)
 
 
 def test_demo_design_counts_and_selection(demo_root):
@@ -207,7 +209,7 @@ def test_demo_design_counts_and_selection(demo_root):
     shift, other = es.select_pairs(spec, genome)
     assert shift["validated"].all() and not other["validated"].any()
     assert (shift["distance"] >= 3000).all() and (other["distance"] >= 3000).all()
-    design = es.expand(spec, genome)
+    design = es.expand(spec, genome, ENFORMER_GEOMETRY)
     S = spec.inputs["shuffles"]
     want = len(shift) * (1 + (1 + 40) * (2 + S)) + len(other) * (1 + 3 * (2 + S))
     assert design.n_constructs == want
@@ -234,24 +236,24 @@ def test_bad_inputs_are_refused_in_one_line(demo_root, inputs, match):
 
     spec = _spec(demo_root, **inputs)
     with pytest.raises(SpecError, match=match) as err:
-        es.expand(spec, Genome(spec.fasta))
+        es.expand(spec, Genome(spec.fasta), ENFORMER_GEOMETRY)
     assert "\n" not in str(err.value) and "t.toml" in str(err.value)
 
 
 def test_no_validated_enhancer_far_enough(demo_root):
-    from seqbench.experiments.base import InputError
     from seqbench.genome import Genome
+    from seqbench.inputs.tables import InputError
 
     spec = _spec(demo_root, min_distance=10_000_000)
     with pytest.raises(InputError, match="no validated enhancer"):
-        es.expand(spec, Genome(spec.fasta))
+        es.expand(spec, Genome(spec.fasta), ENFORMER_GEOMETRY)
 
 
 def test_paper_job_spec_and_docs():
     from pathlib import Path
 
+    from seqbench.experiments.enhancer_shift.stats import SUMMARY_KEYS
     from seqbench.spec import load_spec
-    from seqbench.stats.enhancer_shift import SUMMARY_KEYS
 
     root = Path(__file__).resolve().parents[2]
     spec = load_spec(root / "jobs" / "enhancer-shift.toml")

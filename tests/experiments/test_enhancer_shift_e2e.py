@@ -18,7 +18,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from seqbench.demo.synthetic import ensure_demo, find_motif_occurrences
-from seqbench.experiments import enhancer_shift as es
+from seqbench.experiments.enhancer_shift import demo as es_demo
+from seqbench.experiments.enhancer_shift import design as es
 from seqbench.genome import Genome
 from seqbench.models.planted import law
 from seqbench.sequence.shuffles import derive_seed, shuffle
@@ -34,7 +35,7 @@ SHUFFLES = 2
 def _spec(cache_dir: Path, **runtime):
     layout = ensure_demo(cache_dir)
     raw = deep_merge(
-        es.demo_spec(layout.root),
+        es_demo.demo_spec(layout.root),
         {
             "inputs": {
                 "max_enhancers": 2,
@@ -193,6 +194,6 @@ def test_rows_identical_across_replica_counts(cache_dir, tmp_path, job_a):
 
 
 def es_figures():
-    from seqbench.report.enhancer_shift import FIGURE_FILES
+    from seqbench.experiments.enhancer_shift.figures import FIGURE_FILES
 
     return FIGURE_FILES

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from seqbench.report.enhancer_shift import FIGURE_FILES, write_figures
-from seqbench.stats.enhancer_shift import reduce_enhancer_shift
+from seqbench.experiments.enhancer_shift.figures import FIGURE_FILES, write_figures
+from seqbench.experiments.enhancer_shift.stats import reduce_enhancer_shift
 
 # the hand-made planted-decay data of the statistics tests
 _path = Path(__file__).resolve().parents[1] / "stats" / "test_enhancer_shift.py"

@@ -12,8 +12,10 @@ import numpy as np
 import pytest
 
 from seqbench.demo.synthetic import ensure_demo
-from seqbench.experiments import multiplicativity as mx
+from seqbench.experiments.multiplicativity import demo as mx_demo
+from seqbench.experiments.multiplicativity import design as mx
 from seqbench.genome import Genome
+from seqbench.models.base import ENFORMER_GEOMETRY
 from seqbench.models.planted import law
 from seqbench.models.registry import ModelSpec, load_model
 from seqbench.predict import materialize_shard, predict_shard
@@ -112,8 +114,8 @@ def test_moving_an_enhancer_away_weakens_it_as_the_law_says(demo, model):
 
 def test_background_with_its_own_elements_is_the_reference_window(demo):
     layout, truth, genome = demo
-    spec = parse_spec(mx.demo_spec(layout.root), origin="test", base_dir=layout.root)
-    design = mx.expand(spec, genome)
+    spec = parse_spec(mx_demo.demo_spec(layout.root), origin="test", base_dir=layout.root)
+    design = mx.expand(spec, genome, ENFORMER_GEOMETRY)
     t = design.table
     rows = mx.load_candidates(spec.inputs["candidates"])
     for r in rows[rows["test_location"]].itertuples():
@@ -132,8 +134,8 @@ def test_background_with_its_own_elements_is_the_reference_window(demo):
 def test_rows_do_not_depend_on_the_batch_size(demo, model):
     """The device batch is a runtime choice: the same members give the same floats."""
     layout, truth, genome = demo
-    spec = parse_spec(mx.demo_spec(layout.root), origin="test", base_dir=layout.root)
-    design = mx.expand(spec, genome)
+    spec = parse_spec(mx_demo.demo_spec(layout.root), origin="test", base_dir=layout.root)
+    design = mx.expand(spec, genome, ENFORMER_GEOMETRY)
     ids = list(range(7))
     shard = materialize_shard(0, ids, design.constructs(ids), genome.read_padded, model.geometry, ENS)
     want = predict_shard(model, shard, ENS, {"cage": 0, "dnase": 1}).to_pandas()

@@ -16,11 +16,13 @@ import pandas as pd
 import pytest
 from sklearn.metrics import r2_score
 
-from seqbench.demo import promoter_enhancer_mpra as demo
 from seqbench.demo.synthetic import ensure_demo
-from seqbench.experiments import promoter_enhancer_mpra as bx
-from seqbench.experiments.base import InputError
+from seqbench.experiments.promoter_enhancer_mpra import demo as bx_demo
+from seqbench.experiments.promoter_enhancer_mpra import demo as demo
+from seqbench.experiments.promoter_enhancer_mpra import design as bx
 from seqbench.genome import Genome
+from seqbench.inputs.tables import InputError
+from seqbench.models.base import ENFORMER_GEOMETRY
 from seqbench.models.planted import law
 from seqbench.models.planted.reference import reference_output
 from seqbench.sequence.codes import decode
@@ -33,7 +35,7 @@ L = law.SEQUENCE_LENGTH
 @pytest.fixture(scope="module")
 def layout(cache_dir):
     lay = ensure_demo(cache_dir)
-    bx.demo_spec(lay.root)  # writes the Bergman inputs
+    bx_demo.demo_spec(lay.root)  # writes the Bergman inputs
     return lay
 
 
@@ -43,7 +45,7 @@ def truth(layout):
 
 
 def _spec(layout, tmp_root: Path | None = None, runtime: dict | None = None, **inputs):
-    raw = bx.demo_spec(layout.root)
+    raw = bx_demo.demo_spec(layout.root)
     if tmp_root is not None:
         raw["data_root"] = str(tmp_root)
     raw = deep_merge(raw, {"inputs": inputs, "runtime": runtime or {}})
@@ -124,13 +126,13 @@ def test_expand_refuses_unknown_fragments_and_baselines(layout, tmp_path):
     root = _copy_inputs(layout, tmp_path)
     genome = Genome(layout.fasta)
     with pytest.raises(InputError, match="inputs.base_enhancer = 'chrX:1-2-enhancer' is not the enhancer of any pair"):
-        bx.expand(_spec(layout, root, base_enhancer="chrX:1-2-enhancer"), genome)
+        bx.expand(_spec(layout, root, base_enhancer="chrX:1-2-enhancer"), genome, ENFORMER_GEOMETRY)
     counts = root / demo.COUNTS_RELPATH
     frame = pd.read_csv(counts, sep="\t")
     frame.loc[9, "promoter"] = "chr9:1-265-promoter"
     frame.to_csv(counts, sep="\t", index=False)
     with pytest.raises(InputError, match=r"row 10, column 'promoter': 'chr9:1-265-promoter' is not a fragment of"):
-        bx.expand(_spec(layout, root), genome)
+        bx.expand(_spec(layout, root), genome, ENFORMER_GEOMETRY)
 
 
 # ---------------------------------------------------------------- geometry
@@ -148,7 +150,7 @@ def test_min_plasmid_geometry(layout):
     spec = _spec(layout)
     assert spec.ensemble.shifts == (0, 32, 64) and spec.ensemble.strands == ("+",)
     genome = Genome(layout.fasta)
-    design = bx.expand(spec, genome)
+    design = bx.expand(spec, genome, ENFORMER_GEOMETRY)
     t = design.table
     assert (t["construct_id"] == np.arange(len(t))).all()
     assert list(t.sort_values(["promoter", "enhancer"]).construct_id) == list(t.construct_id)
@@ -177,15 +179,16 @@ def test_min_plasmid_geometry(layout):
 def test_full_plasmid_and_aavs1_geometry(layout):
     genome = Genome(layout.fasta)
     plasmid = bx.parse_genbank(layout.root / demo.PLASMID_RELPATH)
-    minimal = bx.expand(_spec(layout), genome).build(3)
+    minimal = bx.expand(_spec(layout), genome, ENFORMER_GEOMETRY).build(3)
     seq_min = minimal.literal
     for left, want_left in (("fixed", plasmid[:17]), ("authors", plasmid[17:])):
-        c = bx.expand(_spec(layout, insert_type="full_plasmid", full_plasmid_left=left), genome).build(3)
+        full = _spec(layout, insert_type="full_plasmid", full_plasmid_left=left)
+        c = bx.expand(full, genome, ENFORMER_GEOMETRY).build(3)
         assert c.literal == want_left + seq_min + plasmid[1838:]
         assert c.landmark == len(want_left) + minimal.landmark
     spec = _spec(layout, insert_type="aavs1")
     chrom, start, end = bx.parse_landing_pad(spec.inputs["landing_pad"])
-    c = bx.expand(spec, genome).build(3)
+    c = bx.expand(spec, genome, ENFORMER_GEOMETRY).build(3)
     codes, lm = materialize(c, genome.read_padded, sequence_length=L)
     split = (start + end) // 2
     assert lm == L // 2
@@ -229,7 +232,7 @@ def planted_predictions(truth) -> dict[tuple[str, str], float]:
 
 def test_law_readout_matches_the_numpy_reference(layout, truth):
     """The test's closed form agrees with the model's NumPy reference on materialized members."""
-    design = bx.expand(_spec(layout), Genome(layout.fasta))
+    design = bx.expand(_spec(layout), Genome(layout.fasta), ENFORMER_GEOMETRY)
     want = planted_predictions(truth)
     t = design.table
     ids = [int(i) for i in np.linspace(0, len(t) - 1, 4).astype(int)]
@@ -311,7 +314,7 @@ def test_job_recovers_the_planted_strengths(layout, truth, tmp_path, local_ray):
 
 
 def test_summary_keys_are_documented():
-    from seqbench.stats.promoter_enhancer_mpra import SUMMARY_KEYS
+    from seqbench.experiments.promoter_enhancer_mpra.stats import SUMMARY_KEYS
 
     doc = (Path(__file__).resolve().parents[2] / "docs" / "experiments" / "promoter-enhancer-mpra.md").read_text()
     missing = [k for k in SUMMARY_KEYS if f"`{k}`" not in doc]

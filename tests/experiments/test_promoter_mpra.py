@@ -7,11 +7,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from seqbench.demo.promoter_mpra import FILES, SEGAL_DIR, ensure_promoter_mpra_demo, revcomp
 from seqbench.demo.synthetic import ensure_demo
-from seqbench.experiments import promoter_mpra as pm
-from seqbench.experiments.base import InputError
+from seqbench.experiments.promoter_mpra import design as pm
+from seqbench.experiments.promoter_mpra.demo import FILES, SEGAL_DIR, ensure_promoter_mpra_demo, revcomp
 from seqbench.genome import Genome
+from seqbench.inputs.tables import InputError
+from seqbench.models.base import ENFORMER_GEOMETRY
 from seqbench.sequence.codes import decode
 from seqbench.sequence.constructs import materialize
 from seqbench.spec import parse_spec
@@ -102,11 +103,12 @@ def test_loaders_name_file_row_and_column(demo, tmp_path, cache_dir):
         pm.load_inputs(spec)
     core.write_text("\n".join(rows) + "\n")
     with pytest.raises(InputError, match=r"no oligo with TATA_position = 7"):
-        pm.expand(_spec(tmp_path, cache_dir, baseline_tata_position=7), Genome(spec.fasta))
+        pm.expand(_spec(tmp_path, cache_dir, baseline_tata_position=7), Genome(spec.fasta), ENFORMER_GEOMETRY)
     with pytest.raises(InputError, match="no background named 'XYZ'"):
-        pm.expand(_spec(tmp_path, cache_dir, variant_background="XYZ"), Genome(spec.fasta))
+        pm.expand(_spec(tmp_path, cache_dir, variant_background="XYZ"), Genome(spec.fasta), ENFORMER_GEOMETRY)
     with pytest.raises(InputError, match="insert_types"):
-        pm.expand(_spec(tmp_path, cache_dir, insert_types=["minimal", "plasmid"]), Genome(spec.fasta))
+        bad = _spec(tmp_path, cache_dir, insert_types=["minimal", "plasmid"])
+        pm.expand(bad, Genome(spec.fasta), ENFORMER_GEOMETRY)
 
 
 def _member0(construct, genome):
@@ -121,7 +123,7 @@ def test_construct_geometry(demo, cache_dir, itype):
     root, d = demo
     spec = _spec(root, cache_dir, insert_types=["minimal", "full", "full_rv"], ism=False, occlusion=False)
     genome = Genome(spec.fasta)
-    design = pm.expand(spec, genome)
+    design = pm.expand(spec, genome, ENFORMER_GEOMETRY)
     row = design.table[(design.table["oligo_index"] == 5) & (design.table["insert_type"] == itype)].iloc[0]
     assert row["key"] == f"5|{itype}"
     seq, lm = _member0(design.build(int(row["construct_id"])), genome)
@@ -151,7 +153,7 @@ def test_variant_design_ism_all_three_alternatives_and_occlusion(demo, cache_dir
     root, d = demo
     spec = _spec(root, cache_dir)
     genome = Genome(spec.fasta)
-    design = pm.expand(spec, genome)
+    design = pm.expand(spec, genome, ENFORMER_GEOMETRY)
     t = design.table
     assert (t["construct_id"].to_numpy() == np.arange(len(t))).all()
     base = t[t["kind"] == "baseline"].iloc[0]
@@ -183,7 +185,8 @@ def test_variant_design_ism_all_three_alternatives_and_occlusion(demo, cache_dir
     p0 = int(occ.iloc[0]["position"])
     assert frag[p0 : p0 + 8] == "N" * 8 and frag[:p0] == base_seq[:p0] and frag[p0 + 8 :] == base_seq[p0 + 8 :]
     # switching the variants off leaves only the oligo block; "used" drops the oligos in no set
-    only = pm.expand(_spec(root, cache_dir, ism=False, occlusion=False, oligo_scope="used"), genome).table
+    used = _spec(root, cache_dir, ism=False, occlusion=False, oligo_scope="used")
+    only = pm.expand(used, genome, ENFORMER_GEOMETRY).table
     assert set(only["kind"]) == {"oligo"} and len(only) == len(inputs.oligos) - 5
 
 
@@ -199,7 +202,7 @@ def test_locate_moving_element():
 
 
 def test_demo_is_deterministic(tmp_path, demo):
-    from seqbench.demo.promoter_mpra import generate
+    from seqbench.experiments.promoter_mpra.demo import generate
 
     root, d = demo
     generate(tmp_path, d.landing_pad)
@@ -213,7 +216,7 @@ def test_reduce_and_report_without_variants(demo, cache_dir, tmp_path):
 
     root, _ = demo
     spec = _spec(root, cache_dir, insert_types=["full_rv", "full"], ism=False, occlusion=False)
-    design = pm.expand(spec, Genome(spec.fasta))
+    design = pm.expand(spec, Genome(spec.fasta), ENFORMER_GEOMETRY)
     t = design.table
     assert len(t) == 2 * len(pm.load_oligos(spec.inputs["oligos"])) and set(t["kind"]) == {"oligo"}
     # predictions: 2**(oligo_index % 5) for every member, so every construct mean is known exactly
@@ -226,7 +229,10 @@ def test_reduce_and_report_without_variants(demo, cache_dir, tmp_path):
         }
     )
     res = pm.reduce(preds, t, spec)
-    summary, tables, figures = pm.report(res, tmp_path, model_name="test-model")
+    from seqbench.experiment import write_outputs
+    from seqbench.experiments.promoter_mpra import EXPERIMENT
+
+    summary, tables, figures = write_outputs(EXPERIMENT, res, tmp_path, model_name="test-model")
     assert summary["summary_insert_type"] == "full" and summary["n_ism_variants"] == 0
     assert summary["ism_top_position"] is None and summary["r_endogenous"] is not None
     op = res.oligo_predictions

@@ -9,9 +9,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from seqbench.demo.promoter_mpra import CAT_BOX_START, TSS_IN_FRAGMENT
 from seqbench.demo.synthetic import ensure_demo
-from seqbench.experiments import promoter_mpra as pm
+from seqbench.experiments.promoter_mpra import demo as pm_demo
+from seqbench.experiments.promoter_mpra import design as pm
+from seqbench.experiments.promoter_mpra.demo import CAT_BOX_START, TSS_IN_FRAGMENT
+from seqbench.models.base import ENFORMER_GEOMETRY
 from seqbench.models.planted import law
 from seqbench.models.planted.reference import reference_output
 from seqbench.sequence.constructs import materialize
@@ -26,7 +28,7 @@ def job(cache_dir, tmp_path_factory, local_ray):
     from seqbench.runtime.submit import submit
 
     layout = ensure_demo(cache_dir)
-    spec = parse_spec(pm.demo_spec(layout.root), origin="test", base_dir=cache_dir)
+    spec = parse_spec(pm_demo.demo_spec(layout.root), origin="test", base_dir=cache_dir)
     result = submit(spec, job_dir=tmp_path_factory.mktemp("pm") / "job", progress=False)
     return spec, result
 
@@ -86,7 +88,7 @@ def test_tata_shift_follows_planted_positional_weighting(job):
     design = pd.read_parquet(result.job_dir / "design.parquet")
     from seqbench.genome import Genome
 
-    full = pm.expand(spec, Genome(spec.fasta))
+    full = pm.expand(spec, Genome(spec.fasta), ENFORMER_GEOMETRY)
     ids = design.set_index(["oligo_index", "kind"]).loc[[(i, "oligo") for i in tp["Oligo_index"]], "construct_id"]
     expected = _reference_readout(spec, full, ids.to_numpy())
     np.testing.assert_allclose(tp["pred"].to_numpy(), [expected[int(i)] for i in ids], rtol=2e-5)

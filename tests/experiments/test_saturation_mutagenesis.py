@@ -10,10 +10,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from seqbench.experiments import saturation_mutagenesis as sm
-from seqbench.experiments.base import InputError
+from seqbench.experiments.saturation_mutagenesis import design as sm
 from seqbench.genome import Genome
-from seqbench.models.base import TrackTable
+from seqbench.inputs.tables import InputError
+from seqbench.models.base import ENFORMER_GEOMETRY, TrackTable
 from seqbench.sequence.codes import encode
 from seqbench.sequence.constructs import ConstructError, materialize
 from tests.conftest import random_dna, write_fasta
@@ -131,7 +131,7 @@ def _spec(tables: Path, **inputs) -> SimpleNamespace:
 def test_design_order_and_constructs_put_the_allele_at_the_window_centre(tables, genome):
     """Per locus: positions ascending, the reference construct then the alts in A,C,G,T order;
     the construct is the genome window centred on the variant with the allele substituted."""
-    design = sm.expand(_spec(tables), genome)
+    design = sm.expand(_spec(tables), genome, ENFORMER_GEOMETRY)
     t = design.table
     assert list(t["construct_id"]) == list(range(len(t)))
     assert list(t["locus"]) == ["F9"] * 2 + ["LDLR"] * 5
@@ -158,7 +158,7 @@ def test_design_order_and_constructs_put_the_allele_at_the_window_centre(tables,
 
 
 def test_a_reference_construct_checks_the_genome_base(tables, genome):
-    design = sm.expand(_spec(tables), genome)
+    design = sm.expand(_spec(tables), genome, ENFORMER_GEOMETRY)
     c = design.build(0)
     bad = sm.SaturationBuilder(("k",), ("chr1",), (c.landmark,), _other(CHR1[c.landmark]), "A")
     with pytest.raises(ConstructError, match="expected"):
@@ -194,7 +194,7 @@ def test_extra_tracks_match_by_descriptor_with_fallback(tables):
 
 def test_variant_effects_average_members_then_tracks_then_log(tables, genome):
     """pred = mean over tracks of (mean over members), delta = log2(alt + 1) - log2(ref + 1)."""
-    design = sm.expand(_spec(tables, cell_types={"LDLR": "k562"}), genome).table
+    design = sm.expand(_spec(tables, cell_types={"LDLR": "k562"}), genome, ENFORMER_GEOMETRY).table
     rng = np.random.default_rng(3)
     labels = ["cage:hepg2:7", "cage:hepg2:9", "dnase:hepg2:1", "cage:k562:4", "dnase:k562:5", "dnase:k562:6"]
     rows = []

@@ -8,9 +8,9 @@ import json
 import numpy as np
 import pytest
 
-from seqbench.demo import saturation_mutagenesis as demo
 from seqbench.demo.synthetic import ensure_demo, find_motif_occurrences
-from seqbench.experiments import saturation_mutagenesis as sm
+from seqbench.experiments.saturation_mutagenesis import demo as demo
+from seqbench.experiments.saturation_mutagenesis import design as sm
 from seqbench.genome import Genome
 from seqbench.models.planted import law
 from seqbench.models.planted.reference import reference_output

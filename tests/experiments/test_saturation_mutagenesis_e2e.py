@@ -16,9 +16,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from seqbench.demo.saturation_mutagenesis import ensure_tables
 from seqbench.demo.synthetic import ensure_demo
-from seqbench.experiments import saturation_mutagenesis as sm
+from seqbench.experiments.saturation_mutagenesis import demo as sm_demo
+from seqbench.experiments.saturation_mutagenesis import design as sm
+from seqbench.experiments.saturation_mutagenesis.demo import ensure_tables
 from seqbench.genome import Genome
 from seqbench.models.planted import law
 from seqbench.models.planted.reference import reference_output
@@ -62,7 +63,7 @@ def test_planted_variant_effects_end_to_end(cache_dir, tmp_path, local_ray):
             (folder / f.parent.name).mkdir(parents=True, exist_ok=True)
             keep.to_csv(folder / f.parent.name / f.name, sep="\t", header=False, index=False)
     raw = deep_merge(
-        sm.demo_spec(layout.root),
+        sm_demo.demo_spec(layout.root),
         {"inputs": {"tables": str(folder), "calibration_loci": ["F9", "IRF4"]}, "runtime": {"shard_size": 5}},
     )
     spec = parse_spec(raw, origin="test", base_dir=tmp_path)

@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from seqbench.report.multiplicativity import FIGURE_FILES, HEXBIN_THRESHOLD, write_figures
-from seqbench.stats.multiplicativity import reduce_multiplicativity
+from seqbench.experiments.multiplicativity.figures import FIGURE_FILES, HEXBIN_THRESHOLD, write_figures
+from seqbench.experiments.multiplicativity.stats import reduce_multiplicativity
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

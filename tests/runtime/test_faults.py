@@ -35,7 +35,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from seqbench.demo.synthetic import ensure_demo
-from seqbench.experiments import multiplicativity as mx
+from seqbench.experiments.multiplicativity import demo as mx_demo
+from seqbench.experiments.multiplicativity import design as mx
 from seqbench.runtime.jobdir import JobDir
 from seqbench.spec import deep_merge, parse_spec
 
@@ -59,7 +60,7 @@ JOB_TIMEOUT_S = 300
 
 
 def _raw_spec(cache_dir: Path, **runtime: Any) -> dict[str, Any]:
-    return deep_merge(mx.demo_spec(ensure_demo(cache_dir).root), {"inputs": TINY, "runtime": runtime})
+    return deep_merge(mx_demo.demo_spec(ensure_demo(cache_dir).root), {"inputs": TINY, "runtime": runtime})
 
 
 def _spec(cache_dir: Path, **runtime: Any):
@@ -354,7 +355,7 @@ def test_bad_construct_fails_job_naming_shard_and_construct(cache_dir, tmp_path,
     from typer.testing import CliRunner
 
     from seqbench.cli import app
-    from seqbench.experiments.base import Design
+    from seqbench.experiment import Design
     from seqbench.runtime.submit import resume
 
     class BreaksOn:
@@ -366,13 +367,21 @@ def test_bad_construct_fails_job_naming_shard_and_construct(cache_dir, tmp_path,
                 raise ValueError("promoter window runs off the chromosome")
             return self.inner(construct_id)
 
+    import dataclasses
+
+    from seqbench import registry
+
     expand = mx.expand
 
-    def expand_with_bad_construct(spec, genome):
-        design = expand(spec, genome)
+    def expand_with_bad_construct(spec, genome, geometry):
+        design = expand(spec, genome, geometry)
         return Design(design.table, BreaksOn(design.build, 13))
 
-    monkeypatch.setattr(mx, "expand", expand_with_bad_construct)
+    patched = tuple(
+        dataclasses.replace(e, expand=expand_with_bad_construct) if e.name == "multiplicativity" else e
+        for e in registry.BUILTINS
+    )
+    monkeypatch.setattr(registry, "BUILTINS", patched)
     job = tmp_path / "job"
     spec_file = _spec_toml(tmp_path / "tiny.toml", cache_dir, replicas=1, shard_size=2)
     res = CliRunner().invoke(app, ["submit", "multiplicativity", "--spec", str(spec_file), "--job-dir", str(job),

@@ -15,7 +15,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from seqbench.demo.synthetic import ensure_demo
-from seqbench.experiments import multiplicativity as mx
+from seqbench.experiments.multiplicativity import demo as mx_demo
 from seqbench.runtime.staging import StagingError, local_genome
 from seqbench.spec import deep_merge, parse_spec
 from tests.conftest import write_fasta
@@ -108,7 +108,7 @@ def test_a_tfhub_url_is_downloaded_once_for_all_replicas_and_the_genome_read_loc
     layout = ensure_demo(cache_dir)
     model_dir = planted_model_dir(cache_dir)
     server = _TarballServer(model_dir)
-    base = deep_merge(mx.demo_spec(layout.root), {"inputs": {"max_promoters": 2, "max_enhancers": 3,
+    base = deep_merge(mx_demo.demo_spec(layout.root), {"inputs": {"max_promoters": 2, "max_enhancers": 3,
                                                              "max_backgrounds": 2}})
     hub_cache, local = tmp_path / "tfhub", tmp_path / "node-local"
     staged = deep_merge(base, {

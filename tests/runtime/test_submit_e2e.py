@@ -15,7 +15,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from seqbench.demo.synthetic import ensure_demo
-from seqbench.experiments import multiplicativity as mx
+from seqbench.experiments.multiplicativity import demo as mx_demo
+from seqbench.experiments.multiplicativity import design as mx
+from seqbench.models.base import ENFORMER_GEOMETRY
 from seqbench.spec import deep_merge, parse_spec
 
 pytestmark = pytest.mark.ray
@@ -81,7 +83,7 @@ def test_cli_demo_end_to_end(cache_dir, tmp_path):
 def _tiny_spec(cache_dir: Path, **runtime):
     layout = ensure_demo(cache_dir)
     raw = deep_merge(
-        mx.demo_spec(layout.root),
+        mx_demo.demo_spec(layout.root),
         {
             "inputs": {"max_promoters": 3, "max_enhancers": 4, "max_backgrounds": 2},
             "runtime": runtime,
@@ -112,7 +114,7 @@ def test_rows_identical_across_replicas_and_shards(cache_dir, tmp_path, local_ra
 
     spec = _tiny_spec(cache_dir)
     genome = Genome(spec.fasta)
-    design = mx.expand(spec, genome)
+    design = mx.expand(spec, genome, ENFORMER_GEOMETRY)
     model = load_model(spec.model)
     ids = list(range(design.n_constructs))
     shard = materialize_shard(0, ids, design.constructs(ids), genome.read_padded, model.geometry, spec.ensemble)
@@ -145,11 +147,11 @@ def test_unfinished_job_continues_with_only_missing_shards(cache_dir, tmp_path, 
     # the same spec again: the finished result, nothing computed; another spec is refused
     assert submit(spec, job_dir=job.path, progress=False).already_complete
     with pytest.raises(JobDirError, match="complete job of another spec"):
-        other = deep_merge(mx.demo_spec(ensure_demo(cache_dir).root), {"seed": 7})
+        other = deep_merge(mx_demo.demo_spec(ensure_demo(cache_dir).root), {"seed": 7})
         submit(parse_spec(other, origin="test", base_dir=cache_dir), job_dir=job.path, progress=False)
     job.set_status("failed", reason="x")
     with pytest.raises(JobDirError, match="another job"):
-        other = deep_merge(mx.demo_spec(ensure_demo(cache_dir).root), {"seed": 7})
+        other = deep_merge(mx_demo.demo_spec(ensure_demo(cache_dir).root), {"seed": 7})
         submit(parse_spec(other, origin="test", base_dir=cache_dir), job_dir=job.path, progress=False)
 
 

@@ -8,7 +8,7 @@ import pytest
 from scipy import stats as sps
 from sklearn.metrics import average_precision_score
 
-from seqbench.stats import enhancer_knockdown as st
+from seqbench.experiments.enhancer_knockdown import stats as st
 
 
 def _pairs(n=40, seed=0):

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from scipy import stats as sps
 
-from seqbench.stats import enhancer_shift as st
+from seqbench.experiments.enhancer_shift import stats as st
 
 
 def _values(rows):

@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 import statsmodels.formula.api as smf
 
-from seqbench.stats import multiplicativity
-from seqbench.stats.multiplicativity import (
+from seqbench.experiments.multiplicativity import stats as multiplicativity
+from seqbench.experiments.multiplicativity.stats import (
     REQUIRED_COLUMNS,
     SUMMARY_KEYS,
     TABLE_FILES,

@@ -10,7 +10,7 @@ import pytest
 from scipy import stats as sst
 from sklearn.metrics import r2_score
 
-from seqbench.stats.promoter_enhancer_mpra import (
+from seqbench.experiments.promoter_enhancer_mpra.stats import (
     REP_COLUMNS,
     SUMMARY_KEYS,
     filter_barcodes,

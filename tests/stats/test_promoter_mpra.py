@@ -1,4 +1,4 @@
-"""seqbench.stats.promoter_mpra on small hand-made tables with known answers."""
+"""seqbench.experiments.promoter_mpra.stats on small hand-made tables with known answers."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from seqbench.stats.promoter_mpra import construct_means, core_effects, directionality, reduce_promoter_mpra
+from seqbench.experiments.promoter_mpra.stats import construct_means, core_effects, directionality, reduce_promoter_mpra
 
 
 def _preds(values: dict[int, list[float]]) -> pd.DataFrame:

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from scipy import stats as st
 
-from seqbench.stats.saturation_mutagenesis import (
+from seqbench.experiments.saturation_mutagenesis.stats import (
     REPLICATE_R,
     SUMMARY_KEYS,
     correlations,

@@ -1,0 +1,179 @@
+"""Figures of the enhancer-shift experiment (like the paper's Fig. S23), from ``EnhancerShiftResults``.
+
+PNG files written with matplotlib's Agg canvas (no pyplot state); every title ends with
+``title_suffix``, which must name the model.  Effects are ``predicted_percent`` (%, log axis; values
+below half the smallest positive value shown, zeros included, are drawn there, for display only).
+
+=======================================  =====================================================
+file                                     content
+=======================================  =====================================================
+enhancer_shift_effect_vs_distance.png    median effect of the validated enhancers against the
+                                         test distance (best direction), 25-75 % and 10-90 %
+                                         bands, and each enhancer's native effect at its native
+                                         distance (points, native distance < 100 kb)
+enhancer_shift_trajectories.png          per-enhancer effect against distance for the far
+                                         enhancers (native distance > ``far_distance``; all of
+                                         them when none is that far), native effect marked
+enhancer_shift_vs_observed.png           native and shifted (compare distance) effect against
+                                         the observed CRISPRi effect, log-log
+enhancer_shift_classification.png        precision-recall curves, validated vs not, native
+                                         and shifted to the compare distance
+=======================================  =====================================================
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from seqbench.report.figures import new_figure as _new_figure
+from seqbench.report.figures import save_png as _save
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+    from seqbench.experiments.enhancer_shift.stats import EnhancerShiftResults
+
+__all__ = ["FIGURE_FILES", "write_figures"]
+
+FIGURE_FILES = (
+    "enhancer_shift_effect_vs_distance.png",
+    "enhancer_shift_trajectories.png",
+    "enhancer_shift_vs_observed.png",
+    "enhancer_shift_classification.png",
+)
+FLOOR_PERCENT = 1e-3
+MAX_TRAJECTORIES = 60
+
+
+def _display_floor(*columns) -> float:
+    """Half the smallest positive effect shown (at least :data:`FLOOR_PERCENT`): zero effects sit there."""
+    vals = np.concatenate([np.asarray(c, dtype=np.float64).ravel() for c in columns])
+    pos = vals[np.isfinite(vals) & (vals > 0)]
+    return max(FLOOR_PERCENT, float(pos.min()) / 2) if pos.size else FLOOR_PERCENT
+
+
+def _floor(x, lo: float = FLOOR_PERCENT) -> np.ndarray:
+    return np.maximum(np.asarray(x, dtype=np.float64), lo)
+
+
+def _plain_log_ticks(ax) -> None:
+    """Label only the decades of log axes (minor labels overlap)."""
+    from matplotlib.ticker import NullFormatter
+
+    for axis in (ax.xaxis, ax.yaxis):
+        if axis.get_scale() == "log":
+            axis.set_minor_formatter(NullFormatter())
+
+
+def _effect_vs_distance(r: EnhancerShiftResults, suffix: str) -> Figure:
+    fig = _new_figure(6.5, 4.5)
+    ax = fig.add_subplot()
+    p = r.profile
+    kb = p["distance"].to_numpy(np.float64) / 1000
+    s = r.pairs[r.pairs["shifted"].astype(bool) & (r.pairs["distance"] < 100_000)]
+    lo = _display_floor(p["q10"], p["median"], s["native_percent"])
+    if len(p):
+        ax.fill_between(kb, _floor(p["q10"], lo), _floor(p["q90"], lo), color="tab:blue", alpha=0.15, label="10-90 %")
+        ax.fill_between(kb, _floor(p["q25"], lo), _floor(p["q75"], lo), color="tab:blue", alpha=0.3, label="25-75 %")
+        ax.plot(kb, _floor(p["median"], lo), color="tab:blue", marker="o", ms=3, label="median, shifted")
+    ax.scatter(s["distance"] / 1000, _floor(s["native_percent"], lo), s=10, color="tab:orange", alpha=0.7,
+               label="native (at native distance)", zorder=3)
+    ax.set_yscale("log")
+    _plain_log_ticks(ax)
+    ax.set_xlabel("distance to the TSS (kb)")
+    ax.set_ylabel("predicted effect (%)")
+    ax.legend(fontsize=7)
+    ax.set_title(f"Validated enhancers moved to each distance (n = {len(r.pairs[r.pairs['shifted']])})\n{suffix}",
+                 fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def _trajectories(r: EnhancerShiftResults, suffix: str) -> Figure:
+    fig = _new_figure(6.5, 4.5)
+    ax = fig.add_subplot()
+    s = r.pairs[r.pairs["shifted"].astype(bool)]
+    far = s[s["distance"] > r.far_distance]
+    which, label = (far, f"native distance > {r.far_distance // 1000} kb") if len(far) else (s, "all")
+    which = which.iloc[:MAX_TRAJECTORIES]
+    best = r.best[r.best["ziga_key"].isin(which["ziga_key"])]
+    lo = _display_floor(best["predicted_percent"], which["native_percent"])
+    for row in which.itertuples(index=False):
+        t = best[best["ziga_key"] == row.ziga_key].sort_values("distance")
+        line = ax.plot(t["distance"] / 1000, _floor(t["predicted_percent"], lo), lw=0.8, alpha=0.7)
+        ax.scatter([row.distance / 1000], _floor([row.native_percent], lo), s=14, color=line[0].get_color(),
+                   edgecolor="black", linewidth=0.4, zorder=3)
+    ax.set_yscale("log")
+    _plain_log_ticks(ax)
+    ax.set_xlabel("distance to the TSS (kb)")
+    ax.set_ylabel("predicted effect (%)")
+    ax.set_title(f"Per-enhancer trajectories ({label}, {len(which)} shown; dots: native)\n{suffix}", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def _vs_observed(r: EnhancerShiftResults, suffix: str) -> Figure:
+    fig = _new_figure(9.0, 4.2)
+    s = r.pairs[r.pairs["shifted"].astype(bool)]
+    lo = _display_floor(s["observed_percent"], s["native_percent"], s["shifted_percent_compare"])
+    obs = _floor(s["observed_percent"], lo)
+    for k, (col, name) in enumerate(
+        (("native_percent", "native"), ("shifted_percent_compare", f"shifted to {r.compare_distance // 1000} kb"))
+    ):
+        ax = fig.add_subplot(1, 2, k + 1)
+        pred = _floor(s[col], lo)
+        ax.scatter(obs, pred, s=10, alpha=0.7)
+        a = float(min(obs.min(), pred.min())) if len(s) else lo
+        b = float(max(obs.max(), pred.max())) if len(s) else 100.0
+        ax.plot([a, b], [a, b], color="black", lw=0.8, ls="--")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        _plain_log_ticks(ax)
+        ax.set_xlabel("observed effect (%)")
+        ax.set_ylabel(f"predicted effect (%), {name}")
+    fig.suptitle(f"Predicted vs observed, validated enhancers\n{suffix}", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def _classification(r: EnhancerShiftResults, suffix: str) -> Figure:
+    from sklearn.metrics import precision_recall_curve
+
+    fig = _new_figure(5.0, 4.5)
+    ax = fig.add_subplot()
+    ps = r.pairs
+    ok = np.isfinite(ps["shifted_percent_compare"].to_numpy(np.float64)) & np.isfinite(
+        ps["native_percent"].to_numpy(np.float64)
+    )
+    y = ps.loc[ok, "validated"].to_numpy(bool)
+    if y.any() and not y.all():
+        for col, name in (("native_percent", "native"), ("shifted_percent_compare", "shifted")):
+            prec, rec, _ = precision_recall_curve(y, ps.loc[ok, col].to_numpy(np.float64))
+            auprc = r.stats.get(f"auprc_{name}")
+            ax.step(rec, prec, where="post", label=f"{name} (AUPRC {auprc:.3f})")
+        ax.axhline(y.mean(), color="grey", ls="--", lw=0.8, label=f"prevalence {y.mean():.3f}")
+        ax.legend(fontsize=7)
+    else:
+        ax.text(0.5, 0.5, "one class only: no curve", ha="center", va="center", transform=ax.transAxes)
+    ax.set_xlabel("recall")
+    ax.set_ylabel("precision")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1.02)
+    ax.set_title(f"Validated vs not at {r.compare_distance // 1000} kb (n = {int(ok.sum())})\n{suffix}", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def write_figures(results: EnhancerShiftResults, out_dir: Path, *, title_suffix: str) -> list[Path]:
+    """Write :data:`FIGURE_FILES` into ``out_dir`` (atomically each); return their paths."""
+    if not isinstance(title_suffix, str) or not title_suffix.strip():
+        raise ValueError(f"title_suffix: expected a non-empty string naming the model, got {title_suffix!r}")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    builders = (_effect_vs_distance, _trajectories, _vs_observed, _classification)
+    return [
+        _save(build(results, title_suffix), out_dir / name) for name, build in zip(FIGURE_FILES, builders, strict=True)
+    ]

@@ -1,0 +1,21 @@
+"""The embedded default of this experiment: its demo inputs over the shared synthetic genome."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from seqbench.experiments.multiplicativity.design import NAME
+
+
+def demo_spec(data_root: Path) -> dict[str, Any]:
+    """The embedded default: the synthetic demo archive and the planted model."""
+    return {
+        "experiment": NAME,
+        "data_root": str(data_root),
+        "model": {"kind": "planted"},
+        "tracks": {
+            "cage": {"assay": "CAGE", "cell_type": "K562"},
+            "dnase": {"assay": "DNASE", "cell_type": "K562"},
+        },
+    }

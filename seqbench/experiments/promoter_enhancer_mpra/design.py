@@ -1,0 +1,379 @@
+"""Bergman promoter x enhancer plasmid MPRA (ExP, K562; paper: "Enformer ... underestimates the importance of
+enhancers", Fig. 5A-D; experiments-spec §5, the authors' ``prepare_bergmann_exp.py``).
+
+Every (promoter, enhancer) pair that passes the §5.2 filters is one construct: the plasmid's
+promoter slot holds the 264-bp promoter fragment and its enhancer slot the enhancer fragment.
+
+* ``min_plasmid`` (default, the paper's fits): ``5'P adaptor + promoter + 3'P adaptor + tGFP +
+  barcode left + N x 16 + barcode right + 5'E adaptor + enhancer + 3'E adaptor``, a literal-source
+  construct, N beyond its ends (the authors' ``pad_sequence``);
+* ``full_plasmid``: ``plasmid_left + min_plasmid + plasmid[1838:]``, N-padded.  The authors'
+  ``plasmid_left = plasmid[17:]`` (§13 B8) repeats almost the whole vector; seqbench uses
+  ``plasmid[:17]`` by default (``inputs.full_plasmid_left = "fixed"``), ``"authors"`` reproduces
+  theirs;
+* ``aavs1``: ``min_plasmid`` inserted at the landing pad (``inputs.landing_pad``, 0-based half-open,
+  split at its midpoint, the pad kept: the authors' mode "center").
+
+``tGFP = plasmid[119:372]`` (253 bp), 0-based half-open slices of the GenBank sequence.  The
+landmark is the promoter midpoint, offset ``len(promoter) // 2`` into the promoter fragment; the
+window is centred on it (``window_start = None``).
+
+Ensemble (§0.4 exception, §13 B20): forward strand only, the authors' offsets {-64, -32, 0}.  Their
+plasmid generator puts the landmark at input position ``196,608 + offset`` (§0.3 ``pad_sequence``),
+which is seqbench's shift ``s = -offset`` (docs/geometry.md, §13 B19), so ``SPEC_DEFAULTS`` has
+shifts ``[0, 32, 64]``: the same three model inputs as the paper's.  The ensemble is not symmetric,
+so the sign matters here: ``[-64, -32, 0]`` would move the landmark to the other side of the centre.
+
+Construct ids enumerate the fitted pairs sorted by promoter id, then enhancer id.  The design
+table carries the filtered measurements of each pair (``n_barcodes, DNA_input, RNA_sum,
+log_ratio``), so the reduce needs no second pass over the barcode table except for the replicate
+check.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from seqbench.experiment import Design, MapFn, sequential_map
+from seqbench.inputs.plasmids import parse_genbank, parse_landing_pad
+from seqbench.inputs.tables import InputError, read_table
+from seqbench.keys import Key
+from seqbench.models.base import Geometry
+from seqbench.sequence.constructs import Construct, InEdit, Literal, insert
+
+NAME = "promoter-enhancer-mpra"
+TITLE = "Bergman promoter x enhancer MPRA (ExP, K562): promoter and enhancer strengths"
+
+DATA_DIR = "Data/Bergman_compatibility_logic"
+COUNTS_DEFAULT = f"{DATA_DIR}/GSE184426_ExP_1Kx1K_counts.txt"
+PROMOTERS_DEFAULT = f"{DATA_DIR}/promoters.txt"
+ENHANCERS_DEFAULT = f"{DATA_DIR}/enhancers.txt"
+PROMOTER_CLASSES_DEFAULT = f"{DATA_DIR}/promoter_classes.txt"
+ENHANCER_CLASSES_DEFAULT = f"{DATA_DIR}/enhancer_classes.txt"
+PLASMID_DEFAULT = f"{DATA_DIR}/hstarr_seq.gbk"
+AAVS1 = "chr19:55115750-55115780"
+BASE_PROMOTER = "chr14:78352885-78353149-promoter"
+BASE_ENHANCER = "chr22:17329655-17329919-enhancer"
+INSERT_TYPES = ("min_plasmid", "full_plasmid", "aavs1")
+
+# the plasmid's pieces (§5.3), 0-based half-open slices and adaptors
+PROMOTER_5P = "TCATGTGGGACATCAAGC"
+PROMOTER_3P = "GCATAGTGAGTCCACCTT"
+ENHANCER_5P = "GCTAACTTCTACCCATGC"
+ENHANCER_3P = "GCAAGTTAAGTAGGTCGT"
+BARCODE_LEFT = "TAGATTGATCTAGAGCATGCA"
+BARCODE_RIGHT = "GAGTACTGGTATGTTCA"
+BARCODE_N = 16
+TGFP_SLICE = (119, 372)
+LEFT_FIXED_SLICE = (0, 17)  # seqbench's reading of §13 B8
+LEFT_AUTHORS_START = 17  # the authors' plasmid[17:]
+RIGHT_START = 1838
+
+INPUTS: dict[str, Key] = {
+    "counts": Key(str, COUNTS_DEFAULT, "barcode counts (promoter, enhancer, DNA_input, weighted_reads_rep1..4)"),
+    "promoters": Key(str, PROMOTERS_DEFAULT, "promoter fragments (fragment, seq)"),
+    "enhancers": Key(str, ENHANCERS_DEFAULT, "enhancer fragments (fragment, seq)"),
+    "promoter_classes": Key(
+        str, PROMOTER_CLASSES_DEFAULT, "promoter classes (fragment, promoter_exp_class, randomBG); read if present"
+    ),
+    "enhancer_classes": Key(
+        str, ENHANCER_CLASSES_DEFAULT, "enhancer classes (fragment, enhancer_exp_class, randomBG); read if present"
+    ),
+    "plasmid": Key(str, PLASMID_DEFAULT, "hSTARR-seq_SCP1 vector, GenBank (tGFP and the flanks are cut from it)"),
+    "insert_type": Key(str, "min_plasmid", "minimal plasmid, full plasmid or minimal at AAVS1", INSERT_TYPES),
+    "full_plasmid_left": Key(
+        str, "fixed", "full plasmid left flank: plasmid[:17] ('fixed') or the authors' plasmid[17:] (§13 B8)",
+        ("fixed", "authors"),
+    ),
+    "landing_pad": Key(str, AAVS1, "aavs1 landing pad: chrom:start-end (0-based), split at its midpoint"),
+    "base_promoter": Key(str, BASE_PROMOTER, "reference promoter of the treatment coding (paper: median random-BG)"),
+    "base_enhancer": Key(str, BASE_ENHANCER, "reference enhancer of the treatment coding (paper: median random-BG)"),
+    "min_dna_input": Key(int, 25, "keep barcodes with DNA_input above this (strictly)"),
+    "min_barcodes": Key(int, 2, "keep pairs with at least this many barcodes"),
+    "min_partners": Key(int, 500, "induced variation (Fig. 5D): promoters with more than this many enhancers"),
+    "max_promoters": Key(int, 0, "use only the baseline and the first N-1 other promoters, sorted by id (0: all)"),
+    "max_enhancers": Key(int, 0, "use only the baseline and the first N-1 other enhancers, sorted by id (0: all)"),
+}
+PATH_INPUTS = {"counts", "promoters", "enhancers", "promoter_classes", "enhancer_classes", "plasmid"}
+DEFAULT_TRACKS: dict[str, Any] = {"cage": {"assay": "CAGE", "cell_type": "K562"}}
+READOUT = "cage"
+SPEC_DEFAULTS: dict[str, Any] = {"ensemble": {"shifts": [0, 32, 64], "strands": ["+"], "bin_window": [-1, 1]}}
+
+COUNT_COLUMNS = ("promoter", "enhancer", "DNA_input", "weighted_reads_rep1", "weighted_reads_rep2",
+                 "weighted_reads_rep3", "weighted_reads_rep4")
+_NUMERIC_COUNT_COLUMNS = COUNT_COLUMNS[2:]
+
+
+# ---------------------------------------------------------------- inputs
+
+
+@dataclass(frozen=True)
+class PlasmidParts:
+    """The vector pieces around the fragments (upper-case sequences)."""
+
+    tgfp: str  # plasmid[119:372]
+    left: str  # plasmid[:17] (fixed) or plasmid[17:] (authors, §13 B8)
+    right: str  # plasmid[1838:]
+
+
+def plasmid_parts(path: Path, *, left: str = "fixed") -> PlasmidParts:
+    """Cut tGFP and the full-plasmid flanks from the GenBank plasmid (see the module docstring)."""
+    seq = parse_genbank(path)
+    if len(seq) <= RIGHT_START:
+        raise InputError(
+            f"{path}: the plasmid is {len(seq)} bp; expected more than {RIGHT_START} bp (right flank plasmid[1838:])"
+        )
+    lf = seq[LEFT_FIXED_SLICE[0] : LEFT_FIXED_SLICE[1]] if left == "fixed" else seq[LEFT_AUTHORS_START:]
+    return PlasmidParts(tgfp=seq[TGFP_SLICE[0] : TGFP_SLICE[1]], left=lf, right=seq[RIGHT_START:])
+
+
+def min_plasmid(promoter: str, enhancer: str, tgfp: str) -> tuple[str, int]:
+    """The minimal plasmid insert and the landmark (promoter midpoint), 0-based offset into it."""
+    seq = (
+        PROMOTER_5P + promoter + PROMOTER_3P + tgfp + BARCODE_LEFT + "N" * BARCODE_N + BARCODE_RIGHT
+        + ENHANCER_5P + enhancer + ENHANCER_3P
+    )
+    return seq, len(PROMOTER_5P) + len(promoter) // 2
+
+
+def load_counts(path: Path) -> pd.DataFrame:
+    """The barcode table: ids as strings, numeric columns finite and >= 0 (errors name the row)."""
+    frame = read_table(path, COUNT_COLUMNS, what="barcode count table")
+    for col in ("promoter", "enhancer"):
+        missing = frame[col].isna()
+        if missing.any():
+            i = int(missing.to_numpy().nonzero()[0][0])
+            raise InputError(f"{path}: row {i + 1}, column {col!r}: the cell is empty (or NA); expected a fragment id")
+        frame[col] = frame[col].astype(str)
+    for col in _NUMERIC_COUNT_COLUMNS:
+        values = pd.to_numeric(frame[col], errors="coerce")
+        bad = values.isna() | ~np.isfinite(values) | (values < 0)
+        if bad.any():
+            i = int(bad.to_numpy().nonzero()[0][0])
+            raw = frame[col].iloc[i]
+            found = "the cell is empty (or NA)" if pd.isna(raw) else repr(str(raw))
+            raise InputError(f"{path}: row {i + 1}, column {col!r}: {found}; expected a number >= 0")
+        frame[col] = values.astype(np.float64)
+    return frame
+
+
+def load_fragments(path: Path, what: str) -> pd.DataFrame:
+    """``fragment`` (unique id) and ``seq`` (A/C/G/T/N, upper-cased), in file order."""
+    frame = read_table(path, ("fragment", "seq"), what=f"{what} fragment table")
+    frame = frame[["fragment", "seq"]].copy()
+    for i, (frag, seq) in enumerate(zip(frame["fragment"], frame["seq"], strict=True)):
+        if pd.isna(frag):
+            raise InputError(f"{path}: row {i + 1}, column 'fragment': the cell is empty (or NA); expected an id")
+        if pd.isna(seq) or not isinstance(seq, str) or not seq.strip():
+            raise InputError(f"{path}: row {i + 1}, column 'seq': the cell is empty (or NA); expected a DNA sequence")
+        bad = re.search(r"[^ACGTN]", seq.strip().upper())
+        if bad:
+            raise InputError(
+                f"{path}: row {i + 1}, column 'seq': character {bad.group()!r}; expected only A, C, G, T or N"
+            )
+    frame["fragment"] = frame["fragment"].astype(str)
+    frame["seq"] = frame["seq"].str.strip().str.upper()
+    dup = frame["fragment"].duplicated()
+    if dup.any():
+        i = int(dup.to_numpy().nonzero()[0][0])
+        first = int((frame["fragment"] == frame["fragment"].iloc[i]).to_numpy().nonzero()[0][0])
+        raise InputError(
+            f"{path}: row {i + 1}, column 'fragment': {frame['fragment'].iloc[i]!r} is already row {first + 1};"
+            " expected unique ids"
+        )
+    return frame.reset_index(drop=True)
+
+
+def load_classes(path: Path | None, kind: str) -> pd.DataFrame | None:
+    """The optional class table (``fragment, <kind>_exp_class, randomBG``), or None when absent."""
+    if path is None or str(path) in ("", ".") or not Path(path).is_file():
+        return None
+    col = f"{kind}_exp_class"
+    frame = read_table(Path(path), ("fragment", col, "randomBG"), what=f"{kind} class table")
+    frame = frame[["fragment", col, "randomBG"]].copy()
+    frame["fragment"] = frame["fragment"].astype(str)
+    frame["randomBG"] = frame["randomBG"].astype(str).str.strip().str.lower().isin(["true", "1"])
+    return frame.drop_duplicates("fragment").rename(columns={col: f"{kind}_class", "randomBG": f"{kind}_randomBG"})
+
+
+def _check_known(counts: pd.DataFrame, column: str, known: set[str], path: Path, table: Path) -> None:
+    unknown = ~counts[column].isin(known)
+    if unknown.any():
+        i = int(unknown.to_numpy().nonzero()[0][0])
+        raise InputError(
+            f"{path}: row {i + 1}, column {column!r}: {counts[column].iloc[i]!r} is not a fragment of {table.name}"
+        )
+
+
+# ---------------------------------------------------------------- constructs
+
+
+@dataclass(frozen=True, eq=False)
+class BergmanBuilder:
+    """Builds construct ``i`` (picklable: shipped to the materialization tasks).
+
+    ``pair_promoter[i]``/``pair_enhancer[i]`` index ``promoter_seqs``/``enhancer_seqs``.
+    """
+
+    promoter_ids: tuple[str, ...]
+    promoter_seqs: tuple[str, ...]
+    enhancer_ids: tuple[str, ...]
+    enhancer_seqs: tuple[str, ...]
+    pair_promoter: np.ndarray
+    pair_enhancer: np.ndarray
+    insert_type: str
+    parts: PlasmidParts
+    landing_pad: tuple[str, int, int] | None = None
+
+    def __call__(self, construct_id: int) -> Construct:
+        p, e = int(self.pair_promoter[construct_id]), int(self.pair_enhancer[construct_id])
+        key = f"{self.promoter_ids[p]}|{self.enhancer_ids[e]}"
+        seq, lm = min_plasmid(self.promoter_seqs[p], self.enhancer_seqs[e], self.parts.tgfp)
+        if self.insert_type == "min_plasmid":
+            return Construct(key=key, literal=seq, landmark=lm)
+        if self.insert_type == "full_plasmid":
+            full = self.parts.left + seq + self.parts.right
+            return Construct(key=key, literal=full, landmark=len(self.parts.left) + lm)
+        assert self.landing_pad is not None
+        chrom, start, end = self.landing_pad
+        split = (start + end) // 2
+        return Construct(key=key, chrom=chrom, landmark=InEdit(0, lm), edits=(insert(split, Literal(seq)),))
+
+
+def _limit(levels: list[str], base: str, n: int) -> list[str]:
+    if not n or len(levels) <= n:
+        return levels
+    others = [x for x in levels if x != base][: max(n - 1, 0)]
+    return sorted([base, *others]) if base in levels else levels[:n]
+
+
+def filtered_pairs(spec) -> tuple[pd.DataFrame, dict[str, int], pd.DataFrame]:
+    """Read and filter the barcode table: ``(pairs, filter counts, raw counts)`` (see the stats module)."""
+    from seqbench.experiments.promoter_enhancer_mpra.stats import filter_barcodes
+
+    inp = spec.inputs
+    counts = load_counts(Path(inp["counts"]))
+    pairs, stats = filter_barcodes(counts, min_dna_input=inp["min_dna_input"], min_barcodes=inp["min_barcodes"])
+    return pairs, stats, counts
+
+
+def expand(spec, genome, geometry: Geometry) -> Design:
+    """Design: one construct per filtered (promoter, enhancer) pair."""
+    inp = spec.inputs
+    counts_path = Path(inp["counts"])
+    if inp["min_barcodes"] < 1:
+        raise InputError(f"inputs.min_barcodes = {inp['min_barcodes']}; expected >= 1")
+    promoters = load_fragments(Path(inp["promoters"]), "promoter")
+    enhancers = load_fragments(Path(inp["enhancers"]), "enhancer")
+    pairs, _, counts = filtered_pairs(spec)
+    _check_known(counts, "promoter", set(promoters["fragment"]), counts_path, Path(inp["promoters"]))
+    _check_known(counts, "enhancer", set(enhancers["fragment"]), counts_path, Path(inp["enhancers"]))
+    if pairs.empty:
+        raise InputError(
+            f"{counts_path}: no (promoter, enhancer) pair passes the filters (DNA_input > {inp['min_dna_input']},"
+            f" RNA_sum > 0, >= {inp['min_barcodes']} barcodes)"
+        )
+    for kind, base in (("promoter", inp["base_promoter"]), ("enhancer", inp["base_enhancer"])):
+        if not (pairs[kind] == base).any():
+            raise InputError(
+                f"inputs.base_{kind} = {base!r} is not the {kind} of any pair passing the filters in"
+                f" {counts_path.name};"
+                f" expected one of the {pairs[kind].nunique()} filtered {kind}s (e.g. {sorted(pairs[kind])[0]!r})"
+            )
+    keep_p = _limit(sorted(pairs["promoter"].unique()), inp["base_promoter"], inp["max_promoters"])
+    keep_e = _limit(sorted(pairs["enhancer"].unique()), inp["base_enhancer"], inp["max_enhancers"])
+    pairs = pairs[pairs["promoter"].isin(keep_p) & pairs["enhancer"].isin(keep_e)]
+    pairs = pairs.sort_values(["promoter", "enhancer"]).reset_index(drop=True)
+
+    parts = plasmid_parts(Path(inp["plasmid"]), left=inp["full_plasmid_left"])
+    pad = None
+    if inp["insert_type"] == "aavs1":
+        pad = parse_landing_pad(inp["landing_pad"])
+        genome.check_chrom(pad[0], where="inputs.landing_pad")
+        if pad[2] > genome.lengths[pad[0]]:
+            raise InputError(f"inputs.landing_pad = {inp['landing_pad']!r} is off {pad[0]} "
+                             f"(length {genome.lengths[pad[0]]})")
+
+    p_ids = sorted(pairs["promoter"].unique())
+    e_ids = sorted(pairs["enhancer"].unique())
+    p_seq = dict(zip(promoters["fragment"], promoters["seq"], strict=True))
+    e_seq = dict(zip(enhancers["fragment"], enhancers["seq"], strict=True))
+    p_code = pd.Categorical(pairs["promoter"], categories=p_ids).codes.astype(np.int32)
+    e_code = pd.Categorical(pairs["enhancer"], categories=e_ids).codes.astype(np.int32)
+    table = pd.DataFrame(
+        {
+            "construct_id": np.arange(len(pairs), dtype=np.int64),
+            "promoter": pd.Categorical.from_codes(p_code, p_ids),
+            "enhancer": pd.Categorical.from_codes(e_code, e_ids),
+            "n_barcodes": pairs["n_barcodes"].to_numpy(np.int64),
+            "DNA_input": pairs["DNA_input"].to_numpy(np.float64),
+            "RNA_sum": pairs["RNA_sum"].to_numpy(np.float64),
+            "log_ratio": pairs["log_ratio"].to_numpy(np.float64),
+        }
+    )
+    builder = BergmanBuilder(
+        promoter_ids=tuple(p_ids),
+        promoter_seqs=tuple(p_seq[i] for i in p_ids),
+        enhancer_ids=tuple(e_ids),
+        enhancer_seqs=tuple(e_seq[i] for i in e_ids),
+        pair_promoter=p_code,
+        pair_enhancer=e_code,
+        insert_type=inp["insert_type"],
+        parts=parts,
+        landing_pad=pad,
+    )
+    return Design(table=table, build=builder)
+
+
+# ---------------------------------------------------------------- reduce and report
+
+
+def pair_predictions(predictions: pd.DataFrame, design: pd.DataFrame) -> pd.DataFrame:
+    """The design rows with ``pred`` (and ``dnase``): each track's mean over the members, natural scale."""
+    cols = [c for c in (READOUT, "dnase") if c in predictions.columns]
+    means = predictions.groupby("construct_id", sort=True)[cols].mean()
+    pairs = design.set_index("construct_id").loc[means.index].reset_index()
+    pairs["promoter"] = pairs["promoter"].astype(str)
+    pairs["enhancer"] = pairs["enhancer"].astype(str)
+    pairs["pred"] = means[READOUT].to_numpy(dtype=np.float64)
+    if "dnase" in cols:
+        pairs["dnase"] = means["dnase"].to_numpy(dtype=np.float64)
+    return pairs
+
+
+def reduce(predictions: pd.DataFrame, design: pd.DataFrame, spec, map_fn: MapFn = sequential_map):
+    """Fit the §5.4 models (see :mod:`seqbench.experiments.promoter_enhancer_mpra.stats`)."""
+    from seqbench.experiments.promoter_enhancer_mpra.stats import (
+        filter_barcodes,
+        reduce_promoter_enhancer,
+        replicate_r2,
+    )
+
+    inp = spec.inputs
+    pairs = pair_predictions(predictions, design)
+    counts = load_counts(Path(inp["counts"]))
+    _, fstats = filter_barcodes(counts, min_dna_input=inp["min_dna_input"], min_barcodes=inp["min_barcodes"])
+    results = reduce_promoter_enhancer(
+        pairs,
+        base_promoter=inp["base_promoter"],
+        base_enhancer=inp["base_enhancer"],
+        min_partners=inp["min_partners"],
+        filter_counts=fstats,
+        replicate=replicate_r2(counts, min_dna_input=inp["min_dna_input"]),
+        map_fn=map_fn,
+    )
+    for kind, key in (("promoter", "promoter_classes"), ("enhancer", "enhancer_classes")):
+        classes = load_classes(Path(inp[key]) if inp[key] else None, kind)
+        if classes is not None:
+            table = getattr(results, f"{kind}s")
+            merged = table.merge(classes.rename(columns={"fragment": kind}), on=kind, how="left")
+            results = replace(results, **{f"{kind}s": merged})
+    return results
+
+

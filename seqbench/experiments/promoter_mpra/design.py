@@ -1,0 +1,493 @@
+"""Weingarten-Gabbay (Segal) promoter MPRA at AAVS1, TATA shift, occlusion and local ISM
+(paper: "Deep models, particularly Enformer, correctly predict promoter strength …", Fig. 4A–C;
+experiments-spec §3).
+
+Every 164-bp fragment (CRS) of the library is inserted, with its reporter, into the AAVS1 landing
+pad and read at the fragment midpoint:
+
+* ``minimal`` insert (default): ``CRS + egfp`` with ``egfp = revcomp(plasmid[4189:4909])``
+  (720 bp); landmark = offset ``len(CRS) // 2`` into the insert (the fragment midpoint);
+* ``full``: the plasmid's homology-arm-to-arm insert ``full_insert = plasmid[658:6742]``
+  (6,084 bp) with its 164-bp N-region ``full_insert[4658:4822]`` replaced by the CRS; landmark
+  ``4658 + len(CRS) // 2``;
+* ``full_rv``: the reverse complement of ``full``; landmark ``(6084 - 4822) + len(CRS) // 2``
+  (the authors' value; the exact image of the ``full`` landmark is one base to the left).
+
+The landing pad (``inputs.landing_pad``, default AAVS1 ``chr19:55115750-55115780``, 0-based
+half-open) is split at its midpoint ``(start + end) // 2`` and the insert goes in there (the pad
+itself is kept, the authors' mode "center").  The model window is centred on the landmark
+(``window_start = None``), then shifted by the ensemble (docs/geometry.md: seqbench's shift ``s``
+is the authors' offset ``-s``; the member set is the same).
+
+Besides one construct per (oligo, insert type), the job holds the variants of one baseline
+oligo (the ``variant_background`` TATA-shift oligo with ``TATA_position ==
+baseline_tata_position``, the paper's RPLP0 at −11), all in the ``variant_insert``:
+
+* ``baseline``: the baseline itself;
+* ``occlusion``: for every TATA-shift oligo of that background, the baseline with an N block
+  (``len(tata_motif)`` bp) where that oligo carries its moved TATA (see
+  :func:`locate_moving_element`);
+* ``ism``: every position of ``[ism_start, ism_end)`` of the baseline (0-based positions in the
+  fragment) × all three alternative bases (the authors generate only two, §13 B4: fixed here).
+
+Construct ids: the oligo block first, oligo-major then insert type (``id = i * n_types + t``),
+then the variant block (baseline, ISM position-major in the order alt = ACGT[(idx(ref)+i) % 4],
+i = 1..3, occlusion by TATA position).
+
+Readout: the track ``cage`` (K562 CAGE), the 3-bin landmark sum of each member, averaged over
+the members in natural scale (ISM and occlusion too; the authors' fixed bins 446..448 are
+discussed in docs/experiments/promoter-mpra.md).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from seqbench.experiment import Design, MapFn, sequential_map
+from seqbench.inputs.plasmids import parse_genbank, parse_landing_pad
+from seqbench.inputs.tables import InputError, read_table, require_int_column
+from seqbench.keys import Key
+from seqbench.models.base import Geometry
+from seqbench.sequence.codes import SequenceError, decode, encode, reverse_complement
+from seqbench.sequence.constructs import Construct, InEdit, Literal, insert
+
+NAME = "promoter-mpra"
+TITLE = "Weingarten-Gabbay promoter MPRA at AAVS1: promoter strength, TATA shift, occlusion, ISM"
+
+DATA_DIR = "Data/Segal_promoter"
+OLIGOS_DEFAULT = f"{DATA_DIR}/GSM3323461_oligos_measurements_processed_data.tab"
+NATIVE_DEFAULT = f"{DATA_DIR}/native_core_promoters.tsv"
+PIC_DEFAULT = f"{DATA_DIR}/pic_binding_sites.tsv"
+CORE_DEFAULT = f"{DATA_DIR}/synthetic_configurations_of_core_promoters.tsv"
+TATA_DEFAULT = f"{DATA_DIR}/tata_inr_shift.tsv"
+TF_DEFAULT = f"{DATA_DIR}/tf_activity_screen.tsv"
+PLASMID_DEFAULT = f"{DATA_DIR}/PZDONOR EF1alpha Cherry ACTB GFP synthetic core promoter library (Ns).gbk"
+AAVS1 = "chr19:55115750-55115780"
+
+#: plasmid slices of the authors' recipe (experiments-spec §3.2), 0-based half-open
+FULL_INSERT_SLICE = (658, 6742)
+EGFP_SLICE = (4189, 4909)
+N_REGION = (4658, 4822)  # in full_insert coordinates
+FULL_INSERT_LENGTH = FULL_INSERT_SLICE[1] - FULL_INSERT_SLICE[0]  # 6084
+INSERT_TYPES = ("minimal", "full", "full_rv")
+MEASURED_COLUMNS = ("GFP_RFP_ratio(mean exp)", "mean_exp")
+
+INPUTS: dict[str, Key] = {
+    "oligos": Key(str, OLIGOS_DEFAULT, "oligo table (Oligo_index, Oligo_sequence), relative to data_root"),
+    "native": Key(str, NATIVE_DEFAULT, "native core promoters (Oligo_index, measured expression)"),
+    "pic": Key(str, PIC_DEFAULT, "PIC binding sites (Oligo_index, measured, CP_Orientation, TFIIB_ID)"),
+    "core_configs": Key(str, CORE_DEFAULT, "synthetic core-promoter configurations (Background, positions)"),
+    "tata_shift": Key(str, TATA_DEFAULT, "TATA/Inr shift oligos (Background, TATA_position)"),
+    "tf_screen": Key(str, TF_DEFAULT, "TF activity screen (Background, Motif_info)"),
+    "plasmid": Key(str, PLASMID_DEFAULT, "library plasmid, GenBank (egfp and the full insert are cut from it)"),
+    "landing_pad": Key(str, AAVS1, "landing pad chrom:start-end (0-based, half-open), split at its midpoint"),
+    "insert_types": Key(list, ["minimal"], "insert types, any of minimal, full, full_rv"),
+    "oligo_scope": Key(str, "all", "oligos predicted: the whole oligo table or only those in a set", ("all", "used")),
+    "ism": Key(bool, True, "add the local ISM variants of the baseline oligo"),
+    "occlusion": Key(bool, True, "add the occlusion variants (N block at each shifted TATA position)"),
+    "variant_background": Key(str, "RPLP0", "TATA-shift background of the baseline (name before the first '_')"),
+    "baseline_tata_position": Key(int, -11, "TATA_position of the baseline oligo in that background"),
+    "variant_insert": Key(str, "minimal", "insert type of the baseline, ISM and occlusion constructs", INSERT_TYPES),
+    "ism_start": Key(int, 46, "first fragment position mutated (0-based)"),
+    "ism_end": Key(int, 86, "end of the mutated positions (exclusive): 46..85 by default"),
+    "tata_motif": Key(
+        str, "TATATAAG", "sequence that locates the moved TATA in a TATA-shift oligo; its length is the N block"
+    ),
+}
+PATH_INPUTS = {"oligos", "native", "pic", "core_configs", "tata_shift", "tf_screen", "plasmid"}
+DEFAULT_TRACKS: dict[str, Any] = {"cage": {"assay": "CAGE", "cell_type": "K562"}}
+READOUT = "cage"
+
+ACGT = "ACGT"
+
+
+# ---------------------------------------------------------------- inputs
+
+
+@dataclass(frozen=True)
+class PlasmidParts:
+    """The pieces the constructs use (sequences, upper-case)."""
+
+    egfp: str  # revcomp(plasmid[4189:4909])
+    full_insert: str  # plasmid[658:6742], with its N-region at [4658, 4822)
+
+
+def plasmid_parts(path: Path) -> PlasmidParts:
+    """Cut egfp and the full insert from the plasmid; the N-region must be where the recipe says."""
+    seq = parse_genbank(path)
+    if len(seq) < FULL_INSERT_SLICE[1]:
+        raise InputError(
+            f"{path}: the plasmid is {len(seq)} bp; expected at least {FULL_INSERT_SLICE[1]} bp"
+            f" (full insert = plasmid[{FULL_INSERT_SLICE[0]}:{FULL_INSERT_SLICE[1]}])"
+        )
+    full = seq[FULL_INSERT_SLICE[0] : FULL_INSERT_SLICE[1]]
+    region = full[N_REGION[0] : N_REGION[1]]
+    if set(region) != {"N"}:
+        raise InputError(
+            f"{path}: plasmid[{FULL_INSERT_SLICE[0] + N_REGION[0]}:{FULL_INSERT_SLICE[0] + N_REGION[1]}]"
+            f" is {region[:20]!r}...; expected the library's {N_REGION[1] - N_REGION[0]}-bp N-region there"
+        )
+    egfp = decode(reverse_complement(encode(seq[EGFP_SLICE[0] : EGFP_SLICE[1]])))
+    return PlasmidParts(egfp=egfp, full_insert=full)
+
+
+def load_oligos(path: Path) -> pd.DataFrame:
+    """``Oligo_index`` (int, unique) and ``Oligo_sequence`` (A/C/G/T/N, upper-cased)."""
+    frame = read_table(path, ("Oligo_index", "Oligo_sequence"), what="oligo table")
+    require_int_column(frame, "Oligo_index", path)
+    frame = frame[["Oligo_index", "Oligo_sequence"]].copy()
+    frame["Oligo_index"] = frame["Oligo_index"].astype(np.int64)
+    dup = frame["Oligo_index"].duplicated()
+    if dup.any():
+        i = int(dup.to_numpy().nonzero()[0][0])
+        raise InputError(
+            f"{path}: row {i + 1}, column 'Oligo_index': {int(frame['Oligo_index'].iloc[i])} appears twice;"
+            " expected unique oligo indices"
+        )
+    seqs = []
+    for i, s in enumerate(frame["Oligo_sequence"]):
+        if not isinstance(s, str) or not s.strip():
+            raise InputError(f"{path}: row {i + 1}, column 'Oligo_sequence': the cell is empty; expected a sequence")
+        try:
+            encode(s.strip())
+        except SequenceError as exc:
+            raise InputError(f"{path}: row {i + 1}, column 'Oligo_sequence': {exc}") from exc
+        seqs.append(s.strip().upper())
+    frame["Oligo_sequence"] = seqs
+    return frame
+
+
+def _measured(frame: pd.DataFrame, path: Path) -> pd.Series:
+    col = next((c for c in MEASURED_COLUMNS if c in frame.columns), None)
+    if col is None:
+        raise InputError(f"{path}: lacks the measured-expression column {MEASURED_COLUMNS[0]!r} (or 'mean_exp')")
+    values = pd.to_numeric(frame[col], errors="coerce")
+    bad = values.isna() & frame[col].notna() & (frame[col].astype(str).str.strip().str.lower() != "nan")
+    if bad.any():
+        i = int(bad.to_numpy().nonzero()[0][0])
+        raise InputError(f"{path}: row {i + 1}, column {col!r}: {str(frame[col].iloc[i])!r}; expected a number")
+    return values.astype(np.float64)
+
+
+def _subset(path: Path, required: tuple[str, ...], what: str, known: set[int]) -> pd.DataFrame:
+    frame = read_table(path, ("Oligo_index", *required), what=what)
+    require_int_column(frame, "Oligo_index", path)
+    out = frame.copy()
+    out["Oligo_index"] = out["Oligo_index"].astype(np.int64)
+    out["mean_exp"] = _measured(frame, path)
+    unknown = ~out["Oligo_index"].isin(known)
+    if unknown.any():
+        i = int(unknown.to_numpy().nonzero()[0][0])
+        raise InputError(
+            f"{path}: row {i + 1}, column 'Oligo_index': {int(out['Oligo_index'].iloc[i])} is not in the oligo table"
+        )
+    for col in required:
+        if out[col].isna().any():
+            i = int(out[col].isna().to_numpy().nonzero()[0][0])
+            raise InputError(f"{path}: row {i + 1}, column {col!r}: the cell is empty (or NA); expected a value")
+    return out
+
+
+def _position_column(frame: pd.DataFrame, col: str, path: Path) -> pd.Series:
+    """Positions (int) with ``"-"`` (absent) as NaN; anything else is refused naming the row."""
+    raw = frame[col].astype(str).str.strip()
+    absent = raw.isin(["-", "nan", ""])
+    values = pd.to_numeric(raw.where(~absent), errors="coerce")
+    bad = (values.isna() & ~absent) | (values.notna() & (values % 1 != 0))
+    if bad.any():
+        i = int(bad.to_numpy().nonzero()[0][0])
+        raise InputError(f"{path}: row {i + 1}, column {col!r}: {raw.iloc[i]!r}; expected an integer or '-'")
+    return values
+
+
+CORE_ELEMENTS = ("BREu", "TATA", "BREd", "Int", "MTE", "DPE")
+
+
+@dataclass
+class Inputs:
+    """The validated input tables (measured expression as ``mean_exp``, linear)."""
+
+    oligos: pd.DataFrame
+    native: pd.DataFrame
+    pic: pd.DataFrame
+    core: pd.DataFrame
+    tata: pd.DataFrame
+    tf: pd.DataFrame
+
+
+def load_inputs(spec) -> Inputs:
+    """All tables of the spec, checked (file, 1-based data row, column, found, expected)."""
+    inp = spec.inputs
+    oligos = load_oligos(Path(inp["oligos"]))
+    known = set(oligos["Oligo_index"].tolist())
+    native = _subset(Path(inp["native"]), (), "native core promoter table", known)
+    pic_path = Path(inp["pic"])
+    pic = _subset(pic_path, ("CP_Orientation", "TFIIB_ID"), "PIC binding-site table", known)
+    orient = pic["CP_Orientation"].astype(str).str.strip()
+    bad = ~orient.isin(["Fw", "Rv"])
+    if bad.any():
+        i = int(bad.to_numpy().nonzero()[0][0])
+        raise InputError(f"{pic_path}: row {i + 1}, column 'CP_Orientation': {orient.iloc[i]!r}; expected Fw or Rv")
+    pic["CP_Orientation"] = orient
+    core_path = Path(inp["core_configs"])
+    core = _subset(
+        core_path,
+        ("Background", "Configuration_summary", *(f"{e}_position" for e in CORE_ELEMENTS)),
+        "core-promoter configuration table",
+        known,
+    )
+    require_int_column(core, "Configuration_summary", core_path)
+    core["Configuration_summary"] = core["Configuration_summary"].astype(np.int64)
+    for e in CORE_ELEMENTS:
+        core[f"{e}_position"] = _position_column(core, f"{e}_position", core_path)
+    tata_path = Path(inp["tata_shift"])
+    tata = _subset(tata_path, ("Background", "TATA_position"), "TATA shift table", known)
+    require_int_column(tata, "TATA_position", tata_path)
+    tata["TATA_position"] = tata["TATA_position"].astype(np.int64)
+    tf = _subset(Path(inp["tf_screen"]), ("Background", "Motif_info"), "TF activity screen table", known)
+    tf = tf.drop_duplicates(["Oligo_index", "mean_exp"]).reset_index(drop=True)  # as the authors (§3.1)
+    for t in (core, tata, tf):
+        t["Background"] = t["Background"].astype(str)
+    return Inputs(oligos, native, pic, core, tata, tf)
+
+
+def background_group(name: str) -> str:
+    """A background's group name: the part before the first ``_`` (``RPLP0_CE_bg`` -> ``RPLP0``)."""
+    return str(name).split("_", 1)[0]
+
+
+# ---------------------------------------------------------------- geometry
+
+
+def build_insert(crs: str, insert_type: str, parts: PlasmidParts) -> tuple[str, int]:
+    """``(insert sequence, landmark offset in it)`` for a fragment (0-based offsets, §3.2)."""
+    half = len(crs) // 2
+    if insert_type == "minimal":
+        return crs + parts.egfp, half
+    full = parts.full_insert[: N_REGION[0]] + crs + parts.full_insert[N_REGION[1] :]
+    if insert_type == "full":
+        return full, N_REGION[0] + half
+    if insert_type == "full_rv":
+        return decode(reverse_complement(encode(full))), (FULL_INSERT_LENGTH - N_REGION[1]) + half
+    raise ValueError(f"insert_type {insert_type!r}: expected one of {', '.join(INSERT_TYPES)}")
+
+
+def landing_pad_construct(key: str, chrom: str, split: int, seq: str, landmark: int) -> Construct:
+    """``seq`` inserted before ``chrom:split`` (0-based), window centred on ``landmark`` (offset in ``seq``)."""
+    return Construct(
+        key=key, chrom=chrom, landmark=InEdit(0, landmark), edits=(insert(split, Literal(seq)),), window_start=None
+    )
+
+
+@dataclass(frozen=True)
+class PromoterMpraBuilder:
+    """Builds construct ``i`` (picklable; shipped once to the materialization tasks)."""
+
+    chrom: str
+    split: int
+    parts: PlasmidParts
+    oligo_index: tuple[int, ...]
+    oligo_seq: tuple[str, ...]
+    insert_types: tuple[str, ...]
+    #: extra constructs after the oligo block: (key, fragment sequence)
+    variants: tuple[tuple[str, str], ...]
+    variant_insert: str
+
+    @property
+    def n_main(self) -> int:
+        return len(self.oligo_seq) * len(self.insert_types)
+
+    def __call__(self, construct_id: int) -> Construct:
+        if construct_id < self.n_main:
+            i, t = divmod(construct_id, len(self.insert_types))
+            itype = self.insert_types[t]
+            seq, lm = build_insert(self.oligo_seq[i], itype, self.parts)
+            return landing_pad_construct(f"{self.oligo_index[i]}|{itype}", self.chrom, self.split, seq, lm)
+        key, crs = self.variants[construct_id - self.n_main]
+        seq, lm = build_insert(crs, self.variant_insert, self.parts)
+        return landing_pad_construct(key, self.chrom, self.split, seq, lm)
+
+
+def locate_moving_element(seqs: list[str], motif: str) -> list[int | None]:
+    """Start (0-based) of the moved element in each of a background's shifted oligos.
+
+    The occurrences of ``motif`` in an oligo that sit at the same start in at least half of the
+    background's oligos belong to the background; of the others, the one occurrence left is the
+    moved element.  ``None`` when there is none (the moved element coincides with a background
+    copy, or is not there) or more than one (ambiguous).
+    """
+    occ = [{m.start() for m in re.finditer(f"(?={re.escape(motif)})", s)} for s in seqs]
+    counts: dict[int, int] = {}
+    for o in occ:
+        for p in o:
+            counts[p] = counts.get(p, 0) + 1
+    shared = {p for p, c in counts.items() if c >= max(2, (len(seqs) + 1) // 2)}
+    out: list[int | None] = []
+    for o in occ:
+        own = sorted(o - shared)
+        out.append(own[0] if len(own) == 1 else None)
+    return out
+
+
+def ism_alternatives(ref: str) -> list[str]:
+    """The three alternatives of a base, in the authors' order ``ACGT[(idx(ref) + i) % 4]``, i = 1..3."""
+    if ref not in ACGT:
+        return [b for b in ACGT if b != ref]
+    k = ACGT.index(ref)
+    return [ACGT[(k + i) % 4] for i in (1, 2, 3)]
+
+
+def _variant_design(spec, inputs: Inputs) -> tuple[list[dict[str, Any]], list[tuple[str, str]]]:
+    inp = spec.inputs
+    if not (inp["ism"] or inp["occlusion"]):
+        return [], []
+    tata_path = Path(inp["tata_shift"])
+    bg = inp["variant_background"]
+    sub = inputs.tata[inputs.tata["Background"].map(background_group) == bg].sort_values(
+        ["TATA_position", "Oligo_index"], kind="mergesort"
+    )
+    if sub.empty:
+        groups = sorted({background_group(b) for b in inputs.tata["Background"]})
+        raise InputError(
+            f"{tata_path}: no background named {bg!r} (before the first '_'); it has {', '.join(groups)}"
+            " (set inputs.variant_background, or ism = occlusion = false)"
+        )
+    base_rows = sub[sub["TATA_position"] == inp["baseline_tata_position"]]
+    if base_rows.empty:
+        raise InputError(
+            f"{tata_path}: background {bg!r} has no oligo with TATA_position = {inp['baseline_tata_position']}"
+            " (inputs.baseline_tata_position)"
+        )
+    seq_of = dict(zip(inputs.oligos["Oligo_index"], inputs.oligos["Oligo_sequence"], strict=True))
+    base_idx = int(base_rows["Oligo_index"].iloc[0])
+    base = seq_of[base_idx]
+    rows: list[dict[str, Any]] = [
+        {"oligo_index": base_idx, "kind": "baseline", "position": -1, "ref": "", "alt": "", "tata_position": np.nan}
+    ]
+    variants: list[tuple[str, str]] = [(f"{base_idx}|baseline", base)]
+    if inp["ism"]:
+        lo, hi = inp["ism_start"], inp["ism_end"]
+        if not 0 <= lo < hi <= len(base):
+            raise InputError(
+                f"inputs.ism_start/ism_end = {lo}/{hi}; expected 0 <= ism_start < ism_end <= {len(base)}"
+                f" (the baseline oligo {base_idx} is {len(base)} bp)"
+            )
+        for p in range(lo, hi):
+            for alt in ism_alternatives(base[p]):
+                rows.append(
+                    {"oligo_index": base_idx, "kind": "ism", "position": p, "ref": base[p], "alt": alt,
+                     "tata_position": np.nan}
+                )
+                variants.append((f"{base_idx}|ism|{p}|{alt}", base[:p] + alt + base[p + 1 :]))
+    if inp["occlusion"]:
+        motif = inp["tata_motif"].upper()
+        if not motif or re.search(r"[^ACGT]", motif):
+            raise InputError(f"inputs.tata_motif = {inp['tata_motif']!r}; expected a non-empty A/C/G/T string")
+        seqs = [seq_of[int(i)] for i in sub["Oligo_index"]]
+        starts = locate_moving_element(seqs, motif)
+        for (_, r), start in zip(sub.iterrows(), starts, strict=True):
+            if start is None or start + len(motif) > len(base):
+                continue
+            occluded = base[:start] + "N" * len(motif) + base[start + len(motif) :]
+            rows.append(
+                {"oligo_index": base_idx, "kind": "occlusion", "position": int(start), "ref": "", "alt": "",
+                 "tata_position": float(r["TATA_position"])}
+            )
+            variants.append((f"{base_idx}|occlusion|{int(r['TATA_position'])}|{start}", occluded))
+    return rows, variants
+
+
+def expand(spec, genome, geometry: Geometry) -> Design:
+    """Design of the promoter MPRA job: oligo x insert type, then the baseline's variants."""
+    inputs = load_inputs(spec)
+    inp = spec.inputs
+    types = list(inp["insert_types"])
+    if not types or any(t not in INSERT_TYPES for t in types) or len(set(types)) != len(types):
+        raise InputError(f"inputs.insert_types = {types!r}; expected distinct values among {', '.join(INSERT_TYPES)}")
+    parts = plasmid_parts(Path(inp["plasmid"]))
+    chrom, start, end = parse_landing_pad(inp["landing_pad"])
+    genome.check_chrom(chrom, where="inputs.landing_pad")
+    split = (start + end) // 2
+    if not 0 <= start < end <= genome.lengths[chrom]:
+        raise InputError(
+            f"inputs.landing_pad = {inp['landing_pad']!r} is off {chrom} (length {genome.lengths[chrom]})"
+        )
+
+    oligos = inputs.oligos
+    sets = {
+        "in_native": set(inputs.native["Oligo_index"]),
+        "in_pic": set(inputs.pic["Oligo_index"]),
+        "in_core": set(inputs.core["Oligo_index"]),
+        "in_tata": set(inputs.tata["Oligo_index"]),
+        "in_tf": set(inputs.tf["Oligo_index"]),
+    }
+    if inp["oligo_scope"] == "used":
+        used = set().union(*sets.values())
+        oligos = oligos[oligos["Oligo_index"].isin(used)].reset_index(drop=True)
+    var_rows, variants = _variant_design(spec, inputs)
+
+    n_t = len(types)
+    idx = oligos["Oligo_index"].to_numpy(np.int64)
+    main = pd.DataFrame(
+        {
+            "oligo_index": np.repeat(idx, n_t),
+            "insert_type": np.tile(np.asarray(types, dtype=object), len(idx)),
+            "kind": "oligo",
+            "position": -1,
+            "ref": "",
+            "alt": "",
+            "tata_position": np.nan,
+        }
+    )
+    var = pd.DataFrame(var_rows, columns=list(main.columns.drop("insert_type")))
+    var.insert(1, "insert_type", inp["variant_insert"])
+    table = pd.concat([main, var], ignore_index=True)
+    table.insert(0, "construct_id", np.arange(len(table), dtype=np.int64))
+    for name, members in sets.items():
+        table[name] = table["oligo_index"].isin(members) & (table["kind"] == "oligo")
+    table["position"] = table["position"].astype(np.int64)
+    table["oligo_index"] = table["oligo_index"].astype(np.int64)
+    builder = PromoterMpraBuilder(
+        chrom=chrom,
+        split=split,
+        parts=parts,
+        oligo_index=tuple(int(i) for i in idx),
+        oligo_seq=tuple(oligos["Oligo_sequence"]),
+        insert_types=tuple(types),
+        variants=tuple(variants),
+        variant_insert=inp["variant_insert"],
+    )
+    keys = [f"{i}|{t}" for i in idx for t in types] + [k for k, _ in variants]
+    table.insert(1, "key", keys)
+    return Design(table=table, build=builder)
+
+
+# ---------------------------------------------------------------- reduce, report
+
+
+def reduce(predictions: pd.DataFrame, design: pd.DataFrame, spec, map_fn: MapFn = sequential_map):
+    """Statistics of the job (see :mod:`seqbench.experiments.promoter_mpra.stats`)."""
+    from seqbench.experiments.promoter_mpra.stats import reduce_promoter_mpra
+
+    inputs = load_inputs(spec)
+    tracks = [c for c in predictions.columns if c not in ("construct_id", "member", "landmark_bin")]
+    return reduce_promoter_mpra(
+        predictions,
+        design,
+        native=inputs.native,
+        pic=inputs.pic,
+        core=inputs.core,
+        tata=inputs.tata,
+        tf=inputs.tf,
+        readout=READOUT,
+        tracks=tracks,
+        variant_background=spec.inputs["variant_background"],
+    )
+
+

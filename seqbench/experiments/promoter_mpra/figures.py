@@ -1,0 +1,147 @@
+"""Figures of the promoter MPRA job, like the paper's Fig. 4A–C (matplotlib, Agg canvas, no pyplot state).
+
+=====================================  ===========================================================
+file                                   content
+=====================================  ===========================================================
+promoter_mpra_correlations.png         Fig. 4A: Pearson r of log2(pred+1) vs log2(measured) per
+                                       set and background (summary insert type, K562 CAGE)
+promoter_mpra_endogenous_scatter.png   measured vs predicted, endogenous promoters
+promoter_mpra_tata_shift.png           Fig. 4B: measured and predicted vs TATA position in the
+                                       variant background, with the occlusion profile
+promoter_mpra_ism.png                  Fig. 4C: local ISM log2 fold change, position x base
+=====================================  ===========================================================
+
+Every title ends with ``title_suffix`` (the model and track).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from seqbench.report.figures import new_figure as _new_figure
+from seqbench.report.figures import save_png as _save
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+    from seqbench.experiments.promoter_mpra.stats import PromoterMpraResults
+
+FIGURE_FILES = (
+    "promoter_mpra_correlations.png",
+    "promoter_mpra_endogenous_scatter.png",
+    "promoter_mpra_tata_shift.png",
+    "promoter_mpra_ism.png",
+)
+
+
+def _correlations(res: PromoterMpraResults, suffix: str) -> Figure:
+    c = res.correlations
+    c = c[(c["track"] == "cage") & (c["insert_type"] == res.summary_insert_type)] if not c.empty else c
+    labels, values, colours = [], [], []
+    for set_name, colour in (("native", "tab:blue"), ("endogenous", "tab:blue"), ("tf_motifs", "tab:green"),
+                             ("core_motifs", "tab:orange"), ("tata_shift", "tab:purple")):
+        sub = c[c["set"] == set_name]
+        for r in sub.itertuples(index=False):
+            star = "*" if isinstance(r.q_bh, float) and r.q_bh < 0.05 else ""
+            labels.append(f"{set_name}: {r.group}{star}")
+            values.append(r.pearson_r)
+            colours.append(colour)
+    fig = _new_figure(6.0, max(3.0, 0.28 * len(labels) + 1.2))
+    ax = fig.add_subplot()
+    y = np.arange(len(labels))
+    ax.barh(y, np.nan_to_num(np.asarray(values, dtype=float)), color=colours)
+    ax.set_yticks(y)
+    ax.set_yticklabels(labels, fontsize=7)
+    ax.invert_yaxis()
+    ax.axvline(0, color="black", lw=0.6)
+    ax.set_xlim(-1, 1)
+    ax.set_xlabel("Pearson r, log2(pred + 1) vs log2(measured)   (* BH q < 0.05)")
+    ax.set_title(f"Promoter MPRA, {res.summary_insert_type} insert\n{suffix}", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def _scatter(res: PromoterMpraResults, suffix: str, native_ids: set[int]) -> Figure:
+    op = res.oligo_predictions
+    fig = _new_figure(5.0, 4.5)
+    ax = fig.add_subplot()
+    c = res.correlations
+    sub = op[(op["insert_type"] == res.summary_insert_type) & op["oligo_index"].isin(native_ids)]
+    meas = res.endogenous
+    m = sub.merge(meas, left_on="oligo_index", right_on="Oligo_index")
+    m = m[m["mean_exp"] > 0]
+    ax.scatter(np.log2(m["cage"] + 1), np.log2(m["mean_exp"]), s=10, alpha=0.7)
+    r = c[(c["set"] == "endogenous") & (c["track"] == "cage") & (c["insert_type"] == res.summary_insert_type)]
+    rv = float(r["pearson_r"].iloc[0]) if len(r) else float("nan")
+    ax.set_xlabel("predicted log2(CAGE + 1)")
+    ax.set_ylabel("measured log2(expression)")
+    ax.set_title(f"Endogenous promoters (n = {len(m)}), r = {rv:.2f}\n{suffix}", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def _tata(res: PromoterMpraResults, suffix: str) -> Figure:
+    tp = res.tata_profile
+    sel = tp[(tp["Background"].str.split("_").str[0] == res.variant_background)
+             & (tp["insert_type"] == res.summary_insert_type)]
+    fig = _new_figure(6.5, 4.0)
+    ax = fig.add_subplot()
+    ax.plot(sel["TATA_position"], sel["log2_measured"], "o-", color="black", label="measured log2(expression)")
+    ax.set_xlabel("TATA position relative to the TSS (bp)")
+    ax.set_ylabel("measured log2(expression)")
+    ax2 = ax.twinx()
+    ax2.plot(sel["TATA_position"], sel["log2_pred"], "s-", color="tab:red", label="predicted log2(CAGE + 1)")
+    occ = res.occlusion
+    if len(occ):
+        ax2.plot(occ["TATA_position"], occ["log2_pred_occluded"], "^--", color="tab:blue",
+                 label="occluded baseline (8-nt N block)")
+    ax2.set_ylabel("predicted log2(CAGE + 1)")
+    lines = ax.get_lines() + ax2.get_lines()
+    ax.legend(lines, [ln.get_label() for ln in lines], fontsize=7, loc="lower left")
+    ax.set_title(f"TATA shift, {res.variant_background} background\n{suffix}", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def _ism(res: PromoterMpraResults, suffix: str) -> Figure:
+    ism = res.ism
+    fig = _new_figure(max(6.0, 0.18 * max(ism["position"].nunique(), 1) + 2.0), 3.0)
+    ax = fig.add_subplot()
+    if len(ism):
+        pos = np.sort(ism["position"].unique())
+        grid = np.full((4, pos.size), np.nan)
+        col = {p: i for i, p in enumerate(pos)}
+        for r in ism.itertuples(index=False):
+            grid["ACGT".index(r.alt), col[r.position]] = r.log2fc
+        refs = ism.drop_duplicates("position").set_index("position")["ref"]
+        lim = float(np.nanmax(np.abs(grid))) or 1.0
+        im = ax.imshow(grid, cmap="RdBu_r", vmin=-lim, vmax=lim, aspect="auto", interpolation="nearest")
+        fig.colorbar(im, ax=ax, label="log2 FC vs baseline")
+        ax.set_xticks(np.arange(pos.size))
+        ax.set_xticklabels([f"{refs[p]}\n{p}" if i % 5 == 0 else refs[p] for i, p in enumerate(pos)], fontsize=6)
+        ax.set_yticks(range(4))
+        ax.set_yticklabels(list("ACGT"))
+    ax.set_xlabel("fragment position (0-based) and reference base")
+    ax.set_ylabel("alternative")
+    ax.set_title(f"Local ISM of the baseline oligo (all 3 alternatives)\n{suffix}", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def write_figures(results: PromoterMpraResults, out_dir: Path, *, title_suffix: str) -> list[Path]:
+    """Write :data:`FIGURE_FILES` into ``out_dir`` (atomically); return their paths."""
+    if not isinstance(title_suffix, str) or not title_suffix.strip():
+        raise ValueError(f"title_suffix: expected a non-empty string naming the model, got {title_suffix!r}")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    endo = set(results.endogenous["Oligo_index"].tolist())
+    builders = (
+        lambda: _correlations(results, title_suffix),
+        lambda: _scatter(results, title_suffix, endo),
+        lambda: _tata(results, title_suffix),
+        lambda: _ism(results, title_suffix),
+    )
+    return [_save(b(), out_dir / name) for name, b in zip(FIGURE_FILES, builders, strict=True)]

@@ -1,0 +1,135 @@
+"""Figures of the saturation-mutagenesis experiment, drawn from a ``SaturationResults``.
+
+PNG files written with matplotlib's Agg canvas (no pyplot state); every title ends with
+``title_suffix`` (the model).  Files, in this order:
+
+=========================================  ========================================================
+file                                       content
+=========================================  ========================================================
+saturation_mutagenesis_per_locus_r.png     Pearson r of predicted vs measured effects per locus,
+                                           CAGE and DNASE side by side (like Fig. 4D)
+saturation_mutagenesis_calibration.png     measured vs predicted for the two calibration loci and
+                                           both pooled; rows CAGE, DNASE (like Fig. 4E)
+saturation_mutagenesis_loci_cage.png       measured vs predicted per locus with its OLS line, CAGE
+                                           (like Fig. S6)
+saturation_mutagenesis_loci_dnase.png      the same for DNASE (like Fig. S7)
+=========================================  ========================================================
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from seqbench.experiments.saturation_mutagenesis.stats import OBS, PRED, ols_slope
+from seqbench.report.figures import new_figure as _new_figure
+from seqbench.report.figures import save_png as _save
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+    from seqbench.experiments.saturation_mutagenesis.stats import SaturationResults
+
+__all__ = ["FIGURE_FILES", "write_figures"]
+
+FIGURE_FILES = (
+    "saturation_mutagenesis_per_locus_r.png",
+    "saturation_mutagenesis_calibration.png",
+    "saturation_mutagenesis_loci_cage.png",
+    "saturation_mutagenesis_loci_dnase.png",
+)
+_COLOURS = {"cage": "tab:blue", "dnase": "tab:orange"}
+
+
+def _fmt(r: float) -> str:
+    return "n/a" if not math.isfinite(r) else f"{r:.2f}"
+
+
+def _per_locus_r(results: SaturationResults, suffix: str) -> Figure:
+    pl = results.per_locus
+    loci = list(dict.fromkeys(pl["locus"]))
+    fig = _new_figure(max(5.0, 0.5 * len(loci) + 2.0), 4.2)
+    ax = fig.add_subplot()
+    x = np.arange(len(loci))
+    width = 0.38
+    for k, assay in enumerate(("cage", "dnase")):
+        sub = pl[pl["assay"] == assay].set_index("locus").reindex(loci)
+        ax.bar(x + (k - 0.5) * width, sub["pearson_r"].fillna(0.0), width, label=assay.upper(),
+               color=_COLOURS[assay])
+    ax.axhline(0, color="black", lw=0.6)
+    ax.set_xticks(x)
+    ax.set_xticklabels(loci, rotation=60, ha="right", fontsize=7)
+    ax.set_ylabel("Pearson r, predicted vs measured log2FC")
+    ax.set_ylim(-1.0, 1.0)
+    ax.legend(fontsize=8)
+    ax.set_title(f"Variant effects per locus ({len(loci)} loci)\n{suffix}", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def _scatter(ax: Axes, x: np.ndarray, y: np.ndarray, colour: str, title: str) -> None:
+    ax.scatter(x, y, s=6, alpha=0.6, linewidths=0, color=colour)
+    slope, icpt = ols_slope(x, y)
+    if math.isfinite(slope):
+        xs = np.array([np.nanmin(x), np.nanmax(x)])
+        ax.plot(xs, icpt + slope * xs, color="black", lw=0.8)
+    ax.axhline(0, color="0.8", lw=0.5, zorder=0)
+    ax.axvline(0, color="0.8", lw=0.5, zorder=0)
+    ax.set_title(title, fontsize=7)
+    ax.tick_params(labelsize=6)
+
+
+def _calibration(results: SaturationResults, suffix: str) -> Figure:
+    from seqbench.experiments.saturation_mutagenesis.stats import correlations
+
+    a, b = results.calibration_loci
+    fig = _new_figure(9.0, 6.0)
+    v = results.variants
+    for row, assay in enumerate(("cage", "dnase")):
+        e = v[v["assay"] == assay]
+        panels = [(a, e[e["locus"] == a]), (b, e[e["locus"] == b]), (f"{a} + {b}", e[e["locus"].isin([a, b])])]
+        for col, (name, g) in enumerate(panels):
+            ax = fig.add_subplot(2, 3, row * 3 + 1 + col)
+            r = correlations(g[PRED], g[OBS])["pearson_r"]
+            _scatter(ax, g[PRED].to_numpy(float), g[OBS].to_numpy(float), _COLOURS[assay],
+                     f"{assay.upper()} {name}: r = {_fmt(r)} (n = {len(g)})")
+            ax.set_xlabel("predicted log2FC", fontsize=7)
+            ax.set_ylabel("measured log2FC", fontsize=7)
+    fig.suptitle(f"Calibration across loci\n{suffix}", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def _loci_grid(results: SaturationResults, assay: str, suffix: str) -> Figure:
+    v = results.variants[results.variants["assay"] == assay]
+    loci = list(dict.fromkeys(v["locus"]))
+    ncol = min(5, max(1, len(loci)))
+    nrow = max(1, -(-len(loci) // ncol))
+    fig = _new_figure(2.3 * ncol + 0.5, 2.2 * nrow + 0.8)
+    pl = results.per_locus[results.per_locus["assay"] == assay].set_index("locus")
+    for k, locus in enumerate(loci):
+        g = v[v["locus"] == locus]
+        ax = fig.add_subplot(nrow, ncol, k + 1)
+        r = float(pl.loc[locus, "pearson_r"]) if locus in pl.index else math.nan
+        _scatter(ax, g[PRED].to_numpy(float), g[OBS].to_numpy(float), _COLOURS[assay],
+                 f"{locus}: r = {_fmt(r)}, n = {len(g)}")
+    fig.suptitle(f"{assay.upper()}: measured (y) vs predicted (x) log2FC per locus\n{suffix}", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def write_figures(results: SaturationResults, out_dir: Path, *, title_suffix: str) -> list[Path]:
+    """Draw every figure of :data:`FIGURE_FILES` into ``out_dir``; return the paths in that order."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    figs = (
+        _per_locus_r(results, title_suffix),
+        _calibration(results, title_suffix),
+        _loci_grid(results, "cage", title_suffix),
+        _loci_grid(results, "dnase", title_suffix),
+    )
+    return [_save(f, out_dir / name) for f, name in zip(figs, FIGURE_FILES, strict=True)]

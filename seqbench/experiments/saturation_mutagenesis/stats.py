@@ -1,0 +1,368 @@
+"""Statistics of the saturation-mutagenesis experiment (experiments-spec §4.4; paper Fig. 4D-E, S6-S7).
+
+Input
+-----
+``effects``  :class:`pandas.DataFrame`, one row per (assay, variant), as built by
+:func:`seqbench.experiments.saturation_mutagenesis.design.variant_effects`:
+
+==========  =======  ============================================================================
+column      dtype    meaning
+==========  =======  ============================================================================
+assay       str      ``"cage"`` or ``"dnase"``
+locus       str      CAGI5 locus (F9, LDLR, ...)
+pos         int      variant position, 0-based
+ref, alt    str      alleles
+log2FC      float    measured effect (log2 fold change alt vs ref)
+ref_pred    float    predicted reference signal: 5-bin landmark sum, mean over members, mean over
+                     the locus' matched tracks (natural scale)
+alt_pred    float    the same for the alternative allele
+delta       float    predicted effect ``log2(alt_pred + 1) - log2(ref_pred + 1)``
+==========  =======  ============================================================================
+
+Other columns are carried into the variant table unchanged.
+
+Conventions (the authors', §4.4 and §13 B16)
+--------------------------------------------
+Pearson r on ``delta`` (log2 with pseudocount 1) vs ``log2FC``; Spearman on the same columns.
+"Average over loci" is the **mean of |r|** over loci (the absolute value is the authors'), "median
+locus" the median of r.  A correlation needs at least 3 variants and both columns non-constant,
+else it is NaN (a locus where the model predicts no effect at all has no correlation).  The
+calibration slope of a locus is the OLS slope of ``log2FC`` on ``delta`` (measured units per
+predicted unit): equal slopes across loci mean a calibrated model (Fig. 4E, S6-S7).
+
+Extras (§4.4): per locus, ``delta`` is winsorised at 1 % / 1 % (:func:`winsorize`, scipy's
+``mstats.winsorize`` rule: the lowest and highest ``floor(0.01 n)`` values are clipped to the next
+value inward) and z-scored (population sd); ``log2FC`` is z-scored per locus without winsorising.
+A locus with a constant column has no z-scores (NaN).  The variant table gains ``delta_z`` and
+``log2FC_z``.  Stratification: a variant has a *predicted effect* when ``|delta| > pred_threshold``
+(default :data:`PRED_THRESHOLD` = 0.5) and a *measured effect* when ``|log2FC| > obs_threshold``
+(default :data:`OBS_THRESHOLD` = 1); precision = P(measured | predicted), recall = P(predicted |
+measured), over all variants of all loci (sign ignored; NaN when no variant is predicted resp.
+measured).  Across loci: Pearson r of the per-locus r with ``log10(ref_pred_median + 1)`` and with
+the authors' replicate r (:data:`REPLICATE_R`, §14; only loci present there).
+
+Summary keys (:meth:`SaturationResults.summary`), for ``<a>`` in ``cage``, ``dnase``
+-----------------------------------------------------------------------------------
+=============================  =====================================================================
+key                            meaning
+=============================  =====================================================================
+<a>_pooled_pearson             Pearson r over all variants of all loci
+<a>_pooled_spearman            Spearman rho over all variants of all loci
+<a>_mean_abs_r                 mean over loci of |Pearson r| (loci with r defined)
+<a>_median_r                   median over loci of Pearson r
+<a>_calibration_r_a, _r_b      Pearson r of the two calibration loci (``calibration_locus_a/b``)
+<a>_calibration_r_pooled       Pearson r of the two calibration loci pooled
+<a>_calibration_slope_a, _b    OLS slope of log2FC on delta in each calibration locus
+<a>_pooled_pearson_z           Pearson r over all variants of per-locus z-scored (winsorised) delta vs
+                               per-locus z-scored log2FC
+<a>_precision_strong           of variants with |delta| > pred_threshold, the fraction with
+                               |log2FC| > obs_threshold (pooled over loci)
+<a>_recall_strong              of variants with |log2FC| > obs_threshold, the fraction with
+                               |delta| > pred_threshold
+<a>_r_vs_ref_level             Pearson r across loci of per-locus r vs log10(median ref_pred + 1)
+<a>_r_vs_replicate_r           Pearson r across loci of per-locus r vs the replicate r (REPLICATE_R)
+calibration_locus_a, _b        the calibration loci (default F9, LDLR)
+n_loci, n_variants             loci and variants (per assay)
+=============================  =====================================================================
+
+Floats are Python floats; NaN is reported as ``None`` (JSON ``null``).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from seqbench.files import atomic_write as _atomic_write
+
+__all__ = [
+    "ASSAYS",
+    "OBS_THRESHOLD",
+    "PRED_THRESHOLD",
+    "REPLICATE_R",
+    "SUMMARY_KEYS",
+    "SaturationResults",
+    "correlations",
+    "ols_slope",
+    "per_locus",
+    "reduce_saturation",
+    "strong_effects",
+    "winsorize",
+    "write_tables",
+    "zscore_by_locus",
+]
+
+ASSAYS = ("cage", "dnase")
+OBS, PRED = "log2FC", "delta"
+_PER_ASSAY = (
+    "pooled_pearson",
+    "pooled_spearman",
+    "mean_abs_r",
+    "median_r",
+    "calibration_r_a",
+    "calibration_r_b",
+    "calibration_r_pooled",
+    "calibration_slope_a",
+    "calibration_slope_b",
+    "pooled_pearson_z",
+    "precision_strong",
+    "recall_strong",
+    "r_vs_ref_level",
+    "r_vs_replicate_r",
+)
+#: winsorising limits of delta before per-locus z-scoring (lower, upper fraction; §4.4)
+WINSOR_LIMITS = (0.01, 0.01)
+#: |delta| above this is a "predicted effect" (§4.4 stratification)
+PRED_THRESHOLD = 0.5
+#: |log2FC| above this is a "measured effect" (§4.4 stratification)
+OBS_THRESHOLD = 1.0
+#: the authors' hard-coded replicate Pearson r per CAGI5 locus (``repro_df``, EE.py:L9111; spec §14)
+REPLICATE_R: dict[str, float] = {
+    "F9": 0.61,
+    "GP1BB": 0.74,
+    "HBB": 0.62,
+    "HBG1": 0.78,
+    "HNF4A": 0.75,
+    "IRF4": 0.98,
+    "IRF6": 0.90,
+    "LDLR": 0.99,
+    "MSMB": 0.75,
+    "MYCrs6983267": 0.55,
+    "PKLR": 0.79,
+    "SORT1": 0.98,
+    "TERT-GBM": 0.90,
+    "TERT-HEK293T": 0.65,
+    "ZFAND3": 0.72,
+}
+#: the keys of :meth:`SaturationResults.summary`, in order (see the module docstring)
+SUMMARY_KEYS = (
+    *(f"{a}_{k}" for a in ASSAYS for k in _PER_ASSAY),
+    "calibration_locus_a",
+    "calibration_locus_b",
+    "n_loci",
+    "n_variants",
+)
+#: table stem -> attribute of :class:`SaturationResults`
+TABLE_FILES = {
+    "saturation_mutagenesis_variants": "variants",
+    "saturation_mutagenesis_per_locus": "per_locus",
+    "saturation_mutagenesis_pooled": "pooled",
+}
+SUMMARY_FILE = "saturation_mutagenesis_summary.json"
+
+
+def correlations(x: np.ndarray, y: np.ndarray) -> dict[str, float]:
+    """Pearson r, its two-sided p, Spearman rho and its p of ``x`` vs ``y`` (NaN if undefined).
+
+    Undefined: fewer than 3 finite pairs, or a constant column.
+    """
+    from scipy import stats
+
+    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    ok = np.isfinite(x) & np.isfinite(y)
+    x, y = x[ok], y[ok]
+    nan = {"n": int(x.size), "pearson_r": math.nan, "pearson_p": math.nan, "spearman_r": math.nan,
+           "spearman_p": math.nan}
+    if x.size < 3 or np.ptp(x) == 0 or np.ptp(y) == 0:
+        return nan
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        pr = stats.pearsonr(x, y)
+        sr = stats.spearmanr(x, y)
+    return {"n": int(x.size), "pearson_r": float(pr.statistic), "pearson_p": float(pr.pvalue),
+            "spearman_r": float(sr.statistic), "spearman_p": float(sr.pvalue)}
+
+
+def ols_slope(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """``(slope, intercept)`` of the least-squares line ``y = intercept + slope x`` (NaN if x is constant)."""
+    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    ok = np.isfinite(x) & np.isfinite(y)
+    x, y = x[ok], y[ok]
+    if x.size < 2 or np.ptp(x) == 0:
+        return math.nan, math.nan
+    xc = x - x.mean()
+    slope = float(np.dot(xc, y - y.mean()) / np.dot(xc, xc))
+    return slope, float(y.mean() - slope * x.mean())
+
+
+def winsorize(x: np.ndarray, limits: tuple[float, float] = WINSOR_LIMITS) -> np.ndarray:
+    """``x`` with its lowest ``floor(lo n)`` and highest ``floor(hi n)`` finite values clipped to the
+    next value inward (the rule of ``scipy.stats.mstats.winsorize``); NaN stays NaN, n = finite count."""
+    x = np.array(x, dtype=np.float64)
+    ok = np.flatnonzero(np.isfinite(x))
+    n = ok.size
+    lo, hi = int(limits[0] * n), n - int(limits[1] * n)
+    if n == 0 or lo >= hi:
+        return x
+    order = ok[np.argsort(x[ok], kind="stable")]
+    x[order[:lo]] = x[order[lo]]
+    x[order[hi:]] = x[order[hi - 1]]
+    return x
+
+
+def _zscore(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float64)
+    ok = np.isfinite(x)
+    out = np.full(x.shape, np.nan)
+    if ok.sum() < 2 or np.ptp(x[ok]) == 0:
+        return out
+    out[ok] = (x[ok] - x[ok].mean()) / x[ok].std()
+    return out
+
+
+def zscore_by_locus(effects: pd.DataFrame, limits: tuple[float, float] = WINSOR_LIMITS) -> pd.DataFrame:
+    """``delta_z`` (delta winsorised at ``limits``, then z-scored) and ``log2FC_z`` (z-scored), per
+    (assay, locus), aligned with ``effects``' index; NaN for a locus whose column is constant."""
+    out = pd.DataFrame({"delta_z": np.nan, "log2FC_z": np.nan}, index=effects.index)
+    for _, g in effects.groupby(["assay", "locus"], sort=False):
+        out.loc[g.index, "delta_z"] = _zscore(winsorize(g[PRED].to_numpy(np.float64), limits))
+        out.loc[g.index, "log2FC_z"] = _zscore(g[OBS].to_numpy(np.float64))
+    return out
+
+
+def strong_effects(pred: np.ndarray, obs: np.ndarray, pred_threshold: float = PRED_THRESHOLD,
+                   obs_threshold: float = OBS_THRESHOLD) -> dict[str, float]:
+    """Precision and recall of "predicted effect" (``|pred| > pred_threshold``) for "measured effect"
+    (``|obs| > obs_threshold``) over the finite pairs; NaN when nothing is predicted resp. measured."""
+    pred, obs = np.asarray(pred, dtype=np.float64), np.asarray(obs, dtype=np.float64)
+    ok = np.isfinite(pred) & np.isfinite(obs)
+    p, o = np.abs(pred[ok]) > pred_threshold, np.abs(obs[ok]) > obs_threshold
+    tp = int(np.sum(p & o))
+    return {
+        "n_pred_strong": int(p.sum()),
+        "n_obs_strong": int(o.sum()),
+        "precision": tp / int(p.sum()) if p.any() else math.nan,
+        "recall": tp / int(o.sum()) if o.any() else math.nan,
+    }
+
+
+def per_locus(effects: pd.DataFrame) -> pd.DataFrame:
+    """One row per (assay, locus), loci in order of first appearance.
+
+    Columns: ``assay, locus, n, pearson_r, pearson_p, spearman_r, spearman_p, slope, intercept``
+    (OLS of log2FC on delta), ``ref_pred_median`` (median predicted reference signal, natural
+    scale), ``n_tracks`` (matched tracks averaged), ``replicate_r`` (:data:`REPLICATE_R`; NaN for a
+    locus not in it).
+    """
+    rows = []
+    for assay in dict.fromkeys(effects["assay"]):
+        e = effects[effects["assay"] == assay]
+        for locus in dict.fromkeys(e["locus"]):
+            g = e[e["locus"] == locus]
+            slope, icpt = ols_slope(g[PRED], g[OBS])
+            rows.append(
+                {
+                    "assay": assay,
+                    "locus": locus,
+                    **correlations(g[PRED], g[OBS]),
+                    "slope": slope,
+                    "intercept": icpt,
+                    "ref_pred_median": float(np.median(g["ref_pred"])) if len(g) else math.nan,
+                    "n_tracks": int(g["n_tracks"].iloc[0]) if "n_tracks" in g and len(g) else 0,
+                    "replicate_r": REPLICATE_R.get(str(locus), math.nan),
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+@dataclass
+class SaturationResults:
+    """Everything the report needs: variants (long), per-locus and pooled statistics."""
+
+    variants: pd.DataFrame
+    per_locus: pd.DataFrame
+    pooled: pd.DataFrame
+    calibration_loci: tuple[str | None, str | None]
+    pred_threshold: float = PRED_THRESHOLD
+    obs_threshold: float = OBS_THRESHOLD
+
+    def _assay_summary(self, assay: str) -> dict[str, float]:
+        pl = self.per_locus[self.per_locus["assay"] == assay]
+        r_all = pl["pearson_r"].to_numpy(dtype=np.float64)
+        r = r_all[np.isfinite(r_all)]
+        pooled = self.pooled[self.pooled["assay"] == assay]
+        e = self.variants[self.variants["assay"] == assay]
+        a, b = self.calibration_loci
+        pair = e[e["locus"].isin([a, b])]
+        out = {
+            "pooled_pearson": float(pooled["pearson_r"].iloc[0]) if len(pooled) else math.nan,
+            "pooled_spearman": float(pooled["spearman_r"].iloc[0]) if len(pooled) else math.nan,
+            "mean_abs_r": float(np.mean(np.abs(r))) if r.size else math.nan,
+            "median_r": float(np.median(r)) if r.size else math.nan,
+            "calibration_r_pooled": (
+                correlations(pair[PRED], pair[OBS])["pearson_r"]
+                if set(pair["locus"]) == {a, b} else math.nan
+            ),
+        }
+        if "delta_z" in e and "log2FC_z" in e:
+            out["pooled_pearson_z"] = correlations(e["delta_z"], e["log2FC_z"])["pearson_r"]
+        else:
+            out["pooled_pearson_z"] = math.nan
+        strong = strong_effects(e[PRED], e[OBS], self.pred_threshold, self.obs_threshold)
+        out["precision_strong"], out["recall_strong"] = strong["precision"], strong["recall"]
+        level = np.log10(pl["ref_pred_median"].to_numpy(dtype=np.float64) + 1.0)
+        out["r_vs_ref_level"] = correlations(r_all, level)["pearson_r"]
+        replicate = pl["replicate_r"].to_numpy(dtype=np.float64) if "replicate_r" in pl else np.full(len(pl), np.nan)
+        out["r_vs_replicate_r"] = correlations(r_all, replicate)["pearson_r"]
+        for tag, locus in (("a", a), ("b", b)):
+            row = pl[pl["locus"] == locus]
+            out[f"calibration_r_{tag}"] = float(row["pearson_r"].iloc[0]) if len(row) else math.nan
+            out[f"calibration_slope_{tag}"] = float(row["slope"].iloc[0]) if len(row) else math.nan
+        return out
+
+    def summary(self) -> dict[str, Any]:
+        """The documented summary (module docstring), strict JSON (NaN -> None)."""
+        s: dict[str, Any] = {}
+        for assay in ASSAYS:
+            vals = self._assay_summary(assay)
+            s.update({f"{assay}_{k}": vals[k] for k in _PER_ASSAY})
+        s["calibration_locus_a"], s["calibration_locus_b"] = self.calibration_loci
+        first = self.variants[self.variants["assay"] == ASSAYS[0]]
+        s["n_loci"] = int(first["locus"].nunique())
+        s["n_variants"] = len(first)
+        return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in s.items()}
+
+
+def reduce_saturation(
+    effects: pd.DataFrame,
+    *,
+    calibration_loci: tuple[str | None, str | None] = ("F9", "LDLR"),
+    pred_threshold: float = PRED_THRESHOLD,
+    obs_threshold: float = OBS_THRESHOLD,
+):
+    """Per-locus and pooled correlations of predicted vs measured variant effects, per assay.
+
+    The variant table is ``effects`` plus ``delta_z`` and ``log2FC_z`` (:func:`zscore_by_locus`);
+    the thresholds define the strong-effect precision and recall (:func:`strong_effects`).
+    """
+    missing = [c for c in ("assay", "locus", OBS, PRED, "ref_pred") if c not in effects.columns]
+    if missing:
+        raise ValueError(f"effects lacks column(s) {missing}")
+    pooled = pd.DataFrame(
+        [{"assay": a, **correlations(g[PRED], g[OBS])} for a, g in effects.groupby("assay", sort=False)]
+    )
+    variants = effects.reset_index(drop=True).drop(columns=["delta_z", "log2FC_z"], errors="ignore")
+    variants = pd.concat([variants, zscore_by_locus(variants)], axis=1)
+    return SaturationResults(variants, per_locus(effects), pooled, calibration_loci,
+                             float(pred_threshold), float(obs_threshold))
+
+
+def write_tables(results: SaturationResults, out_dir: Path) -> list[Path]:
+    """Write each table as Parquet and CSV, and the summary as JSON (atomically); return the paths."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for stem, attr in TABLE_FILES.items():
+        t: pd.DataFrame = getattr(results, attr)
+        written.append(_atomic_write(out_dir / f"{stem}.parquet", lambda p, t=t: t.to_parquet(p, index=False)))
+        written.append(_atomic_write(out_dir / f"{stem}.csv", lambda p, t=t: t.to_csv(p, index=False)))
+    text = json.dumps(results.summary(), indent=2) + "\n"
+    written.append(_atomic_write(out_dir / SUMMARY_FILE, lambda p: p.write_text(text)))
+    return written
