@@ -483,6 +483,99 @@ def prepare() -> None:
     typer.echo(f"demo data:     {ensure_demo(cache_dir()).root}")
 
 
+design_app = typer.Typer(
+    help="Write common designs as construct tables for `seqbench-ray submit constructs --spec` "
+    "(docs/experiments/constructs.md).",
+    no_args_is_help=True,
+)
+app.add_typer(design_app, name="design")
+
+
+def _write_design(table, out: Path) -> None:
+    from seqbench.files import atomic_write
+
+    atomic_write(out, lambda tmp: table.to_csv(tmp, sep="\t", index=False))
+    typer.echo(f"{out}: {len(table):,} constructs")
+
+
+@design_app.command("tiles")
+def design_tiles(
+    genes: Annotated[Path, typer.Option("--genes", help="TSV with columns gene, chrom, tss (0-based) and "
+                                        "optionally strand.")],
+    out: Annotated[Path, typer.Option("--out", help="Construct table to write (TSV).")],
+    flank: Annotated[int, typer.Option("--flank", help="Scan +/- this many bp around each TSS.", min=1)] = 50_000,
+    tile: Annotated[int, typer.Option("--tile", help="Tile width (bp).", min=1)] = 5_000,
+    replicates: Annotated[int, typer.Option("--replicates", help="Seeded shuffles per tile.", min=1)] = 10,
+    kind: Annotated[str, typer.Option("--kind", help="Shuffle kind: mono or di.")] = "mono",
+    fasta: Annotated[Path | None, typer.Option("--fasta", help="Genome FASTA: leave out tiles that run off a "
+                                               "chromosome.")] = None,
+) -> None:
+    """Tile necessity (CREME-style): every tile within +/-flank of each TSS shuffled, read at the TSS."""
+    from seqbench.experiments.constructs.sweeps import tile_scan
+    from seqbench.inputs.tables import InputError, read_table, require_int_column
+
+    try:
+        frame = read_table(genes, ("gene", "chrom", "tss"), what="genes table")
+        require_int_column(frame, "tss", genes)
+        lengths = None
+        if fasta is not None:
+            from seqbench.genome import Genome
+
+            lengths = Genome(fasta).lengths
+            for i, chrom in enumerate(frame["chrom"].astype(str)):
+                if chrom not in lengths:
+                    raise InputError(f"{genes}: row {i + 1}, column 'chrom': {chrom!r} is not in {fasta}")
+        try:
+            table = tile_scan(frame, flank=flank, tile=tile, replicates=replicates, kind=kind, lengths=lengths)
+        except ValueError as exc:
+            raise InputError(f"design tiles: {exc}") from exc
+        _write_design(table, out)
+    except _user_errors() as exc:
+        _fail(exc)
+
+
+@design_app.command("distances")
+def design_distances(
+    tss: Annotated[str, typer.Option("--tss", help="The TSS read, CHROM:POS (0-based).")],
+    element: Annotated[str, typer.Option("--element", help="The element moved, CHROM:START-END (0-based, "
+                                         "half-open, on the TSS's chromosome).")],
+    distances: Annotated[str, typer.Option("--distances", help="Signed distances (bp) of the insertion point "
+                                           "from the TSS, comma-separated, e.g. -20000,-10000,10000,20000.")],
+    out: Annotated[Path, typer.Option("--out", help="Construct table to write (TSV).")],
+    name: Annotated[str, typer.Option("--name", help="Name prefix of the constructs.")] = "element",
+    keep_native: Annotated[bool, typer.Option("--keep-native", help="Leave the native copy in place (default: "
+                                              "masked with N).")] = False,
+) -> None:
+    """One element inserted at each distance from a TSS, compared with the locus without it."""
+    import re
+
+    from seqbench.experiments.constructs.sweeps import distance_sweep
+    from seqbench.inputs.tables import InputError
+
+    try:
+        m_tss = re.fullmatch(r"([^:]+):(\d+)", tss.strip())
+        m_el = re.fullmatch(r"([^:]+):(\d+)-(\d+)", element.strip())
+        if not m_tss:
+            raise InputError(f"--tss {tss!r}: expected CHROM:POS, e.g. chr1:215232")
+        if not m_el:
+            raise InputError(f"--element {element!r}: expected CHROM:START-END, e.g. chr1:209478-209978")
+        if m_el.group(1) != m_tss.group(1):
+            raise InputError(f"--element {element!r}: on another chromosome than --tss {tss!r}")
+        try:
+            ds = [int(x) for x in distances.split(",") if x.strip()]
+        except ValueError:
+            raise InputError(f"--distances {distances!r}: expected comma-separated integers") from None
+        try:
+            table = distance_sweep(chrom=m_tss.group(1), tss=int(m_tss.group(2)),
+                                   element=(int(m_el.group(2)), int(m_el.group(3))), distances=ds, name=name,
+                                   remove_native=not keep_native)
+        except ValueError as exc:
+            raise InputError(f"design distances: {exc}") from exc
+        _write_design(table, out)
+    except _user_errors() as exc:
+        _fail(exc)
+
+
 def _terminate(signum, frame) -> None:  # SIGTERM: stop like Ctrl-C, the job stays resumable
     raise KeyboardInterrupt
 

@@ -17,6 +17,7 @@ import dataclasses
 import difflib
 from importlib import metadata
 
+import seqbench.experiments.constructs as _constructs
 import seqbench.experiments.enhancer_knockdown as _enhancer_knockdown
 import seqbench.experiments.enhancer_shift as _enhancer_shift
 import seqbench.experiments.multiplicativity as _multiplicativity
@@ -37,6 +38,7 @@ BUILTINS: tuple[Experiment, ...] = (
     _promoter_mpra.EXPERIMENT,
     _saturation_mutagenesis.EXPERIMENT,
     _promoter_enhancer_mpra.EXPERIMENT,
+    _constructs.EXPERIMENT,
 )
 
 

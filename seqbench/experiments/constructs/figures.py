@@ -1,0 +1,77 @@
+"""Figures of a construct table: the distribution of log2 fold changes, and the mean effect by label.
+
+``constructs_log2fc.png``: histogram of the readout's log2 fold change over every construct with a
+reference.  ``constructs_by_<label>.png`` (at most :data:`MAX_GROUP_FIGURES`, in ``group_by``
+order): the mean log2 fold change per value of the label, with the standard deviation as error
+bar; numeric labels on a numeric axis, others as bars.  Every title names the model and n.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from seqbench.report.figures import new_figure, save_png
+
+if TYPE_CHECKING:
+    from seqbench.experiments.constructs.stats import ConstructResults
+
+MAX_GROUP_FIGURES = 4
+_MAX_BARS = 60
+
+
+def _histogram(results: ConstructResults, suffix: str, path: Path) -> Path:
+    col = f"log2fc_{results.readout}"
+    fc = results.constructs[col].dropna().to_numpy(np.float64) if col in results.constructs else np.array([])
+    fig = new_figure(5.5, 4.0)
+    ax = fig.add_subplot()
+    if fc.size:
+        ax.hist(fc, bins=min(60, max(5, fc.size // 5)), color="#4477aa")
+        ax.set_xlabel(f"log2 fold change of {results.readout} against the reference")
+        ax.set_ylabel("constructs")
+    else:
+        ax.text(0.5, 0.5, "no construct names a reference: no fold change", ha="center", va="center",
+                transform=ax.transAxes)
+        ax.set_axis_off()
+    ax.set_title(f"Effects of {fc.size:,} constructs\n{suffix}", fontsize=9)
+    fig.tight_layout()
+    return save_png(fig, path)
+
+
+def _by_group(table: pd.DataFrame, label: str, readout: str, suffix: str, path: Path) -> Path:
+    fig = new_figure(6.5, 4.0)
+    ax = fig.add_subplot()
+    values = pd.to_numeric(table[label], errors="coerce")
+    n = int(table["n"].sum())
+    err = table["std"].fillna(0.0).to_numpy(np.float64)
+    if values.notna().all() and len(table) > 1:
+        order = np.argsort(values.to_numpy())
+        x = values.to_numpy()[order]
+        ax.errorbar(x, table["mean"].to_numpy()[order], yerr=err[order], fmt="o-", ms=3, lw=1, capsize=2)
+        ax.set_xlabel(label)
+    else:
+        shown = table.head(_MAX_BARS)
+        ax.bar(range(len(shown)), shown["mean"], yerr=err[: len(shown)], color="#4477aa", capsize=2)
+        ax.set_xticks(range(len(shown)), [str(v) for v in shown[label]], rotation=90, fontsize=7)
+        ax.set_xlabel(label + (f" (first {_MAX_BARS} of {len(table)})" if len(table) > _MAX_BARS else ""))
+    ax.axhline(0.0, color="black", lw=0.6)
+    ax.set_ylabel(f"mean log2 fold change of {readout} (± sd)")
+    ax.set_title(f"Effect by {label}: {len(table)} values, {n:,} constructs\n{suffix}", fontsize=9)
+    fig.tight_layout()
+    return save_png(fig, path)
+
+
+def write_figures(results: ConstructResults, out_dir: Path, *, title_suffix: str) -> list[Path]:
+    """Write the figures into ``out_dir``; return their paths (the histogram first)."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = [_histogram(results, title_suffix, out_dir / "constructs_log2fc.png")]
+    for label, table in list(results.groups.items())[:MAX_GROUP_FIGURES]:
+        if table.empty:
+            continue
+        safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in label)
+        paths.append(_by_group(table, label, results.readout, title_suffix, out_dir / f"constructs_by_{safe}.png"))
+    return paths
