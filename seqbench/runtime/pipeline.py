@@ -335,6 +335,59 @@ MAX_SHARD_ATTEMPTS = 4
 REPLICA_WAIT_S = 900.0
 
 
+#: seconds between "waiting for ..." lines in the job log while replicas wait to be placed
+WAIT_NOTE_S = 30.0
+
+
+def describe_resources(resources: dict[str, float]) -> str:
+    """``CPU 4, GPU 0, memory 3.2 GiB, object_store_memory 0.3 GiB`` (node and accelerator keys left out)."""
+    keys = ["CPU", "GPU"] + sorted(k for k in resources if k not in ("CPU", "GPU"))
+    out = []
+    for k in keys:
+        if k.startswith("node:") or k.startswith("accelerator_type:"):
+            continue
+        v = float(resources.get(k, 0))
+        out.append(f"{k} {v / 2**30:.1f} GiB" if "memory" in k else f"{k} {v:g}")
+    return ", ".join(out)
+
+
+def check_gpu_request(
+    cluster_resources: dict[str, float],
+    node_resources: list[dict[str, float]],
+    gpus_per_replica: float | None,
+    can_autoscale: bool,
+    replicas: int = 1,
+) -> str | None:
+    """Why ``replicas`` replicas of ``gpus_per_replica`` GPUs each can never be placed, or None.
+
+    Never, on a cluster that cannot grow (no autoscaler, as on a local Ray that seqbench started):
+    no GPU at all, no single node with that many GPUs, or fewer GPU slots on all nodes together than
+    replicas.  A cluster that may autoscale could still add GPU nodes: None (the caller waits, and says so).
+    """
+    g = gpus_per_replica
+    if g is not None and (not math.isfinite(g) or g < 0):
+        return (f"runtime.gpus_per_replica = {g:g}: expected 0 (CPU replicas), a fraction of one GPU (0.5) or a"
+                " whole number of GPUs")
+    if not g or can_autoscale:
+        return None
+    total = float(cluster_resources.get("GPU", 0))
+    if total <= 0:
+        return (f"runtime.gpus_per_replica = {g:g} but the Ray cluster has no GPU (resources: "
+                f"{describe_resources(cluster_resources)}); drop --gpus-per-replica or connect to a cluster with"
+                " GPU nodes")
+    per_node = [float(n.get("GPU", 0)) for n in node_resources] or [total]
+    largest = max(per_node)
+    if largest + 1e-9 < g:
+        return (f"runtime.gpus_per_replica = {g:g} but no node of the Ray cluster has that many GPUs (the largest"
+                f" has {largest:g}; resources: {describe_resources(cluster_resources)}); lower --gpus-per-replica or"
+                " connect to a cluster with larger GPU nodes")
+    slots = sum(math.floor(n / g + 1e-9) for n in per_node)
+    if replicas > slots:
+        return (f"{replicas} model replicas of {g:g} GPU each do not fit on the Ray cluster (room for {slots}; "
+                f"resources: {describe_resources(cluster_resources)}); lower --replicas")
+    return None
+
+
 def _lost_worker_errors() -> tuple[type[BaseException], ...]:
     """Failures of the machinery, not of the shard: the shard is run again elsewhere."""
     import ray.exceptions as rex
@@ -388,6 +441,14 @@ def run_pipeline(
     else:
         n_replicas = 1
     n_replicas = min(n_replicas, len(plan.shards))
+    # a request no node can ever meet fails now, not after REPLICA_WAIT_S of silence; a cluster that
+    # seqbench did not start may have an autoscaler (then the wait below says what it waits for)
+    can_autoscale = bool(runtime.address)
+    if gpus_per:
+        nodes = [n.get("Resources") or {} for n in ray.nodes() if n.get("Alive")]
+        problem = check_gpu_request(resources, nodes, gpus_per, can_autoscale, n_replicas)
+        if problem:
+            raise PipelineError(problem)
     # elastic pool: replicas beyond the minimum are created at once but not waited for; each
     # starts work when Ray places it (a GPU node that joins mid-job, or the autoscaler's)
     n_max = max(n_replicas, min(runtime.max_replicas or 0, len(plan.shards)))
@@ -412,17 +473,44 @@ def run_pipeline(
     # extra could take the GPU a minimum replica needs and leave the job waiting for nothing
     actors = [Replica.remote(plan.model, plan.cache_dir, threads) for _ in range(n_replicas)]
     lost = _lost_worker_errors()
+    note = on_event or (lambda _text: None)
+    errors: list[str] = []
+    cancelled = False
+    waiting = [a.ready.remote() for a in actors]
+    t_wait = time.time()
+    next_note = t_wait + WAIT_NOTE_S
     try:
-        errors = [e for e in ray.get([a.ready.remote() for a in actors], timeout=REPLICA_WAIT_S) if e]
+        while waiting and not errors:
+            ready, waiting = ray.wait(waiting, num_returns=len(waiting), timeout=1.0)
+            errors += [e for e in ray.get(ready) if e]
+            now = time.time()
+            if waiting and should_stop is not None and should_stop():
+                cancelled = True
+                break
+            if waiting and now - t_wait > REPLICA_WAIT_S:
+                have = ray.cluster_resources().get("GPU", 0)
+                errors.append(f"{n_replicas} model replica(s) of {gpus_per or 0:g} GPU each could not start within"
+                              f" {REPLICA_WAIT_S:.0f} s (the cluster has {have:g} GPU(s)); lower --replicas")
+            elif waiting and now >= next_note:
+                next_note = now + WAIT_NOTE_S
+                have = ray.cluster_resources().get("GPU", 0)
+                if gpus_per and have < gpus_per * n_replicas:
+                    note(f"waiting for a GPU node: {now - t_wait:.0f} s so far ({len(waiting)} of {n_replicas}"
+                         f" replica(s) of {gpus_per:g} GPU each not placed; the cluster has {have:g} GPU(s))")
+                else:
+                    note(f"waiting for {len(waiting)} of {n_replicas} model replica(s) to start:"
+                         f" {now - t_wait:.0f} s so far")
     except lost as exc:
         errors = [f"a model replica died while loading the model ({_cause(exc)})"]
-    except ray.exceptions.GetTimeoutError:
-        have = ray.cluster_resources().get("GPU", 0)
-        errors = [f"{n_replicas} model replica(s) of {gpus_per or 0} GPU each could not start within"
-                  f" {REPLICA_WAIT_S:.0f} s (the cluster has {have:g} GPU(s)); lower --replicas"]
-    if errors:
+    except BaseException:  # Ctrl-C, SIGTERM: no replica is left behind on a shared cluster
         for a in actors:
             ray.kill(a)
+        raise
+    if errors or cancelled:
+        for a in actors:
+            ray.kill(a)
+        if cancelled:
+            raise JobCancelled("cancelled")
         raise PipelineError(errors[0])
     actors += [Replica.remote(plan.model, plan.cache_dir, threads) for _ in range(n_max - n_replicas)]
     if on_start:
@@ -443,7 +531,6 @@ def run_pipeline(
     failure: str | None = None
     stopping = False
     last_alive = time.time()
-    note = on_event or (lambda _text: None)
 
     def fill() -> None:
         for ai in range(n_max):

@@ -4,6 +4,7 @@ Ctrl-C is heard while waiting, and a GPU request that no node can meet fails at 
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -17,10 +18,14 @@ import pytest
 from seqbench.runtime import pipeline
 from seqbench.runtime.pipeline import (
     PipelineError,
+    check_gpu_request,
+    check_runtime,
     connect_timeout,
+    init_ray,
     probe_address,
     resolve_auto_address,
 )
+from seqbench.spec import RuntimeSpec
 
 HINT = "start one with 'ray start --head' or drop --address to run locally"
 
@@ -189,6 +194,44 @@ def test_connect_timeout_default_and_env(monkeypatch):
             connect_timeout()
 
 
+# ---- GPU requests
+
+
+def test_check_gpu_request_no_gpu():
+    res = {"CPU": 4.0, "memory": 2 * 2**30, "object_store_memory": 0.3 * 2**30, "node:127.0.0.1": 1.0}
+    msg = check_gpu_request(res, [res], 1, can_autoscale=False)
+    assert msg == (
+        "runtime.gpus_per_replica = 1 but the Ray cluster has no GPU (resources: CPU 4, GPU 0, memory 2.0 GiB,"
+        " object_store_memory 0.3 GiB); drop --gpus-per-replica or connect to a cluster with GPU nodes"
+    )
+    assert check_gpu_request(res, [res], 1, can_autoscale=True) is None  # may still get GPU nodes
+    assert check_gpu_request(res, [res], 0, can_autoscale=False) is None
+    assert check_gpu_request(res, [res], None, can_autoscale=False) is None
+
+
+def test_check_gpu_request_too_big_for_any_node():
+    nodes = [{"CPU": 8.0, "GPU": 1.0}, {"CPU": 8.0, "GPU": 1.0}]
+    total = {"CPU": 16.0, "GPU": 2.0}
+    msg = check_gpu_request(total, nodes, 2, can_autoscale=False)
+    assert msg and "no node of the Ray cluster has that many GPUs (the largest has 1" in msg
+    assert check_gpu_request(total, nodes, 1, can_autoscale=False, replicas=2) is None
+    assert check_gpu_request(total, nodes, 0.5, can_autoscale=False, replicas=4) is None
+    msg = check_gpu_request(total, nodes, 1, can_autoscale=False, replicas=3)
+    assert msg and msg.startswith("3 model replicas of 1 GPU each do not fit on the Ray cluster (room for 2")
+
+
+def test_negative_or_odd_gpus_per_replica_refused_before_ray():
+    assert "expected 0 (CPU replicas)" in check_gpu_request({}, [], -1, can_autoscale=True)
+    with pytest.raises(PipelineError, match=r"runtime.gpus_per_replica = -1: expected 0 \(CPU replicas\)"):
+        check_runtime(RuntimeSpec(gpus_per_replica=-1))
+    with pytest.raises(PipelineError, match="whole number"):
+        check_runtime(RuntimeSpec(gpus_per_replica=1.5))
+    check_runtime(RuntimeSpec(gpus_per_replica=0.5))
+    check_runtime(RuntimeSpec(gpus_per_replica=2))
+    with pytest.raises(PipelineError, match="gpus_per_replica = -1"):
+        init_ray(RuntimeSpec(gpus_per_replica=-1))  # before any Ray is started
+
+
 # ---- through Ray and the CLI
 
 
@@ -200,6 +243,9 @@ def test_probe_accepts_a_real_gcs(local_ray, monkeypatch):
     assert probe_address(gcs, 10) == gcs
     monkeypatch.setenv("RAY_ADDRESS", gcs)
     assert probe_address("auto", 10) == gcs
+    msg = check_gpu_request(ray.cluster_resources(), [n["Resources"] for n in ray.nodes()], 1, False)
+    if not ray.cluster_resources().get("GPU"):
+        assert msg and msg.startswith("runtime.gpus_per_replica = 1 but the Ray cluster has no GPU (resources: CPU ")
 
 
 def _cli(args: list[str], cache_dir: Path, tmp_path: Path, timeout: float = 300) -> subprocess.CompletedProcess:
@@ -234,3 +280,54 @@ def test_cli_connect_timeout_option(cache_dir, tmp_path, silent_port):
     assert res.returncode == 2, res.stderr[-3000:]
     last = res.stderr.strip().splitlines()[-1]
     assert "no Ray GCS replied within 1." in last, last
+
+
+def test_cli_negative_gpus_per_replica(cache_dir, tmp_path):
+    res = _cli(["submit", "multiplicativity", "--gpus-per-replica", "-1", "--quiet"], cache_dir, tmp_path)
+    assert res.returncode == 2, res.stderr[-3000:]
+    assert res.stderr.strip().splitlines()[-1].startswith("seqbench-ray: error: runtime.gpus_per_replica = -1:")
+    assert "Traceback" not in res.stderr and "ValueError" not in res.stderr
+
+
+@pytest.mark.ray
+def test_cli_gpus_per_replica_without_gpu(cache_dir, tmp_path):
+    if shutil.which("nvidia-smi"):
+        pytest.skip("this machine may have a GPU")
+    t0 = time.monotonic()
+    res = _cli(["submit", "multiplicativity", "--gpus-per-replica", "1", "--quiet"], cache_dir, tmp_path)
+    assert res.returncode == 2, res.stderr[-3000:]
+    last = res.stderr.strip().splitlines()[-1]
+    assert last.startswith("seqbench-ray: error: runtime.gpus_per_replica = 1 but the Ray cluster has no GPU"
+                           " (resources: CPU "), last
+    assert last.endswith("drop --gpus-per-replica or connect to a cluster with GPU nodes")
+    assert time.monotonic() - t0 < 300
+
+
+@pytest.mark.ray
+def test_waiting_for_a_gpu_node_is_logged(local_ray, cache_dir, monkeypatch, tmp_path):
+    """On a cluster that may autoscale, replicas waiting for a GPU say so in the log, and a cancel stops the wait."""
+    import ray
+
+    from seqbench.demo.synthetic import ensure_demo
+    from seqbench.experiments import get_experiment
+    from seqbench.runtime.pipeline import JobCancelled, PipelinePlan, run_pipeline
+    from seqbench.runtime.submit import plan_job
+    from seqbench.spec import parse_spec
+
+    if ray.cluster_resources().get("GPU"):
+        pytest.skip("this Ray has a GPU: the replica would be placed")
+    raw = get_experiment("multiplicativity").demo_spec(ensure_demo(cache_dir).root)
+    spec = parse_spec(raw, origin="embedded demo", base_dir=tmp_path)
+    p = plan_job(spec)
+    plan = PipelinePlan(shards=[(0, [0, 1])], builder=p.design.build, fasta=str(spec.fasta), geometry=p.geometry,
+                        ensemble=spec.ensemble, tracks=p.tracks, model=spec.model, cache_dir=str(cache_dir))
+    # an address: seqbench did not start this cluster, so it may grow GPU nodes
+    runtime = RuntimeSpec(address="auto", gpus_per_replica=1, replicas=1)
+    monkeypatch.setattr(pipeline, "WAIT_NOTE_S", 0.5)
+    notes: list[str] = []
+    t0 = time.monotonic()
+    with pytest.raises(JobCancelled):
+        run_pipeline(plan, runtime, lambda *a: None, should_stop=lambda: time.monotonic() - t0 > 4,
+                     on_event=notes.append)
+    assert time.monotonic() - t0 < 30
+    assert any(n.startswith("waiting for a GPU node: ") and " s so far" in n for n in notes), notes
