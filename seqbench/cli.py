@@ -65,6 +65,21 @@ def _fail(exc: BaseException) -> None:
     raise typer.Exit(code=2)
 
 
+_CONNECT_HELP = ("Seconds to wait for the Ray cluster at --address to answer before giving up "
+                 "(default 10, or $SEQBENCH_CONNECT_TIMEOUT).")
+
+
+def _set_connect_timeout(seconds: float | None) -> None:
+    """``--connect-timeout``: through ``$SEQBENCH_CONNECT_TIMEOUT`` to ``init_ray``."""
+    if seconds is None:
+        return
+    if not seconds > 0 or seconds == float("inf"):
+        from seqbench.runtime.pipeline import PipelineError
+
+        raise PipelineError(f"--connect-timeout {seconds:g}: expected a number of seconds > 0")
+    os.environ["SEQBENCH_CONNECT_TIMEOUT"] = repr(float(seconds))
+
+
 @app.callback()
 def _main(debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")] = False) -> None:
     _DEBUG["on"] = debug
@@ -92,6 +107,9 @@ def submit(
     ] = None,
     address: Annotated[
         str | None, typer.Option("--address", help="Ray address of a running cluster (default: start local Ray).")
+    ] = None,
+    connect_timeout: Annotated[
+        float | None, typer.Option("--connect-timeout", metavar="SECONDS", help=_CONNECT_HELP)
     ] = None,
     shard_size: Annotated[int | None, typer.Option("--shard-size", help="Constructs per shard.")] = None,
     gpus_per_replica: Annotated[
@@ -129,6 +147,7 @@ def submit(
     from seqbench.registry import get_experiment
 
     try:
+        _set_connect_timeout(connect_timeout)
         get_experiment(experiment)  # an unknown name: one line with the closest known one
         from seqbench.runtime.remote import is_jobs_api
 
@@ -235,6 +254,9 @@ def resume(
                                          "planning (old parts are kept aside).")] = False,
     replicas: Annotated[str | None, typer.Option("--replicas", help="Model replicas N, or MIN..MAX.")] = None,
     address: Annotated[str | None, typer.Option("--address", help="Ray address of a running cluster.")] = None,
+    connect_timeout: Annotated[
+        float | None, typer.Option("--connect-timeout", metavar="SECONDS", help=_CONNECT_HELP)
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")] = False,
 ) -> None:
     """Continue a failed, cancelled or interrupted job: only shards without a part are computed."""
@@ -243,6 +265,7 @@ def resume(
 
     overrides: dict = {}
     try:
+        _set_connect_timeout(connect_timeout)
         if replicas is not None:
             overrides.update(parse_replicas(replicas))
     except _user_errors() as exc:
@@ -339,6 +362,9 @@ def stage(
     address: Annotated[str | None, typer.Option("--address", help="Ray address of the cluster whose nodes get the "
                                                 "genome copy (runtime.genome_local_dir); default: this machine.")]
     = None,
+    connect_timeout: Annotated[
+        float | None, typer.Option("--connect-timeout", metavar="SECONDS", help=_CONNECT_HELP)
+    ] = None,
 ) -> None:
     """Prepare a job's genome and model ahead of a run: index the FASTA, download the model once into
     runtime.model_cache (TF-Hub) or build/check it, and copy the genome to every node's
@@ -349,6 +375,7 @@ def stage(
     from seqbench.runtime.submit import cache_dir
 
     try:
+        _set_connect_timeout(connect_timeout)
         overrides: dict = {"runtime": {"address": address}} if address else {}
         job_spec = _load(experiment, spec, overrides, quiet=True)
         t0 = time.time()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import math
 import os
 import sys
 import time
@@ -28,14 +29,236 @@ class PipelineError(RuntimeError):
     """The pipeline cannot go on (model not loadable, a shard that cannot be built, ...)."""
 
 
-def init_ray(runtime: RuntimeSpec) -> bool:
+#: seconds ``init_ray`` waits for a Ray cluster at an address to answer; ``$SEQBENCH_CONNECT_TIMEOUT``
+#: (``--connect-timeout``) changes it
+CONNECT_TIMEOUT_S = 10.0
+#: port of the Ray Client server when a ray:// address names none
+RAY_CLIENT_PORT = 10001
+_HINT = "start one with 'ray start --head' or drop --address to run locally"
+
+
+def connect_timeout(value: float | None = None) -> float:
+    """``value``, else ``$SEQBENCH_CONNECT_TIMEOUT``, else :data:`CONNECT_TIMEOUT_S` (seconds, > 0)."""
+    if value is None:
+        raw = os.environ.get("SEQBENCH_CONNECT_TIMEOUT", "").strip()
+        if not raw:
+            return CONNECT_TIMEOUT_S
+        try:
+            value = float(raw)
+        except ValueError:
+            value = float("nan")
+        if not (math.isfinite(value) and value > 0):
+            raise PipelineError(f"SEQBENCH_CONNECT_TIMEOUT={raw!r}: expected a number of seconds > 0")
+    if not (math.isfinite(value) and value > 0):
+        raise PipelineError(f"connect timeout {value!r}: expected a number of seconds > 0")
+    return float(value)
+
+
+def check_runtime(runtime: RuntimeSpec) -> None:
+    """Refuse runtime settings Ray would reject with a traceback, or wait on forever, before Ray is asked."""
+    g = runtime.gpus_per_replica
+    if g is None:
+        return
+    if not math.isfinite(g) or g < 0:
+        raise PipelineError(f"runtime.gpus_per_replica = {g:g}: expected 0 (CPU replicas), a fraction of one GPU"
+                            " (0.5) or a whole number of GPUs")
+    if g > 1 and g != int(g):
+        raise PipelineError(f"runtime.gpus_per_replica = {g:g}: above 1 it must be a whole number of GPUs")
+
+
+def _split_host_port(text: str, default_port: int | None) -> tuple[str, int] | None:
+    """``host:port``, ``[v6]:port`` or (with a default port) ``host`` -> (host, port); None if malformed."""
+    text = text.strip().rstrip("/")
+    if text.startswith("["):  # [v6]:port
+        host, sep, rest = text[1:].partition("]")
+        port_text = rest[1:] if rest.startswith(":") else ""
+        if not sep or (rest and not rest.startswith(":")):
+            return None
+    elif text.count(":") == 1:
+        host, _, port_text = text.partition(":")
+    elif ":" not in text:
+        host, port_text = text, ""
+    else:
+        return None
+    if not host:
+        return None
+    if not port_text:
+        return (host, default_port) if default_port is not None else None
+    try:
+        port = int(port_text)
+    except ValueError:
+        return None
+    return (host, port) if 0 < port < 65536 else None
+
+
+def _ray_address_file() -> str:
+    """Where ``ray start`` records the address that ``address="auto"`` connects to."""
+    try:
+        from ray._common.utils import get_ray_address_file
+
+        return get_ray_address_file(None)
+    except Exception:  # a Ray without the helper: its default place
+        return os.path.join(os.environ.get("RAY_TMPDIR") or "/tmp", "ray", "ray_current_cluster")
+
+
+def _running_gcs_addresses() -> set[str]:
+    """GCS addresses of Ray processes running on this machine (Ray's own ``auto`` fallback)."""
+    try:
+        from ray._private.services import find_gcs_addresses
+
+        return set(find_gcs_addresses())
+    except Exception:
+        return set()
+
+
+def resolve_auto_address() -> tuple[str, str]:
+    """The address ``ray.init(address="auto")`` would use and where it comes from (Ray's order).
+
+    ``$RAY_ADDRESS``; else the address ``ray start`` recorded in ``/tmp/ray/ray_current_cluster``,
+    unless exactly one Ray runs on this machine (then that one); else any running local Ray.
+    """
+    env = os.environ.get("RAY_ADDRESS", "").strip()
+    if env and env != "auto":
+        return env, "RAY_ADDRESS"
+    path = _ray_address_file()
+    recorded = None
+    with contextlib.suppress(OSError), open(path) as f:
+        recorded = f.read().strip() or None
+    running = _running_gcs_addresses()
+    if recorded and (len(running) != 1 or recorded in running):
+        return recorded, path
+    if running:
+        return sorted(running)[0], "a Ray process running on this machine"
+    raise PipelineError(f"--address auto: no Ray cluster found (RAY_ADDRESS is not set, {path} does not exist and no"
+                        f" Ray runs on this machine); {_HINT}")
+
+
+def _tcp_probe(host: str, port: int, deadline: float) -> str | None:
+    """None if something accepts TCP at host:port before ``deadline``, else why not.
+
+    Refusals and unreachable networks fail at once; silence is retried in 1 s steps (so Ctrl-C and
+    SIGTERM are heard) until the deadline.
+    """
+    import socket
+
+    t0 = time.monotonic()
+    while True:
+        left = deadline - time.monotonic()
+        try:
+            with socket.create_connection((host, port), timeout=max(0.05, min(1.0, left))):
+                return None
+        except socket.gaierror as exc:
+            return f"cannot resolve host {host!r}: {exc.strerror or exc}"
+        except ConnectionRefusedError:
+            return f"connection refused after {time.monotonic() - t0:.1f} s"
+        except TimeoutError:
+            pass
+        except OSError as exc:
+            return f"{exc.strerror or type(exc).__name__} after {time.monotonic() - t0:.1f} s"
+        if time.monotonic() >= deadline:
+            return f"no answer within {time.monotonic() - t0:.1f} s; --connect-timeout waits longer"
+        time.sleep(min(0.2, max(0.0, deadline - time.monotonic())))
+
+
+def _gcs_probe(host: str, port: int, deadline: float) -> str | None:
+    """None if a Ray GCS answers gRPC at host:port before ``deadline``, else why not.
+
+    Something that accepts TCP but is not a GCS (the Ray Client port, the dashboard, another service)
+    would make ``ray.init`` retry for many minutes without heeding Ctrl-C; one GCS request with a
+    deadline, waited for in Python, tells it in seconds.  Any gRPC answer, even a refusal
+    (authentication), counts as a GCS; no answer at all does not.
+    """
+    try:
+        import grpc
+        from ray.core.generated import gcs_service_pb2, gcs_service_pb2_grpc
+    except Exception:  # nothing to ask with: the TCP probe has to do
+        return None
+    target = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    channel = grpc.insecure_channel(target, options=[("grpc.enable_http_proxy", 0)])
+    try:
+        stub = gcs_service_pb2_grpc.NodeInfoGcsServiceStub(channel)
+        t0 = time.monotonic()
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return f"it accepts connections but no Ray GCS replied within {time.monotonic() - t0:.1f} s"
+            fut = stub.GetClusterId.future(gcs_service_pb2.GetClusterIdRequest(), timeout=left)
+            try:
+                while True:
+                    try:
+                        fut.result(timeout=0.5)  # short waits: Ctrl-C is heard
+                        return None
+                    except grpc.FutureTimeoutError:
+                        continue
+            except grpc.RpcError as exc:
+                code = exc.code() if hasattr(exc, "code") else None
+                if code == grpc.StatusCode.UNIMPLEMENTED:
+                    return "a gRPC server answers but it is not a Ray GCS"
+                if code not in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+                    return None  # a GCS that refuses this request still answers
+            finally:
+                fut.cancel()
+            time.sleep(min(0.5, max(0.0, deadline - time.monotonic())))
+    finally:
+        channel.close()
+
+
+def probe_address(address: str, timeout_s: float | None = None) -> str:
+    """Check that a Ray cluster answers at ``address`` before ``ray.init`` is asked to connect there.
+
+    ``HOST:PORT`` must accept TCP and answer as a Ray GCS; ``ray://HOST[:PORT]`` must accept TCP (the
+    Ray Client server); ``auto`` is resolved the way Ray does (:func:`resolve_auto_address`) and the
+    result is checked.  Within ``timeout_s`` (default :func:`connect_timeout`), else
+    :class:`PipelineError` in one line naming the address.  Returns the address to connect to
+    (``auto`` resolved); other schemes (and ``local``) are returned as they are, unchecked.
+    """
+    timeout_s = connect_timeout(timeout_s)
+    deadline = time.monotonic() + timeout_s
+    given = address.strip()
+    target, origin = given, None
+    if given == "auto":
+        target, origin = resolve_auto_address()
+    if target == "local":
+        return target
+    scheme, sep, rest = target.partition("://")
+    if sep and scheme != "ray":
+        return target  # Ray's business (or the Jobs API's, handled before any driver runs)
+    hp = _split_host_port(rest if sep else target, RAY_CLIENT_PORT if sep else None)
+    where = f"--address {given}" if origin is None else f"--address auto ({origin}: {target})"
+    if hp is None:
+        raise PipelineError(f"{where}: expected HOST:PORT, ray://HOST[:PORT] or auto")
+    host, port = hp
+    why = _tcp_probe(host, port, deadline)
+    if why is None and not sep:
+        why = _gcs_probe(host, port, deadline)
+        if why is not None:
+            raise PipelineError(f"{where}: {why}; is it the Ray Client port (then ray://{host}:{port}) or the"
+                                f" dashboard (then http://{host}:{port}, the Jobs API)?")
+    if why is None:
+        return target
+    what = "no Ray Client server answers there" if sep else "no Ray cluster answers there"
+    if origin is not None and origin != "RAY_ADDRESS" and not origin.startswith("a Ray process"):
+        raise PipelineError(f"--address auto: found a stale cluster address {target} in {origin}; nothing listens"
+                            f" there ({why}); {_HINT}")
+    hint = _HINT if not sep else ("start a cluster with 'ray start --head' (its Ray Client server listens on port"
+                                  f" {RAY_CLIENT_PORT}) or drop --address to run locally")
+    raise PipelineError(f"{where}: {what} ({why}); {hint}")
+
+
+def init_ray(runtime: RuntimeSpec, connect_timeout_s: float | None = None) -> bool:
     """Connect to ``runtime.address`` or start local Ray; returns True if this call started it.
+
+    An address is checked first (:func:`probe_address`): nothing answering there within
+    ``connect_timeout_s`` (default ``$SEQBENCH_CONNECT_TIMEOUT``, else 10 s) is a one-line
+    :class:`PipelineError`, where ``ray.init`` alone would retry for many minutes, deaf to Ctrl-C.
 
     Local Ray runs with usage statistics off, no dashboard, and every Ray process listening on
     127.0.0.1 only: Ray reads ``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER`` when it is imported, so it is
     set here before the first ``import ray`` (a process that imported Ray earlier keeps Ray's
     default, every interface; see docs/security.md).
     """
+    check_runtime(runtime)
+    timeout_s = connect_timeout(connect_timeout_s)
     if not runtime.address and "ray" not in sys.modules:
         os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
     import ray
@@ -46,7 +269,8 @@ def init_ray(runtime: RuntimeSpec) -> bool:
         return False
     with _keep_sigterm_handler():
         if runtime.address:
-            ray.init(address=runtime.address, log_to_driver=False)
+            # the checked address: ``auto`` resolved once, so the probe and ray.init see the same cluster
+            ray.init(address=probe_address(runtime.address, timeout_s), log_to_driver=False)
             return True
         ray.init(
             address="local",
@@ -111,6 +335,59 @@ MAX_SHARD_ATTEMPTS = 4
 REPLICA_WAIT_S = 900.0
 
 
+#: seconds between "waiting for ..." lines in the job log while replicas wait to be placed
+WAIT_NOTE_S = 30.0
+
+
+def describe_resources(resources: dict[str, float]) -> str:
+    """``CPU 4, GPU 0, memory 3.2 GiB, object_store_memory 0.3 GiB`` (node and accelerator keys left out)."""
+    keys = ["CPU", "GPU"] + sorted(k for k in resources if k not in ("CPU", "GPU"))
+    out = []
+    for k in keys:
+        if k.startswith("node:") or k.startswith("accelerator_type:"):
+            continue
+        v = float(resources.get(k, 0))
+        out.append(f"{k} {v / 2**30:.1f} GiB" if "memory" in k else f"{k} {v:g}")
+    return ", ".join(out)
+
+
+def check_gpu_request(
+    cluster_resources: dict[str, float],
+    node_resources: list[dict[str, float]],
+    gpus_per_replica: float | None,
+    can_autoscale: bool,
+    replicas: int = 1,
+) -> str | None:
+    """Why ``replicas`` replicas of ``gpus_per_replica`` GPUs each can never be placed, or None.
+
+    Never, on a cluster that cannot grow (no autoscaler, as on a local Ray that seqbench started):
+    no GPU at all, no single node with that many GPUs, or fewer GPU slots on all nodes together than
+    replicas.  A cluster that may autoscale could still add GPU nodes: None (the caller waits, and says so).
+    """
+    g = gpus_per_replica
+    if g is not None and (not math.isfinite(g) or g < 0):
+        return (f"runtime.gpus_per_replica = {g:g}: expected 0 (CPU replicas), a fraction of one GPU (0.5) or a"
+                " whole number of GPUs")
+    if not g or can_autoscale:
+        return None
+    total = float(cluster_resources.get("GPU", 0))
+    if total <= 0:
+        return (f"runtime.gpus_per_replica = {g:g} but the Ray cluster has no GPU (resources: "
+                f"{describe_resources(cluster_resources)}); drop --gpus-per-replica or connect to a cluster with"
+                " GPU nodes")
+    per_node = [float(n.get("GPU", 0)) for n in node_resources] or [total]
+    largest = max(per_node)
+    if largest + 1e-9 < g:
+        return (f"runtime.gpus_per_replica = {g:g} but no node of the Ray cluster has that many GPUs (the largest"
+                f" has {largest:g}; resources: {describe_resources(cluster_resources)}); lower --gpus-per-replica or"
+                " connect to a cluster with larger GPU nodes")
+    slots = sum(math.floor(n / g + 1e-9) for n in per_node)
+    if replicas > slots:
+        return (f"{replicas} model replicas of {g:g} GPU each do not fit on the Ray cluster (room for {slots}; "
+                f"resources: {describe_resources(cluster_resources)}); lower --replicas")
+    return None
+
+
 def _lost_worker_errors() -> tuple[type[BaseException], ...]:
     """Failures of the machinery, not of the shard: the shard is run again elsewhere."""
     import ray.exceptions as rex
@@ -151,6 +428,7 @@ def run_pipeline(
 
     from seqbench.runtime.replica import ModelReplica, materialize_task
 
+    check_runtime(runtime)
     if not plan.shards:
         return 0
     resources = ray.cluster_resources()
@@ -163,6 +441,14 @@ def run_pipeline(
     else:
         n_replicas = 1
     n_replicas = min(n_replicas, len(plan.shards))
+    # a request no node can ever meet fails now, not after REPLICA_WAIT_S of silence; a cluster that
+    # seqbench did not start may have an autoscaler (then the wait below says what it waits for)
+    can_autoscale = bool(runtime.address)
+    if gpus_per:
+        nodes = [n.get("Resources") or {} for n in ray.nodes() if n.get("Alive")]
+        problem = check_gpu_request(resources, nodes, gpus_per, can_autoscale, n_replicas)
+        if problem:
+            raise PipelineError(problem)
     # elastic pool: replicas beyond the minimum are created at once but not waited for; each
     # starts work when Ray places it (a GPU node that joins mid-job, or the autoscaler's)
     n_max = max(n_replicas, min(runtime.max_replicas or 0, len(plan.shards)))
@@ -187,17 +473,44 @@ def run_pipeline(
     # extra could take the GPU a minimum replica needs and leave the job waiting for nothing
     actors = [Replica.remote(plan.model, plan.cache_dir, threads) for _ in range(n_replicas)]
     lost = _lost_worker_errors()
+    note = on_event or (lambda _text: None)
+    errors: list[str] = []
+    cancelled = False
+    waiting = [a.ready.remote() for a in actors]
+    t_wait = time.time()
+    next_note = t_wait + WAIT_NOTE_S
     try:
-        errors = [e for e in ray.get([a.ready.remote() for a in actors], timeout=REPLICA_WAIT_S) if e]
+        while waiting and not errors:
+            ready, waiting = ray.wait(waiting, num_returns=len(waiting), timeout=1.0)
+            errors += [e for e in ray.get(ready) if e]
+            now = time.time()
+            if waiting and should_stop is not None and should_stop():
+                cancelled = True
+                break
+            if waiting and now - t_wait > REPLICA_WAIT_S:
+                have = ray.cluster_resources().get("GPU", 0)
+                errors.append(f"{n_replicas} model replica(s) of {gpus_per or 0:g} GPU each could not start within"
+                              f" {REPLICA_WAIT_S:.0f} s (the cluster has {have:g} GPU(s)); lower --replicas")
+            elif waiting and now >= next_note:
+                next_note = now + WAIT_NOTE_S
+                have = ray.cluster_resources().get("GPU", 0)
+                if gpus_per and have < gpus_per * n_replicas:
+                    note(f"waiting for a GPU node: {now - t_wait:.0f} s so far ({len(waiting)} of {n_replicas}"
+                         f" replica(s) of {gpus_per:g} GPU each not placed; the cluster has {have:g} GPU(s))")
+                else:
+                    note(f"waiting for {len(waiting)} of {n_replicas} model replica(s) to start:"
+                         f" {now - t_wait:.0f} s so far")
     except lost as exc:
         errors = [f"a model replica died while loading the model ({_cause(exc)})"]
-    except ray.exceptions.GetTimeoutError:
-        have = ray.cluster_resources().get("GPU", 0)
-        errors = [f"{n_replicas} model replica(s) of {gpus_per or 0} GPU each could not start within"
-                  f" {REPLICA_WAIT_S:.0f} s (the cluster has {have:g} GPU(s)); lower --replicas"]
-    if errors:
+    except BaseException:  # Ctrl-C, SIGTERM: no replica is left behind on a shared cluster
         for a in actors:
             ray.kill(a)
+        raise
+    if errors or cancelled:
+        for a in actors:
+            ray.kill(a)
+        if cancelled:
+            raise JobCancelled("cancelled")
         raise PipelineError(errors[0])
     actors += [Replica.remote(plan.model, plan.cache_dir, threads) for _ in range(n_max - n_replicas)]
     if on_start:
@@ -218,7 +531,6 @@ def run_pipeline(
     failure: str | None = None
     stopping = False
     last_alive = time.time()
-    note = on_event or (lambda _text: None)
 
     def fill() -> None:
         for ai in range(n_max):
