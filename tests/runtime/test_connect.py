@@ -309,7 +309,7 @@ def test_waiting_for_a_gpu_node_is_logged(local_ray, cache_dir, monkeypatch, tmp
     import ray
 
     from seqbench.demo.synthetic import ensure_demo
-    from seqbench.experiments import get_experiment
+    from seqbench.registry import get_experiment
     from seqbench.runtime.pipeline import JobCancelled, PipelinePlan, run_pipeline
     from seqbench.runtime.submit import plan_job
     from seqbench.spec import parse_spec
