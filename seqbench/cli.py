@@ -23,6 +23,8 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # plain Click help: flags show as flags (no '<bool>' placeholder), and it reads the same in a pipe
+    rich_markup_mode=None,
 )
 
 _DEBUG = {"on": False}
@@ -80,9 +82,22 @@ def _set_connect_timeout(seconds: float | None) -> None:
     os.environ["SEQBENCH_CONNECT_TIMEOUT"] = repr(float(seconds))
 
 
+def _version(value: bool) -> None:
+    if value:
+        from seqbench import __version__
+
+        typer.echo(f"seqbench {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
-def _main(debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")] = False) -> None:
-    _DEBUG["on"] = debug
+def _main(
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors (also after the command).")]
+    = False,
+    version: Annotated[bool, typer.Option("--version", help="Print the version and exit.", is_eager=True,
+                                          callback=_version)] = False,
+) -> None:
+    _DEBUG["on"] = _DEBUG["on"] or debug
 
 
 @app.command()
@@ -257,13 +272,21 @@ def resume(
     connect_timeout: Annotated[
         float | None, typer.Option("--connect-timeout", metavar="SECONDS", help=_CONNECT_HELP)
     ] = None,
+    gpus_per_replica: Annotated[float | None, typer.Option("--gpus-per-replica", help="GPUs per model replica "
+                                                           "(changes how the job runs, not its results).")] = None,
+    batch_size: Annotated[int | None, typer.Option("--batch-size", help="Inputs per device call (changes how the "
+                                                   "job runs, not its results).")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")] = False,
 ) -> None:
-    """Continue a failed, cancelled or interrupted job: only shards without a part are computed."""
+    """Continue a failed, cancelled or interrupted job: only shards without a part are computed.
+
+    Options that change how the job runs but not what it computes (--replicas, --gpus-per-replica,
+    --batch-size, --address) may differ from the first run; the shard size is fixed at planning."""
     from seqbench.runtime.submit import headline_text
     from seqbench.runtime.submit import resume as run
 
     overrides: dict = {}
+    model: dict = {}
     try:
         _set_connect_timeout(connect_timeout)
         if replicas is not None:
@@ -272,8 +295,13 @@ def resume(
         _fail(exc)
     if address is not None:
         overrides["address"] = address
+    if gpus_per_replica is not None:
+        overrides["gpus_per_replica"] = gpus_per_replica
+    if batch_size is not None:
+        model["batch_size"] = batch_size
     try:
-        result = run(job_dir, replan=replan, progress=not quiet, runtime_overrides=overrides)
+        result = run(job_dir, replan=replan, progress=not quiet, runtime_overrides=overrides,
+                     model_overrides=model)
         typer.echo(headline_text(result))
     except _user_errors() as exc:
         _fail(exc)
@@ -456,19 +484,19 @@ def status(
             "rows": rows,
             "n_members": manifest["n_members"],
         }
-        if st.get("state") == "running" and st.get("host") == os.uname().nodename and st.get("pid"):
-            try:
-                os.kill(int(st["pid"]), 0)
-            except ProcessLookupError:
-                info["state"] = "interrupted"
-                info["reason"] = f"driver process {st['pid']} is gone; `seqbench-ray resume {job_dir}` continues"
-            except PermissionError:  # alive, another user's
-                pass
+        if st.get("state") in ("planned", "running", "reducing") and not job.driver_alive():
+            # no driver holds the job's lock (it was killed, or its machine went away): whatever the
+            # last state written, nothing is working on the job
+            info["state"] = "interrupted"
+            who = f"driver process {st['pid']} on {st.get('host', '?')}" if st.get("pid") else "its driver"
+            info["reason"] = (f"{who} is gone while {st.get('state')}; `seqbench-ray resume {job_dir}` continues"
+                              if st.get("state") != "reducing" else
+                              f"{who} is gone while reducing; `seqbench-ray report {job_dir}` finishes it")
         if len(prog) >= 2:
             span = prog[-1]["t"] - prog[0]["t"]
             rate = sum(p["rows"] for p in prog[1:]) / span if span > 0 else None
             info["members_per_s"] = rate
-            if rate and st.get("state") == "running":
+            if rate and info["state"] == "running":
                 info["eta_s"] = (manifest["n_members"] - rows) / rate
         if as_json:
             typer.echo(json.dumps(info, indent=2))
@@ -492,6 +520,7 @@ def report(job_dir: Annotated[Path, typer.Argument(help="Job directory with all 
 
     try:
         job = JobDir(job_dir.resolve())
+        job.manifest()  # a folder that is not a job: said so, not "spec.json: No such file"
         spec = load_job_spec(job)
         result = reduce_and_report(job, spec)
         typer.echo(headline_text(result))
@@ -500,17 +529,31 @@ def report(job_dir: Annotated[Path, typer.Argument(help="Job directory with all 
 
 
 @app.command()
-def prepare() -> None:
-    """Build the planted model and the synthetic demo data into the cache (SEQBENCH_CACHE_DIR)."""
+def prepare(
+    experiments: Annotated[list[str] | None, typer.Argument(help="Experiments whose demo inputs to build "
+                                                            "(default: all).", show_default=False)] = None,
+) -> None:
+    """Build the planted model, the synthetic genome and the demo inputs of the named experiments (default:
+    every registered one) into the cache (SEQBENCH_CACHE_DIR), so that later runs start at once."""
     from seqbench.demo.synthetic import ensure_demo
     from seqbench.models.planted.build import ensure_planted_model
+    from seqbench.registry import experiment_names, get_experiment
     from seqbench.runtime.submit import cache_dir
 
-    typer.echo(f"planted model: {ensure_planted_model(cache_dir())}")
-    typer.echo(f"demo data:     {ensure_demo(cache_dir()).root}")
+    try:
+        chosen = [get_experiment(name) for name in (experiments or experiment_names())]
+        typer.echo(f"planted model: {ensure_planted_model(cache_dir())}")
+        layout = ensure_demo(cache_dir())
+        typer.echo(f"demo genome:   {layout.fasta}")
+        for exp in chosen:
+            exp.demo_spec(layout.root)
+            typer.echo(f"demo inputs:   {exp.name}")
+    except _user_errors() as exc:
+        _fail(exc)
 
 
 design_app = typer.Typer(
+    rich_markup_mode=None,
     help="Write common designs as construct tables for `seqbench-ray submit constructs --spec` "
     "(docs/experiments/constructs.md).",
     no_args_is_help=True,
@@ -611,6 +654,10 @@ def main() -> None:
     import signal
 
     signal.signal(signal.SIGTERM, _terminate)
+    # --debug anywhere on the line (`seqbench-ray submit X --debug` as well as before the command)
+    if "--debug" in sys.argv[2:]:
+        sys.argv.remove("--debug")
+        _DEBUG["on"] = True
     try:
         app()
     except KeyboardInterrupt:

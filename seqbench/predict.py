@@ -15,7 +15,7 @@ them directly.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -34,6 +34,12 @@ class MaterializedShard:
     construct_ids: np.ndarray  # int64 [n]
     windows: np.ndarray  # uint8 [n, L + span]
     landmarks: np.ndarray  # int64 [n], index into each window
+    #: genome bases read for these windows that were IUPAC ambiguity codes (encoded as N)
+    ambiguous: int = 0
+
+
+#: Parquet schema metadata of a part: the genome's ambiguity codes read for the shard's windows
+AMBIGUOUS_KEY = "seqbench.ambiguous_bases"
 
 
 class ShardError(RuntimeError):
@@ -87,13 +93,27 @@ def materialize_shard(
     ensemble: Ensemble,
     *,
     reuse_reference: bool = True,
+    count_ambiguous: Callable[[str, int, int], int] | None = None,
 ) -> MaterializedShard:
     """Extended windows of a shard; with ``reuse_reference`` the shard's reads go through one
-    :class:`ReuseReader`, so constructs sharing a window fetch the reference once."""
+    :class:`ReuseReader`, so constructs sharing a window fetch the reference once.
+
+    ``count_ambiguous(chrom, start, end)`` (e.g. :meth:`seqbench.genome.Genome.ambiguous_count`)
+    counts the ambiguity codes of every genome piece each construct reads: the shard's
+    ``ambiguous`` is their sum over constructs, whatever the sharding or the reuse of reads."""
     L = geometry.sequence_length
     width = L + ensemble.max_shift - ensemble.min_shift
     if reuse_reference and read is not None:
         read = ReuseReader(read, width)
+    ambiguous = [0]
+    if count_ambiguous is not None and read is not None:
+        inner = read
+
+        def counted(chrom: str, start: int, end: int) -> np.ndarray:
+            ambiguous[0] += count_ambiguous(chrom, start, end)
+            return inner(chrom, start, end)
+
+        read = counted
     windows = np.empty((len(constructs), width), dtype=np.uint8)
     landmarks = np.empty(len(constructs), dtype=np.int64)
     for i, c in enumerate(constructs):
@@ -103,7 +123,7 @@ def materialize_shard(
             )
         except (ConstructError, ValueError) as exc:
             raise ShardError(f"shard {shard}, construct {construct_ids[i]} ({c.key}): {exc}") from exc
-    return MaterializedShard(shard, np.asarray(construct_ids, dtype=np.int64), windows, landmarks)
+    return MaterializedShard(shard, np.asarray(construct_ids, dtype=np.int64), windows, landmarks, ambiguous[0])
 
 
 def predict_shard(
@@ -145,4 +165,4 @@ def predict_shard(
     }
     for j, label in enumerate(tracks):
         cols[label] = pa.array(values[:, j])
-    return pa.table(cols)
+    return pa.table(cols).replace_schema_metadata({AMBIGUOUS_KEY: str(int(shard.ambiguous))})

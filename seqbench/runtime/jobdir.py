@@ -152,6 +152,25 @@ class JobDir:
         finally:
             f.close()
 
+    def driver_alive(self) -> bool:
+        """Whether a driver holds ``.driver.lock`` now (tried without taking it for long: a free lock
+        is taken and released at once).  On another host's NFS mount this is only as good as
+        ``flock`` there."""
+        import fcntl
+
+        path = self.path / ".driver.lock"
+        try:
+            f = open(path)  # noqa: SIM115 - closed below
+        except OSError:
+            return False  # never locked (or unreadable): no driver of ours
+        try:
+            fcntl.flock(f.fileno(), fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except OSError:
+            return True
+        finally:
+            f.close()  # releases a lock taken above
+        return False
+
     def manifest(self) -> dict[str, Any]:
         if not self.manifest_path.is_file():
             raise JobDirError(f"{self.path}: not a seqbench job directory (no manifest.json)")
@@ -238,8 +257,17 @@ class JobDir:
                 continue
         return out
 
+    def ambiguous_bases(self) -> int:
+        """IUPAC ambiguity codes in the genome windows read for the job, summed over its parts
+        (each part records its shard's count in its Parquet metadata; 0 for parts without it)."""
+        total = 0
+        for f in sorted(self.parts_dir.glob("part-*.parquet")):
+            meta = pq.read_schema(f).metadata or {}
+            total += int(meta.get(b"seqbench.ambiguous_bases", b"0"))
+        return total
+
     def read_predictions(self) -> pa.Table:
-        """All finished parts as one table (deduplicated on (construct_id, member) as a safety net)."""
+        """All finished parts as one table, as written (the caller checks the row keys)."""
         files = sorted(self.parts_dir.glob("part-*.parquet"))
         if not files:
             raise JobDirError(f"{self.path}: no prediction parts to reduce")

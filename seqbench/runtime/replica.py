@@ -67,7 +67,7 @@ def materialize_task(
     """
     from seqbench.genome import Genome
 
-    read = None
+    read = count = None
     if fasta is not None and genome_local_dir:
         key = f"{fasta}@{genome_local_dir}"
         if key not in _GENOMES:
@@ -80,6 +80,7 @@ def materialize_task(
         if genome is None:  # one Genome (and its chromosome cache) per worker process
             genome = _GENOMES[fasta] = Genome(fasta, cache_bytes=1 << 30)
         read = genome.read_padded  # type: ignore[attr-defined]
+        count = genome.ambiguous_count  # type: ignore[attr-defined]
     constructs = []
     for i in construct_ids:
         try:
@@ -87,4 +88,4 @@ def materialize_task(
         except Exception as exc:  # a bad row found late: name the shard and the construct
             what = str(exc) if isinstance(exc, ValueError) else f"{type(exc).__name__}: {exc}"
             raise ShardError(f"shard {shard}, construct {i}: {what}") from exc
-    return materialize_shard(shard, construct_ids, constructs, read, geometry, ensemble)
+    return materialize_shard(shard, construct_ids, constructs, read, geometry, ensemble, count_ambiguous=count)

@@ -7,9 +7,11 @@ unfinished job with the same spec it computes only the shards without a part.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
+import shutil
 import sys
 import time
 import traceback
@@ -28,7 +30,9 @@ from seqbench.models import registry
 from seqbench.models.base import TrackError
 from seqbench.models.tfhub import ModelLoadError
 from seqbench.registry import get_experiment
-from seqbench.runtime.jobdir import JobDir, JobDirError, atomic_write_json
+from seqbench.report.job import assemble_summary, headline_lines, write_report_md
+from seqbench.report.job import label as fill_label
+from seqbench.runtime.jobdir import JobDir, JobDirError, atomic_write_json, write_failure
 from seqbench.runtime.staging import default_model_cache
 from seqbench.spec import JobSpec
 
@@ -79,15 +83,15 @@ def _sha256(path: Path) -> str:
 
 
 def input_identity(spec: JobSpec) -> dict[str, Any]:
-    """What the inputs are: the FASTA's index (names, lengths, offsets) and the tables' contents.
+    """What the inputs are: the FASTA's identity and the tables' contents.
 
-    Hashing the ``.fai`` rather than a multi-GB FASTA is cheap and catches another assembly or a
-    re-written file; tables are small and hashed whole.
+    The FASTA is fingerprinted by :meth:`seqbench.genome.Genome.identity` (its size, its index as
+    validated against it, and sampled blocks: cheap for a 3-GB genome; it catches another assembly,
+    a re-written file and an index that does not match); tables are small and hashed whole.
     """
     ident: dict[str, Any] = {}
-    fai = Path(str(spec.fasta) + ".fai")
-    if fai.is_file():
-        ident["fasta_fai_sha256"] = _sha256(fai)
+    if Path(spec.fasta).is_file():
+        ident["fasta"] = Genome(spec.fasta).identity()
     for k, v in spec.inputs.items():
         if isinstance(v, Path) and v.is_file():
             ident[k] = {"path": str(v), "bytes": v.stat().st_size, "sha256": _sha256(v)}
@@ -111,6 +115,8 @@ class JobResult:
     model_name: str
     #: the job directory already held this complete job; nothing was computed
     already_complete: bool = False
+    #: seconds per phase (ray start, model load, predict, reduce and report, total); None if nothing ran
+    timings: dict[str, float] | None = None
 
 
 class Progress:
@@ -222,7 +228,7 @@ def _changes(manifest: dict[str, Any], spec: JobSpec, identity: dict[str, Any]) 
     old = manifest.get("inputs", {})
     for k in sorted(set(old) | set(identity)):
         if old.get(k) != identity.get(k):
-            what.append("the FASTA index" if k == "fasta_fai_sha256" else f"inputs.{k}")
+            what.append("the FASTA" if k in ("fasta", "fasta_fai_sha256") else f"inputs.{k}")
     return ", ".join(what) or "the spec or inputs"
 
 
@@ -260,11 +266,17 @@ def finished_result(job: JobDir) -> JobResult:
     """The result of a complete job, from its summary.json."""
     exp = get_experiment(job.manifest()["experiment"])
     summary = json.loads((job.path / "summary.json").read_text())
-    headline = [(k, label, summary.get(k)) for k, label in exp.headline]
-    return JobResult(job.path, summary, headline, summary.get("model", "?"), already_complete=True)
+    try:
+        spec = load_job_spec(job)
+    except Exception:  # the headline's labels only: the stored summary is the result
+        spec = None
+    return JobResult(job.path, summary, headline_of(exp, summary, spec), summary.get("model", "?"),
+                     already_complete=True)
 
 
-def resume(job_dir: Path, *, replan: bool = False, progress: bool = True, runtime_overrides=None) -> JobResult:
+def resume(
+    job_dir: Path, *, replan: bool = False, progress: bool = True, runtime_overrides=None, model_overrides=None
+) -> JobResult:
     """Continue a job from its directory: only shards without a part are computed.
 
     Refuses when the spec or the inputs changed since planning, unless ``replan``: then the old
@@ -272,7 +284,7 @@ def resume(job_dir: Path, *, replan: bool = False, progress: bool = True, runtim
     """
     job = JobDir(Path(job_dir).resolve())
     manifest = job.manifest()
-    spec = load_job_spec(job, runtime_overrides=runtime_overrides)
+    spec = load_job_spec(job, runtime_overrides=runtime_overrides, model_overrides=model_overrides)
     if job.status().get("state") == "complete":
         raise JobDirError(f"{job.path}: the job is complete; nothing to resume (`seqbench-ray report` re-runs reduce)")
     identity = input_identity(spec)
@@ -359,6 +371,8 @@ def _execute_locked(
             "shard_size": S,
             "n_shards": n_shards,
             "inputs": identity,
+            "input_snapshots": snapshot_inputs(spec, job.path),
+            "versions": library_versions(),
         }
         atomic_write_json(job.manifest_path, manifest)
         job.set_status("planned", shards_done=0, n_shards=n_shards)
@@ -368,8 +382,12 @@ def _execute_locked(
     cancel_file.unlink(missing_ok=True)
     done = job.done_shards()
     pending = [(k, list(range(k * S, min(n, (k + 1) * S)))) for k in range(n_shards) if k not in done]
-    started = init_ray(spec.runtime)
+    timings: dict[str, float] = {}
+    t0 = time.time()
+    started = False
     try:
+        started = init_ray(spec.runtime)
+        timings["ray start"] = time.time() - t0
         job.set_status("running", shards_done=len(done), n_shards=n_shards, pid=os.getpid(), host=os.uname().nodename)
         done_members = sum(min(n, (k + 1) * S) - k * S for k in done) * ens.n_members
         bar = Progress(n * ens.n_members, done_members, progress)
@@ -386,6 +404,13 @@ def _execute_locked(
             model_cache=spec.runtime.model_cache or str(default_model_cache(cache_dir())),
         )
         count = [len(done)]
+        t_ready = [time.time()]
+
+        def on_start(r: int) -> None:
+            t_ready[0] = time.time()
+            timings["model load"] = t_ready[0] - t0 - timings["ray start"]
+            job.log(f"{r} replica(s) started; {len(pending)} shards to run")
+            bar.begin(r)
 
         def on_part(shard: int, table) -> None:
             job.write_part(shard, table)
@@ -397,14 +422,21 @@ def _execute_locked(
                 pplan,
                 spec.runtime,
                 on_part,
-                on_start=lambda r: (job.log(f"{r} replica(s) started; {len(pending)} shards to run"), bar.begin(r)),
+                on_start=on_start,
                 should_stop=cancel_file.exists,
                 on_event=job.log,
             )
         finally:
             bar.close()
+        timings["predict"] = time.time() - t_ready[0]
         job.log(f"prediction finished: {count[0]}/{n_shards} shards, {replicas} replica(s)")
+        t1 = time.time()
         result = reduce_and_report(job, spec, map_fn=ray_map)
+        timings["reduce and report"] = time.time() - t1
+        timings["total"] = time.time() - t0
+        result.timings = timings
+        atomic_write_json(job.path / "timings.json", timings)
+        job.log("elapsed " + ", ".join(f"{k} {v:.1f} s" for k, v in timings.items()))
     except (JobCancelled, KeyboardInterrupt) as exc:
         reason = "cancelled" if isinstance(exc, JobCancelled) else "interrupted"
         job.set_status("cancelled", reason=reason, shards_done=len(job.done_shards()), n_shards=n_shards)
@@ -426,7 +458,11 @@ def _execute_locked(
 
 
 def reduce_and_report(job: JobDir, spec: JobSpec, *, map_fn=None) -> JobResult:
-    """Reduce the stored predictions and write tables, figures, summary.json and report.md."""
+    """Reduce the stored predictions and write tables, figures, summary.json and report.md.
+
+    Reduce reads the job's own copies of its input tables (``inputs/``, made at planning), so the
+    same job gives the same summary after its data has moved or changed.
+    """
     from seqbench.experiment import sequential_map
 
     exp = get_experiment(spec.experiment)
@@ -434,35 +470,31 @@ def reduce_and_report(job: JobDir, spec: JobSpec, *, map_fn=None) -> JobResult:
     missing = manifest["n_shards"] - len(job.done_shards())
     if missing:
         raise JobDirError(f"{job.path}: {missing} of {manifest['n_shards']} shards have no prediction part yet")
+    spec = with_snapshot_inputs(spec, job, manifest)
     job.set_status("reducing", shards_done=manifest["n_shards"], n_shards=manifest["n_shards"])
-    table = job.read_predictions()
-    preds = table.to_pandas()
-    before = len(preds)
-    preds = preds.drop_duplicates(["construct_id", "member"])
-    if len(preds) != before:
-        job.log(f"dropped {before - len(preds)} duplicate prediction rows")
-    check_row_keys(job, preds, manifest)
+    preds = job.read_predictions().to_pandas()
+    check_row_keys(job, preds, manifest)  # before anything is dropped: duplicates are an error
     design = pd.read_parquet(job.design_path)
     t0 = time.time()
     results = exp.reduce(preds, design, spec, map_fn=map_fn or sequential_map)
     model_name = manifest["model"]["name"]
-    summary, tables, figures = write_outputs(exp, results, job.path, model_name=model_name, spec=spec)
-    summary = {
-        "experiment": spec.experiment,
-        "model": model_name,
-        "model_handle": manifest["model"]["resolved_handle"],
-        "genome": manifest["genome"],
-        "spec": manifest["spec_source"],
-        "n_constructs": manifest["n_constructs"],
-        "n_members": manifest["n_members"],
-        **summary,
-    }
+    own, tables, figures = write_outputs(exp, results, job.path, model_name=model_name, spec=spec)
+    ambiguous = job.ambiguous_bases()
+    if ambiguous:
+        job.log(f"the genome windows read held {ambiguous:,} IUPAC ambiguity codes; they were encoded as N")
+    summary = assemble_summary(spec.experiment, manifest, own, ambiguous)
     atomic_write_json(job.path / "summary.json", summary)
-    headline = [(k, label, summary.get(k)) for k, label in exp.headline]
-    write_report_md(job, exp, summary, headline, tables, figures, manifest)
+    headline = headline_of(exp, summary, spec)
+    write_report_md(job.path, exp, summary, headline, tables, figures, manifest)
     job.log(f"reduce and report took {time.time() - t0:.1f} s")
     job.set_status("complete", shards_done=manifest["n_shards"], n_shards=manifest["n_shards"])
     return JobResult(job.path, summary, headline, model_name)
+
+
+def headline_of(exp, summary: dict[str, Any], spec: JobSpec | None) -> list[tuple[str, str, Any]]:
+    """(key, label, value) of the experiment's headline; labels filled from the spec's inputs."""
+    inputs = spec.inputs if spec is not None else None
+    return [(k, fill_label(text, inputs), summary.get(k)) for k, text in exp.headline]
 
 
 def check_row_keys(job: JobDir, preds: pd.DataFrame, manifest: dict[str, Any]) -> None:
@@ -479,71 +511,117 @@ def check_row_keys(job: JobDir, preds: pd.DataFrame, manifest: dict[str, Any]) -
         )
 
 
-def write_report_md(job: JobDir, exp, summary, headline, tables, figures, manifest) -> None:
-    planted = manifest["model"]["kind"] == "planted"
-    lines = [
-        f"# {exp.title}",
-        "",
-        f"- **Model:** {summary['model']} (`{summary['model_handle']}`)"
-        + (
-            " — the *planted* model, a synthetic instrument with known biology; these numbers check the"
-            " pipeline and say nothing about Enformer."
-            if planted
-            else ""
-        ),
-        f"- **Genome:** `{summary['genome']}`",
-        f"- **Spec:** {summary['spec']}",
-        "- **Tracks:** " + _tracks_line(manifest["tracks"]),
-        f"- **Ensemble:** {', '.join(manifest['ensemble']['members'])} "
-        f"(bins {manifest['ensemble']['bin_window']} around the landmark bin, summed;"
-        " mean over members, then log2(x+1))",
-        f"- **Design:** {summary['n_constructs']:,} constructs, {summary['n_members']:,} forward passes",
-        f"- **seqbench:** {manifest['seqbench_version']}",
-        "",
-        "## Headline",
-        "",
-        "| figure | value | paper (Enformer) |",
-        "|---|---|---|",
-    ]
-    for key, label, value in headline:
-        paper = exp.paper_values.get(key, "")
-        shown = f"{value:.3f}" if isinstance(value, float) else str(value)
-        lines.append(f"| {label} (`{key}`) | {shown} | {paper} |")
-    lines += ["", "## Figures", ""]
-    lines += [f"![{p.stem}]({p.relative_to(job.path)})" for p in figures]
-    lines += ["", "## Tables", ""]
-    lines += [f"- `{p.relative_to(job.path)}`" for p in tables]
-    lines += ["", "All headline figures, under stable keys, are in `summary.json`.", ""]
-    (job.path / "report.md").write_text("\n".join(lines))
-
-
-def _tracks_line(tracks: dict[str, Any], show: int = 8) -> str:
-    """The tracks read, in one line; a long list (per-locus matching can pick hundreds) is cut short."""
-    items = [f"{k} = {v['index']} ({v['description']})" for k, v in tracks.items()]
-    if len(items) <= show:
-        return "; ".join(items)
-    return "; ".join(items[:show]) + f"; and {len(items) - show} more (all in `manifest.json`)"
-
-
 def headline_text(result: JobResult) -> str:
-    out = [f"model: {result.model_name}"]
-    if result.already_complete:
-        out.insert(0, "already complete: nothing computed (results of the finished job)")
-    for _key, label, value in result.headline:
-        shown = f"{value:.3f}" if isinstance(value, float) else str(value)
-        out.append(f"  {label}: {shown}")
-    out.append(f"job directory: {result.job_dir}")
-    return "\n".join(out)
+    return headline_lines(result.model_name, result.headline, result.job_dir,
+                          already_complete=result.already_complete, timings=result.timings)
 
 
-def load_job_spec(job: JobDir, runtime_overrides: dict[str, Any] | None = None) -> JobSpec:
-    """The spec a job was planned with (for report/resume); ``runtime_overrides`` may change
-    how it runs (replicas, address), never what it computes."""
+def library_versions() -> dict[str, str]:
+    """Versions of Python and the libraries that shape the numbers (for the manifest)."""
+    import platform
+    from importlib import metadata
+
+    out = {"python": platform.python_version(), "seqbench": __version__}
+    for dist in ("numpy", "pandas", "pyarrow", "tensorflow", "tensorflow-hub", "tf-keras", "ray", "pyfaidx",
+                 "scipy", "statsmodels", "scikit-learn", "matplotlib"):
+        try:
+            out[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            continue
+    return out
+
+
+#: where a job keeps its copies of the input tables reduce reads
+SNAPSHOT_DIR = "inputs"
+
+
+def snapshot_inputs(spec: JobSpec, job_path: Path) -> dict[str, str]:
+    """Copy every input file or folder the spec names into ``JOB/inputs/<key>/`` (at planning).
+
+    Returns ``{input key: path relative to the job}``.  Plain copies, not links: a later in-place
+    edit of the original cannot reach the job's copy.  The genome is not copied (reduce never reads
+    it; its identity is in the manifest).
+    """
+    out: dict[str, str] = {}
+    for k, v in spec.inputs.items():
+        if not isinstance(v, Path) or not (v.is_file() or v.is_dir()):
+            continue
+        dest = job_path / SNAPSHOT_DIR / k / v.name
+        tmp = dest.with_name(f".{dest.name}.tmp-{os.getpid()}")
+        try:
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            if v.is_dir():
+                shutil.copytree(v, tmp, ignore=shutil.ignore_patterns(".*"))
+            else:
+                shutil.copy2(v, tmp)
+            os.replace(tmp, dest)
+        except OSError as exc:
+            shutil.rmtree(tmp, ignore_errors=True) if tmp.is_dir() else tmp.unlink(missing_ok=True)
+            raise JobDirError(f"{job_path}: {write_failure(f'the copy of inputs.{k} ({v})', exc)}") from exc
+        out[k] = dest.relative_to(job_path).as_posix()
+    return out
+
+
+def with_snapshot_inputs(spec: JobSpec, job: JobDir, manifest: dict[str, Any]) -> JobSpec:
+    """``spec`` with every input that the job copied at planning pointing at the copy.
+
+    A copy is checked against the content hash recorded at planning (a changed copy is refused,
+    naming it).  A job planned before copies existed reads the original inputs, refused when they
+    changed since planning."""
+    snaps = manifest.get("input_snapshots")
+    recorded = manifest.get("inputs", {})
+    inputs = dict(spec.inputs)
+    for k, v in spec.inputs.items():
+        if snaps is not None and k in snaps:
+            path = job.path / snaps[k]
+            if not path.exists():
+                raise JobDirError(f"{path}: the job's copy of inputs.{k} is missing; the job directory is incomplete")
+        elif isinstance(v, Path) and k in recorded:
+            path = v
+        else:
+            continue
+        if recorded.get(k) and _identity_of(path) != _strip_path(recorded[k]):
+            raise JobDirError(
+                f"{path}: inputs.{k} changed since the job was planned (its content hash differs);"
+                " the job's results would not match its predictions"
+            )
+        inputs[k] = path
+    return dataclasses.replace(spec, inputs=inputs)
+
+
+def _identity_of(path: Path) -> dict[str, Any]:
+    if path.is_dir():
+        files = sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith("."))
+        return {"files": {p.relative_to(path).as_posix(): _sha256(p) for p in files}}
+    if not path.is_file():
+        return {}
+    return {"bytes": path.stat().st_size, "sha256": _sha256(path)}
+
+
+def _strip_path(ident: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in ident.items() if k != "path"}
+
+
+#: model keys that change how a job runs, never what it computes (outside the content hash)
+RUNTIME_MODEL_KEYS = frozenset({"batch_size"})
+
+
+def load_job_spec(
+    job: JobDir, runtime_overrides: dict[str, Any] | None = None, model_overrides: dict[str, Any] | None = None
+) -> JobSpec:
+    """The spec a job was planned with (for report/resume); ``runtime_overrides`` (replicas, GPUs,
+    address) and ``model_overrides`` (only :data:`RUNTIME_MODEL_KEYS`) may change how it runs,
+    never what it computes."""
     from seqbench.spec import deep_merge, parse_spec
 
     raw = json.loads((job.path / "spec.json").read_text())
     if runtime_overrides:
         raw = deep_merge(raw, {"runtime": runtime_overrides})
+    if model_overrides:
+        bad = set(model_overrides) - RUNTIME_MODEL_KEYS
+        if bad:
+            raise JobDirError(f"{job.path}: model.{sorted(bad)[0]} changes the predictions; it cannot change on resume")
+        raw = deep_merge(raw, {"model": model_overrides})
     manifest = job.manifest()
     base = Path(manifest.get("spec_base_dir") or job.path)
     return parse_spec(raw, origin=str(job.path / "spec.json"), base_dir=base.resolve())

@@ -407,15 +407,20 @@ def test_bad_construct_fails_job_naming_shard_and_construct(cache_dir, tmp_path,
 
 
 def test_replicas_that_can_never_be_placed_fail_the_job_clearly(cache_dir, tmp_path, local_ray, monkeypatch):
-    """Asking for GPU replicas on a cluster without GPUs: a one-line failure after the wait, not a hang."""
+    """Asking for GPU replicas on a local cluster without GPUs (which cannot grow): a one-line failure at
+    once, before any replica waits, and the job says so."""
+    import time
+
     from seqbench.runtime import pipeline
     from seqbench.runtime.submit import submit
 
-    monkeypatch.setattr(pipeline, "REPLICA_WAIT_S", 3.0)
+    monkeypatch.setattr(pipeline, "REPLICA_WAIT_S", 600.0)  # a wait would show as a hang
     job = tmp_path / "job"
-    with pytest.raises(pipeline.PipelineError, match=r"1 model replica\(s\) of 1 GPU each could not start within 3 s"):
+    t0 = time.time()
+    with pytest.raises(pipeline.PipelineError, match=r"runtime.gpus_per_replica = 1 but the Ray cluster has no GPU"):
         submit(_spec(cache_dir, replicas=1, gpus_per_replica=1, shard_size=6), job_dir=job, progress=False)
-    assert _status(job)["state"] == "failed" and "could not start" in _status(job)["reason"]
+    assert time.time() - t0 < 120
+    assert _status(job)["state"] == "failed" and "has no GPU" in _status(job)["reason"]
 
 
 # ---------------------------------------------------------------- 2. a worker node lost (simulated cluster)

@@ -101,3 +101,40 @@ def test_inputs_from_a_knockdown_job(tmp_path):
         inputs_from_job("multiplicativity", job)
     with pytest.raises(JobDirError, match="not a seqbench job directory"):
         inputs_from_job("multiplicativity", tmp_path)
+
+
+@pytest.mark.parametrize("state", ["planned", "running", "reducing"])
+def test_status_says_interrupted_whenever_no_driver_holds_the_lock(tmp_path, state):
+    import json
+
+    from typer.testing import CliRunner
+
+    from seqbench.cli import app
+
+    job = JobDir(tmp_path / "j")
+    job.path.mkdir()
+    manifest = {"experiment": "multiplicativity", "model": {"name": "planted-v1"}, "n_shards": 2, "n_members": 12}
+    job.manifest_path.write_text(json.dumps(manifest))
+    job.set_status(state, shards_done=0, n_shards=2, pid=999_999_999, host="elsewhere")
+
+    def shown() -> dict:
+        res = CliRunner().invoke(app, ["status", str(job.path), "--json"])
+        assert res.exit_code == 0, res.output
+        return json.loads(res.output)
+
+    # a driver on another host (its pid means nothing here) that holds the lock: still working
+    with job.driver_lock():
+        assert job.driver_alive() and shown()["state"] == state
+    # the lock is free: nothing works on the job, whatever status.json says
+    assert not job.driver_alive()
+    info = shown()
+    assert info["state"] == "interrupted" and state in info["reason"]
+    assert ("report" if state == "reducing" else "resume") in info["reason"]
+
+
+def test_ambiguous_bases_are_summed_over_the_parts(tmp_path):
+    job = JobDir(tmp_path / "j")
+    job.write_part(0, _table([0, 1]).replace_schema_metadata({"seqbench.ambiguous_bases": "7"}))
+    job.write_part(1, _table([2, 3]).replace_schema_metadata({"seqbench.ambiguous_bases": "5"}))
+    job.write_part(2, _table([4]))  # a part written without the count
+    assert job.ambiguous_bases() == 12

@@ -17,7 +17,10 @@ HEADLINE = (
     ("median_predicted_percent_validated", "median predicted effect (%) of validated enhancers, 1-100 kb"),
     ("pearson_fulco2019", "Pearson r, predicted vs measured log2 FC (Fulco)"),
     ("pearson_gasperini2019", "Pearson r, predicted vs measured log2 FC (Gasperini)"),
-    ("fraction_genes_no_candidate_above_threshold", "fraction of genes with no candidate above 10 % predicted"),
+    (
+        "fraction_genes_no_candidate_above_threshold",
+        "fraction of genes with no candidate above {effect_threshold_percent} % predicted",
+    ),
     ("auprc_abs_log2fc_3-12.5", "AUPRC validated vs not, |log2 FC|, 3-12.5 kb"),
     ("pearson_shuffle_vs_n", "Pearson r of shuffle vs N-replacement log2 FC"),
 )

@@ -18,7 +18,7 @@ HEADLINE = (
     ("r_tf_motifs", "... TF-motif screen, all backgrounds"),
     ("r_core_motifs", "... core-promoter configurations, all backgrounds"),
     ("n_core_backgrounds_significant", "core-promoter backgrounds with BH q < 0.05"),
-    ("r_tata_shift_variant_background", "TATA shift in the variant background (paper: RPLP0)"),
+    ("r_tata_shift_variant_background", "TATA shift in the {variant_background} background (paper: RPLP0)"),
     ("ism_top_position", "fragment position of the largest local-ISM effect"),
 )
 

@@ -17,8 +17,8 @@ HEADLINE = (
     ("dnase_mean_abs_r", "DNASE: mean absolute Pearson r over loci"),
     ("cage_pooled_pearson", "CAGE: Pearson r, all variants pooled"),
     ("dnase_pooled_pearson", "DNASE: Pearson r, all variants pooled"),
-    ("cage_calibration_r_a", "CAGE: Pearson r of the first calibration locus (F9)"),
-    ("cage_calibration_r_b", "CAGE: Pearson r of the second calibration locus (LDLR)"),
+    ("cage_calibration_r_a", "CAGE: Pearson r of the first calibration locus ({calibration_loci[0]})"),
+    ("cage_calibration_r_b", "CAGE: Pearson r of the second calibration locus ({calibration_loci[1]})"),
     ("cage_calibration_r_pooled", "CAGE: Pearson r of the two calibration loci pooled"),
 )
 
