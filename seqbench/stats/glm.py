@@ -6,7 +6,9 @@ design matrix would be 1e6 x 2e3 float64 = 16 GB (the authors' notebook left sta
 a dogleg optimizer because of memory).  Here the design is a :class:`scipy.sparse.csr_matrix` with
 at most ``1 + n_covariates + n_factors`` non-zeros a row, the weighted normal matrix ``X'WX``
 (``p x p``, 2,000 x 2,000 float64 = 32 MB) is assembled by a sparse product, and each IRLS step is
-solved by Cholesky.  Memory is ``O(n + p**2)``; time per iteration ``O(n k**2 + p**3)``.
+solved by :class:`seqbench.stats.linalg.NormalSolver` (Cholesky with a condition estimate; an
+eigendecomposition decides the rank when that is in doubt).  Memory is ``O(n + p**2)``; time per
+iteration ``O(n k**2 + p**3)``.
 
 Models and conventions
 ----------------------
@@ -22,8 +24,8 @@ Models and conventions
   family    link    variance ``V(mu)``    IRLS weight ``w``              dispersion ``scale``
   ========  ======  ====================  ============================  =========================
   poisson   log     ``mu``                ``mu``                         1
-  gamma     log     ``mu**2``             1                              Pearson chi2 / (n - p)
-  gaussian  ident.  1                     1                              RSS / (n - p)
+  gamma     log     ``mu**2``             1                              Pearson chi2 / (n - rank)
+  gaussian  ident.  1                     1                              RSS / (n - rank)
   ========  ======  ====================  ============================  =========================
 
   The working response is ``z = eta + (y - mu) / mu`` (log link) or ``y`` (identity).  Starting
@@ -35,7 +37,14 @@ Models and conventions
   can still leave the coefficients 1e-5 away.
 * Deviances: Poisson ``2 sum(y log(y/mu) - (y - mu))`` (``y log y = 0`` at 0); Gamma
   ``2 sum(-log(y/mu) + (y - mu)/mu)``; Gaussian ``sum((y - mu)**2)``.
-* Standard errors (optional): ``sqrt(scale * diag((X'WX)^-1))`` at the solution.
+* Rank: ``rank`` is the numerical rank of ``X'WX`` at the last solve (Jacobi-scaled eigenvalues
+  above ``10 * p * eps`` times the largest; :mod:`seqbench.stats.linalg`).  Below ``p`` (e.g.
+  promoters and enhancers in disconnected blocks: ``rank = n_promoters + n_enhancers - n_blocks``
+  plus the covariates) the fit is flagged ``rank_deficient``, each IRLS step takes the
+  minimum-norm solution (statsmodels' ``pinv``), the fitted values are still the unique MLE, and the
+  dispersion divides by ``n - rank``, as statsmodels' ``df_resid`` does.
+* Standard errors (optional): ``sqrt(scale * diag((X'WX)^-1))`` at the solution (the Moore-Penrose
+  inverse when rank deficient; meaningful only for identifiable coefficients).
 * Variance explained (:func:`variance_explained`): ``sklearn.metrics.r2_score(log2(obs + 1),
   log2(fitted + 1))``, as the paper's "enhancer_varexpl" (spec §5.4): the share of the variation of
   log expression that the fit explains.
@@ -51,9 +60,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy import linalg, sparse
+from scipy import sparse
 
 from seqbench.stats.indicator_ols import factor_codes
+from seqbench.stats.linalg import NormalSolver
 
 __all__ = [
     "FAMILIES",
@@ -121,8 +131,9 @@ class GLMResult:
     converged, n_iter:
         Whether the largest coefficient change fell below ``tol`` within ``max_iter`` iterations, and
         the iterations used.
-    rank_deficient:
-        The normal matrix was singular at the last iteration (solved by pseudo-inverse).
+    rank_deficient, rank:
+        The normal matrix was singular at the last solve (minimum-norm solution), and its numerical
+        rank (``n_params`` at full rank).
     n, n_params:
         Rows and columns of the design.
     """
@@ -140,9 +151,11 @@ class GLMResult:
     n_params: int
     design: SparseDesign | None = field(default=None, repr=False)
     #: ``X'WX`` was singular (a column that is a combination of others, e.g. promoters and enhancers
-    #: in disconnected blocks): the pseudo-inverse gave one of many solutions; coefficients within
-    #: the confounded groups are then not identifiable, fitted values still are
+    #: in disconnected blocks): the minimum-norm solution was taken; coefficients within the
+    #: confounded groups are then not identifiable, fitted values still are
     rank_deficient: bool = False
+    #: numerical rank of ``X'WX`` at the last solve (``None`` only for a result built by hand)
+    rank: int | None = None
 
     def factor_effects(self, factor: str, *, include_reference: bool = True) -> pd.Series:
         """Coefficients of one factor indexed by level; the reference level is 0 when included."""
@@ -275,38 +288,6 @@ def _weighted_gram(x: sparse.csr_matrix, w: np.ndarray) -> np.ndarray:
     return gram
 
 
-class _Solver:
-    """Jacobi-scaled Cholesky of ``X'WX`` with one refinement step (pseudo-inverse if singular)."""
-
-    def __init__(self, gram: np.ndarray) -> None:
-        diag = np.diag(gram).copy()
-        self.scale = 1.0 / np.sqrt(np.where(diag > 0, diag, 1.0))
-        self.scaled = gram * self.scale[:, None] * self.scale[None, :]
-        try:
-            self.factor = linalg.cho_factor(self.scaled, lower=False, check_finite=False)
-            self.pinv = None
-        except linalg.LinAlgError:
-            self.factor = None
-            self.pinv = linalg.pinvh(self.scaled, check_finite=False)
-
-    def solve(self, rhs: np.ndarray) -> np.ndarray:
-        r = rhs * self.scale
-        if self.factor is None:
-            return (self.pinv @ r) * self.scale
-        z = linalg.cho_solve(self.factor, r, check_finite=False)
-        z += linalg.cho_solve(self.factor, r - self.scaled @ z, check_finite=False)
-        return z * self.scale
-
-    def inverse_diagonal(self) -> np.ndarray:
-        p = self.scaled.shape[0]
-        inv = self.pinv if self.factor is None else linalg.cho_solve(self.factor, np.eye(p), check_finite=False)
-        return np.diag(inv) * self.scale**2
-
-    @property
-    def singular(self) -> bool:
-        return self.factor is None
-
-
 def fit_glm(
     design: SparseDesign | sparse.spmatrix | np.ndarray,
     y,
@@ -361,7 +342,7 @@ def fit_glm(
     link = FAMILIES[family]
 
     if link == "identity":
-        solver = _Solver(_weighted_gram(x, np.ones(n)))
+        solver = NormalSolver(_weighted_gram(x, np.ones(n)))
         beta = solver.solve(x.T @ yv)
         mu = x @ beta
         dev = _deviance(family, yv, mu)
@@ -377,7 +358,7 @@ def fit_glm(
             n_iter = it
             w = mu if family == "poisson" else np.ones(n)
             z = eta + (yv - mu) / mu
-            solver = _Solver(_weighted_gram(x, w))
+            solver = NormalSolver(_weighted_gram(x, w))
             new_beta = solver.solve(x.T @ (w * z))
             step = new_beta - beta
             for _ in range(31):
@@ -395,8 +376,9 @@ def fit_glm(
                 break
         # refresh the weights at the solution for the standard errors
         if standard_errors:
-            solver = _Solver(_weighted_gram(x, mu if family == "poisson" else np.ones(n)))
-    df_resid = n - p
+            solver = NormalSolver(_weighted_gram(x, mu if family == "poisson" else np.ones(n)))
+    rank = solver.rank if solver is not None else p
+    df_resid = n - rank
     if family == "poisson":
         scale = 1.0
     elif family == "gamma":
@@ -420,7 +402,8 @@ def fit_glm(
         n=n,
         n_params=p,
         design=sd,
-        rank_deficient=bool(solver is not None and solver.singular),
+        rank_deficient=rank < p,
+        rank=rank,
     )
 
 

@@ -25,9 +25,12 @@ Rank deficiency
 ---------------
 A level that is aliased with others (for example ``a + b`` where a level of ``b`` occurs only
 together with one level of ``a`` and that is its only level) makes ``X'X`` singular.  Then the
-coefficients are the *minimum-norm* least-squares solution (``pinvh(X'X) @ X'y``, which equals
+coefficients are the *minimum-norm* least-squares solution (``(X'X)^+ X'y``, which equals
 ``pinv(X) @ y``, the solution statsmodels' default ``pinv`` method aims at), ``rank`` is below
-``n_params``, and the fitted values, residuals and R² are still the unique projection.  An empty
+``n_params``, and the fitted values, residuals and R² are still the unique projection.  The rank is
+decided by :class:`seqbench.stats.linalg.NormalSolver`, shared with :mod:`seqbench.stats.glm`:
+eigenvalues of the Jacobi-scaled ``X'X`` above ``10 * p * eps`` times the largest (an
+eigendecomposition is only computed when Cholesky fails or its condition estimate is in doubt).  An empty
 level cannot occur, because levels are taken from the data.
 """
 
@@ -38,7 +41,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy import linalg
+
+from seqbench.stats.linalg import NormalSolver
 
 __all__ = ["IndicatorOLSResult", "factor_codes", "fit_cell_means", "fit_indicator_ols", "r2_score"]
 
@@ -145,28 +149,19 @@ def _check_factors(data: pd.DataFrame, factors: Sequence[str]) -> list[str]:
 def _solve_normal_equations(xtx: np.ndarray, xty: np.ndarray, y_mean: float) -> tuple[np.ndarray, int]:
     """Solve ``X'X b = X'y`` for a design whose column 0 is the intercept.
 
-    ``xty`` is ``X'(y - y_mean)``.  Full rank: Cholesky after Jacobi scaling (unit diagonal), one
-    refinement step, then ``y_mean`` is added to the intercept.  Rank deficient: the minimum-norm
-    solution for the *uncentred* ``y`` (centring would change which solution has minimum norm
-    when the intercept itself is aliased).  Returns the coefficients ``[p]`` and the numerical rank.
+    ``xty`` is ``X'(y - y_mean)``.  The rank-revealing :class:`~seqbench.stats.linalg.NormalSolver`
+    decides the rank.  Full rank: its (Jacobi-scaled Cholesky) solution for the centred ``y``, then
+    ``y_mean`` is added to the intercept.  Rank deficient: the minimum-norm solution for the
+    *uncentred* ``y`` (centring would change which solution has minimum norm when the intercept
+    itself is aliased).  Returns the coefficients ``[p]`` and the numerical rank.
     """
-    p = xtx.shape[0]
-    diag = np.diag(xtx).copy()
-    scale = 1.0 / np.sqrt(np.where(diag > 0, diag, 1.0))
-    scaled = xtx * scale[:, None] * scale[None, :]
-    eig = linalg.eigvalsh(scaled)
-    tol = max(float(eig[-1]), 1.0) * p * np.finfo(np.float64).eps * 10.0
-    rank = int(np.sum(eig > tol))
-    if rank == p:
-        factor = linalg.cho_factor(scaled, lower=False, check_finite=False)
-        rhs = xty * scale
-        z = linalg.cho_solve(factor, rhs, check_finite=False)
-        z += linalg.cho_solve(factor, rhs - scaled @ z, check_finite=False)  # one refinement step
-        beta = z * scale
+    solver = NormalSolver(xtx)
+    if not solver.rank_deficient:
+        beta = solver.solve(xty)
         beta[0] += y_mean
-        return beta, rank
+        return beta, solver.rank
     # X'y = X'(y - mean) + mean * X'1, and X'1 is the intercept column of X'X.
-    return linalg.pinvh(xtx, check_finite=False) @ (xty + y_mean * xtx[:, 0]), rank
+    return solver.solve(xty + y_mean * xtx[:, 0]), solver.rank
 
 
 def _format_formula(y: str, factors: Sequence[str], sep: str) -> str:

@@ -158,3 +158,35 @@ def test_errors_name_the_problem(mutate, factors: list[str], match: str) -> None
     df = mutate(_unbalanced(0))
     with pytest.raises(ValueError, match=match):
         fit_indicator_ols(df, "y", factors)
+
+
+def test_disconnected_blocks_rank_is_levels_minus_blocks_and_fit_is_unique() -> None:
+    """2 blocks of 300 promoters x 300 enhancers, within-block pairs only (180,000 rows, 1,199
+    columns): rank = 600 + 600 - 2 (intercept + treatment coding span all level indicators, which
+    obey one relation per connected block), fitted = promoter mean + enhancer mean - block mean."""
+    rng = np.random.default_rng(3)
+    parts = []
+    for b in range(2):
+        pi, ei = np.divmod(np.arange(300 * 300), 300)
+        parts.append(pd.DataFrame({"p": [f"b{b}p{i:03d}" for i in pi], "e": [f"b{b}e{j:03d}" for j in ei]}))
+    df = pd.concat(parts, ignore_index=True)
+    df["y"] = rng.normal(size=len(df)) + df["p"].str[-1].astype(int) * 0.3
+    fit = fit_indicator_ols(df, "y", ["p", "e"])
+    assert fit.n_params == 1199 and fit.rank == 600 + 600 - 2
+    g = {f: df.groupby(f)["y"].transform("mean").to_numpy() for f in ("p", "e")}
+    block = df.groupby(df["p"].str[:2])["y"].transform("mean").to_numpy()
+    np.testing.assert_allclose(fit.fitted, g["p"] + g["e"] - block, rtol=0, atol=1e-9)
+
+
+def test_singular_design_that_plain_cholesky_accepts_has_its_rank() -> None:
+    """Two 2 x 2 blocks, one row per pair: X'X is exactly singular (rank 6 of 7) yet numpy's Cholesky
+    factorises it; the shared solver reports rank 6 and the minimum-norm coefficients."""
+    rows = [(p, e) for p in ("p0", "p1") for e in ("e0", "e1")] + [(p, e) for p in ("p2", "p3") for e in ("e2", "e3")]
+    df = pd.DataFrame(rows, columns=["p", "e"]).assign(y=[1.0, 2.0, 4.0, 3.0, 0.5, 1.5, 2.5, 6.0])
+    y_dm, x_dm = patsy.dmatrices("y ~ p + e", df, return_type="dataframe")
+    x = x_dm.to_numpy()
+    np.linalg.cholesky(x.T @ x)  # does not raise
+    fit = fit_indicator_ols(df, "y", ["p", "e"])
+    assert fit.rank == np.linalg.matrix_rank(x) == 6 < fit.n_params == 7
+    min_norm = np.linalg.lstsq(x, y_dm.to_numpy().ravel(), rcond=None)[0]
+    np.testing.assert_allclose(fit.params.to_numpy(), min_norm, atol=1e-10)
