@@ -177,7 +177,8 @@ class ZeroBand:
 def mark_zeros_on_log_axis(ax: Axes, band: ZeroBand, axis: str = "y", *, what: str = "values") -> None:
     """Finish the log ``axis`` (``"x"`` or ``"y"``) of ``ax``: labelled ticks (:func:`ensure_log_ticks`)
     and, when ``band`` holds values, the band itself: shaded, separated by a dashed line, one tick
-    labelled "0", and the text "n = K <what> at 0".  Call it after everything is drawn."""
+    labelled "0", and the text "n = K <what> at 0" along the band's outer edge (the values sit on its
+    middle line).  Call it after everything is drawn."""
     from matplotlib.transforms import blended_transform_factory
 
     getattr(ax, f"set_{axis}scale")("log")
@@ -195,13 +196,13 @@ def mark_zeros_on_log_axis(ax: Axes, band: ZeroBand, axis: str = "y", *, what: s
     if axis == "y":
         ax.axhspan(bottom, sep, color="0.93", zorder=0, lw=0)
         ax.axhline(sep, **style)
-        ax.text(0.99, band.position, note, transform=blended_transform_factory(ax.transAxes, ax.transData),
-                ha="right", va="center", fontsize=MIN_FONT, color="0.3", zorder=4)
+        ax.text(0.99, bottom, note, transform=blended_transform_factory(ax.transAxes, ax.transData),
+                ha="right", va="bottom", fontsize=MIN_FONT, color="0.3", zorder=4)
     else:
         ax.axvspan(bottom, sep, color="0.93", zorder=0, lw=0)
         ax.axvline(sep, **style)
-        ax.text(band.position, 0.99, note, transform=blended_transform_factory(ax.transData, ax.transAxes),
-                ha="center", va="top", rotation=90, fontsize=MIN_FONT, color="0.3", zorder=4)
+        ax.text(bottom, 0.99, note, transform=blended_transform_factory(ax.transData, ax.transAxes),
+                ha="left", va="top", rotation=90, fontsize=MIN_FONT, color="0.3", zorder=4)
 
 
 # ---------------------------------------------------------------------------------------------
