@@ -225,12 +225,15 @@ def no_data_bar(ax: Axes, x: float, *, base: float = 0.0, horizontal: bool = Fal
 def bars_with_no_data(ax: Axes, x, heights, width: float = 0.8, *, base: float = 0.0, horizontal: bool = False,
                       **kwargs) -> int:
     """``ax.bar`` (or ``barh``) of the finite ``heights``; a :func:`no_data_bar` for each NaN one.
-    ``kwargs`` go to the bars (``color`` may be a list, one per bar).  Returns the number without data."""
+    ``kwargs`` go to the bars; ``color``, ``edgecolor``, ``yerr`` and ``xerr`` may hold one entry per bar.
+    Returns the number of bars without data."""
     x = np.asarray(x, dtype=np.float64)
     h = np.asarray(heights, dtype=np.float64)
     ok = np.isfinite(h)
-    if isinstance(kwargs.get("color"), list | tuple | np.ndarray) and len(kwargs["color"]) == len(h):
-        kwargs["color"] = [c for c, keep in zip(kwargs["color"], ok, strict=True) if keep]
+    for key in ("color", "edgecolor", "yerr", "xerr"):
+        v = kwargs.get(key)
+        if isinstance(v, list | tuple | np.ndarray) and np.ndim(v) == 1 and len(v) == len(h):
+            kwargs[key] = [c for c, keep in zip(v, ok, strict=True) if keep]
     if horizontal:
         ax.barh(x[ok], h[ok] - base, height=width, left=base, **kwargs)
     else:
