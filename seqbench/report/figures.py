@@ -238,8 +238,6 @@ def bars_with_no_data(ax: Axes, x, heights, width: float = 0.8, *, base: float =
         ax.barh(x[ok], h[ok] - base, height=width, left=base, **kwargs)
     else:
         ax.bar(x[ok], h[ok] - base, width=width, bottom=base, **kwargs)
-    if not ok.any() and kwargs.get("label"):  # keep the legend entry even when every bar is missing
-        (ax.barh if horizontal else ax.bar)([np.nan], [np.nan], **kwargs)
     for xi in x[~ok]:
         no_data_bar(ax, xi, base=base, horizontal=horizontal, width=width)
     return int((~ok).sum())
