@@ -14,16 +14,18 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from seqbench.report.figures import new_figure, save_png
+from seqbench.report.figures import MIN_FONT, bars_with_no_data, n_label, new_figure, save_all
 
 if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
     from seqbench.experiments.constructs.stats import ConstructResults
 
 MAX_GROUP_FIGURES = 4
 _MAX_BARS = 60
 
 
-def _histogram(results: ConstructResults, suffix: str, path: Path) -> Path:
+def _histogram(results: ConstructResults, suffix: str) -> Figure:
     col = f"log2fc_{results.readout}"
     fc = results.constructs[col].dropna().to_numpy(np.float64) if col in results.constructs else np.array([])
     fig = new_figure(5.5, 4.0)
@@ -36,12 +38,12 @@ def _histogram(results: ConstructResults, suffix: str, path: Path) -> Path:
         ax.text(0.5, 0.5, "no construct names a reference: no fold change", ha="center", va="center",
                 transform=ax.transAxes)
         ax.set_axis_off()
-    ax.set_title(f"Effects of {fc.size:,} constructs\n{suffix}", fontsize=9)
+    ax.set_title(f"Effects of the constructs ({n_label(fc.size)} with a reference)\n{suffix}", fontsize=9)
     fig.tight_layout()
-    return save_png(fig, path)
+    return fig
 
 
-def _by_group(table: pd.DataFrame, label: str, readout: str, suffix: str, path: Path) -> Path:
+def _by_group(table: pd.DataFrame, label: str, readout: str, suffix: str) -> Figure:
     fig = new_figure(6.5, 4.0)
     ax = fig.add_subplot()
     values = pd.to_numeric(table[label], errors="coerce")
@@ -54,24 +56,29 @@ def _by_group(table: pd.DataFrame, label: str, readout: str, suffix: str, path: 
         ax.set_xlabel(label)
     else:
         shown = table.head(_MAX_BARS)
-        ax.bar(range(len(shown)), shown["mean"], yerr=err[: len(shown)], color="#4477aa", capsize=2)
-        ax.set_xticks(range(len(shown)), [str(v) for v in shown[label]], rotation=90, fontsize=7)
+        # a value without a mean reads "no data", never a bar of 0
+        bars_with_no_data(ax, np.arange(len(shown)), shown["mean"].to_numpy(np.float64), yerr=err[: len(shown)],
+                          color="#4477aa", capsize=2)
+        ax.set_xticks(range(len(shown)), [str(v) for v in shown[label]], rotation=90, fontsize=MIN_FONT)
         ax.set_xlabel(label + (f" (first {_MAX_BARS} of {len(table)})" if len(table) > _MAX_BARS else ""))
     ax.axhline(0.0, color="black", lw=0.6)
     ax.set_ylabel(f"mean log2 fold change of {readout} (± sd)")
-    ax.set_title(f"Effect by {label}: {len(table)} values, {n:,} constructs\n{suffix}", fontsize=9)
+    ax.set_title(f"Effect by {label}: {len(table)} values, {n_label(n)} constructs\n{suffix}", fontsize=9)
     fig.tight_layout()
-    return save_png(fig, path)
+    return fig
 
 
-def write_figures(results: ConstructResults, out_dir: Path, *, title_suffix: str) -> list[Path]:
-    """Write the figures into ``out_dir``; return their paths (the histogram first)."""
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    paths = [_histogram(results, title_suffix, out_dir / "constructs_log2fc.png")]
+def draw_figures(results: ConstructResults, *, title_suffix: str) -> list[tuple[str, Figure]]:
+    """The figures as ``(file name, figure)`` pairs: the histogram first, then one per label."""
+    figs = [("constructs_log2fc.png", _histogram(results, title_suffix))]
     for label, table in list(results.groups.items())[:MAX_GROUP_FIGURES]:
         if table.empty:
             continue
         safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in label)
-        paths.append(_by_group(table, label, results.readout, title_suffix, out_dir / f"constructs_by_{safe}.png"))
-    return paths
+        figs.append((f"constructs_by_{safe}.png", _by_group(table, label, results.readout, title_suffix)))
+    return figs
+
+
+def write_figures(results: ConstructResults, out_dir: Path, *, title_suffix: str) -> list[Path]:
+    """Write the figures into ``out_dir``; return their paths (the histogram first)."""
+    return save_all(draw_figures(results, title_suffix=title_suffix), out_dir)

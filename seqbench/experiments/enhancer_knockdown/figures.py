@@ -4,11 +4,14 @@
 file                                        content
 ==========================================  ========================================================
 knockdown_effect_vs_distance.png            Fig. 5E-like: measured and predicted effect (%) of
-                                            validated pairs vs distance, log-log axes
+                                            validated pairs vs distance, log-log axes; zero effects
+                                            in a band labelled "0" under the axis, with their count
 knockdown_predicted_vs_measured.png         Fig. S8-S11-like: predicted vs measured log2 FC per
-                                            dataset, validated pairs highlighted, Pearson r in title
+                                            dataset, validated pairs highlighted, Pearson r and n
+                                            in the title
 knockdown_auprc_by_distance.png             AUPRC of |log2 FC|, |delta| and ABC per distance bin,
-                                            with the random baseline
+                                            with the random baseline; a bin without an AUPRC (one
+                                            class only, or no pair) reads "no data"
 ==========================================  ========================================================
 """
 
@@ -19,12 +22,24 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from seqbench.report.figures import new_figure as _figure
-from seqbench.report.figures import save_png as _save
+from seqbench.report.figures import (
+    NO_DATA,
+    ZeroBand,
+    bars_with_no_data,
+    legend,
+    mark_zeros_on_log_axis,
+    n_label,
+    new_figure,
+    no_data_bar,
+    save_all,
+)
 
 if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
     from seqbench.experiments.enhancer_knockdown.stats import KnockdownResults
+
+__all__ = ["FIGURE_FILES", "draw_figures", "write_figures"]
 
 FIGURE_FILES = (
     "knockdown_effect_vs_distance.png",
@@ -33,72 +48,90 @@ FIGURE_FILES = (
 )
 
 
-def write_figures(results: KnockdownResults, out_dir: Path, *, title_suffix: str) -> list[Path]:
-    from seqbench.experiments.enhancer_knockdown.stats import DISTANCE_LABELS
-
-    out_dir = Path(out_dir)
+def _effect_vs_distance(results: KnockdownResults, suffix: str) -> Figure:
     e = results.effects
-    paths = []
-
-    fig = _figure(6.5, 4.5)
-    ax = fig.add_subplot(1, 1, 1)
+    fig = new_figure(6.5, 4.5)
+    ax = fig.add_subplot()
     v = e[e["validated"] & (e["distance"] > 0)]
-    floor = 1e-3  # a zero effect is drawn at the floor of the log axis
-    ax.scatter(v["distance"], np.maximum(v["observed_percent"], floor), s=12, label="measured", color="tab:blue")
-    ax.scatter(v["distance"], np.maximum(v["predicted_percent"], floor), s=12, label="predicted", color="tab:orange")
+    band = ZeroBand.below(v["observed_percent"], v["predicted_percent"])
+    ax.scatter(v["distance"], band.place(v["observed_percent"]), s=12, label="measured", color="tab:blue")
+    ax.scatter(v["distance"], band.place(v["predicted_percent"]), s=12, label="predicted", color="tab:orange")
     ax.set_xscale("log")
-    ax.set_yscale("log")
+    mark_zeros_on_log_axis(ax, band, "y", what="effects")
+    mark_zeros_on_log_axis(ax, ZeroBand.below(v["distance"]), "x")
     ax.set_xlabel("distance enhancer - TSS (bp)")
     ax.set_ylabel("effect on expression (%)")
-    ax.legend()
-    ax.set_title(f"Validated enhancers: effect vs distance\n{title_suffix}", fontsize=9)
+    legend(ax)
+    ax.set_title(f"Validated enhancers: effect vs distance ({n_label(len(v))} pairs)\n{suffix}", fontsize=9)
     fig.tight_layout()
-    paths.append(_save(fig, out_dir / FIGURE_FILES[0]))
+    return fig
 
+
+def _predicted_vs_measured(results: KnockdownResults, suffix: str) -> Figure:
+    e = results.effects
     datasets = [d for d in ("fulco2019", "gasperini2019") if (e["dataset"] == d).any()]
-    fig = _figure(5.0 * max(len(datasets), 1), 4.5)
+    fig = new_figure(5.0 * max(len(datasets), 1), 4.5)
+    if not datasets:
+        ax = fig.add_subplot()
+        ax.text(0.5, 0.5, "no pair of fulco2019 or gasperini2019", ha="center", va="center", transform=ax.transAxes)
+        ax.set_axis_off()
+        ax.set_title(f"Predicted vs measured ({n_label(0)} pairs)\n{suffix}", fontsize=9)
     for k, ds in enumerate(datasets):
-        ax = fig.add_subplot(1, max(len(datasets), 1), k + 1)
+        ax = fig.add_subplot(1, len(datasets), k + 1)
         f = e[e["dataset"] == ds]
-        ax.scatter(
-            f.loc[~f["validated"], "observed_log2fc"],
-            f.loc[~f["validated"], "log2_fc_pred"],
-            s=10,
-            color="grey",
-            label="not validated",
-        )
-        ax.scatter(
-            f.loc[f["validated"], "observed_log2fc"],
-            f.loc[f["validated"], "log2_fc_pred"],
-            s=12,
-            color="tab:red",
-            label="validated",
-        )
+        val = f["validated"].astype(bool)
+        ax.scatter(f.loc[~val, "observed_log2fc"], f.loc[~val, "log2_fc_pred"], s=10, color="grey",
+                   label=f"not validated ({n_label((~val).sum())})")
+        ax.scatter(f.loc[val, "observed_log2fc"], f.loc[val, "log2_fc_pred"], s=12, color="tab:red",
+                   label=f"validated ({n_label(val.sum())})")
         r = results.correlations
         rr = r[(r["dataset"] == ds) & (r["subset"] == "all")]["pearson"]
-        ax.set_title(f"{ds}: r = {float(rr.iloc[0]) if len(rr) else float('nan'):.2f}\n{title_suffix}", fontsize=9)
+        rv = float(rr.iloc[0]) if len(rr) else float("nan")
+        ax.set_title(f"{ds}: r = {rv:.2f}, {n_label(len(f))} pairs\n{suffix}", fontsize=9)
         ax.set_xlabel("measured log2 FC")
         ax.set_ylabel("predicted log2 FC")
-        ax.legend(fontsize=7)
+        legend(ax)
     fig.tight_layout()
-    paths.append(_save(fig, out_dir / FIGURE_FILES[1]))
+    return fig
 
-    fig = _figure(6.5, 4.5)
-    ax = fig.add_subplot(1, 1, 1)
+
+def _auprc_by_distance(results: KnockdownResults, suffix: str) -> Figure:
+    from seqbench.experiments.enhancer_knockdown.stats import DISTANCE_LABELS
+
+    fig = new_figure(7.5, 4.5)
+    ax = fig.add_subplot()
     a = results.auprc[(results.auprc["dataset"] == "combined") & results.auprc["distance_bin"].isin(DISTANCE_LABELS)]
     a = a.set_index("distance_bin").reindex(list(DISTANCE_LABELS))
     x = np.arange(len(DISTANCE_LABELS))
-    for j, (col, lab) in enumerate(
-        (("auprc_abs_log2fc", "|log2 FC|"), ("auprc_abs_delta", "|delta|"), ("auprc_abc", "ABC"))
-    ):
-        ax.bar(x + (j - 1) * 0.25, a[col].to_numpy(dtype=float), width=0.25, label=lab)
-    ax.scatter(x, a["random_baseline"].to_numpy(dtype=float), marker="_", s=400, color="black", label="random")
-    ax.set_xticks(x)
-    ax.set_xticklabels([f"{lab} kb" for lab in DISTANCE_LABELS])
+    cols = (("auprc_abs_log2fc", "|log2 FC|"), ("auprc_abs_delta", "|delta|"), ("auprc_abc", "ABC"))
+    empty = a[[c for c, _ in cols]].isna().all(axis=1).to_numpy()
+    for j, (col, lab) in enumerate(cols):  # a bin without any AUPRC reads "no data" once, at its centre
+        bars_with_no_data(ax, x[~empty] + (j - 1) * 0.25, a[col].to_numpy(dtype=float)[~empty], width=0.25,
+                          label=lab)
+    for xi in x[empty]:
+        why = "no pair" if not (a["n"].iloc[xi] > 0) else "one class only"
+        no_data_bar(ax, xi, rotation=0, text=f"{NO_DATA}\n({why})", width=0.75)
+    ax.scatter(x, a["random_baseline"].to_numpy(dtype=float), marker="_", s=400, color="black",
+               label="random (prevalence)")
+    n = a["n"].fillna(0).astype(int).to_numpy() if "n" in a else np.zeros(len(x), dtype=int)
+    nv = a["n_validated"].fillna(0).astype(int).to_numpy() if "n_validated" in a else np.zeros(len(x), dtype=int)
+    ax.set_xticks(x, [f"{lab} kb\n{n_label(k)} ({kv} val.)" for lab, k, kv in zip(DISTANCE_LABELS, n, nv,
+                                                                                       strict=True)])
+    ax.set_xlabel("distance enhancer - TSS")
     ax.set_ylabel("AUPRC (validated vs not)")
     ax.set_ylim(0, 1.05)
-    ax.legend(fontsize=7)
-    ax.set_title(f"AUPRC by distance\n{title_suffix}", fontsize=9)
+    legend(ax, outside=True)
+    ax.set_title(f"AUPRC by distance, both datasets ({n_label(n.sum())} pairs)\n{suffix}", fontsize=9)
     fig.tight_layout()
-    paths.append(_save(fig, out_dir / FIGURE_FILES[2]))
-    return paths
+    return fig
+
+
+def draw_figures(results: KnockdownResults, *, title_suffix: str) -> list[tuple[str, Figure]]:
+    """The figures of :data:`FIGURE_FILES`, as ``(file name, figure)`` pairs in that order."""
+    builders = (_effect_vs_distance, _predicted_vs_measured, _auprc_by_distance)
+    return [(name, build(results, title_suffix)) for name, build in zip(FIGURE_FILES, builders, strict=True)]
+
+
+def write_figures(results: KnockdownResults, out_dir: Path, *, title_suffix: str) -> list[Path]:
+    """Write :data:`FIGURE_FILES` into ``out_dir``; return their paths in that order."""
+    return save_all(draw_figures(results, title_suffix=title_suffix), out_dir)

@@ -1,8 +1,9 @@
 """Figures of the enhancer-shift experiment (like the paper's Fig. S23), from ``EnhancerShiftResults``.
 
 PNG files written with matplotlib's Agg canvas (no pyplot state); every title ends with
-``title_suffix``, which must name the model.  Effects are ``predicted_percent`` (%, log axis; values
-below half the smallest positive value shown, zeros included, are drawn there, for display only).
+``title_suffix``, which must name the model.  Effects are ``predicted_percent`` (%, log axis); zero
+effects, which a log axis cannot show, are drawn in a shaded band under the axis whose tick reads
+"0" and which states how many effects it holds (``seqbench.report.figures.ZeroBand``).
 
 =======================================  =====================================================
 file                                     content
@@ -28,15 +29,15 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from seqbench.report.figures import ZeroBand, legend, mark_zeros_on_log_axis, n_label, save_all
 from seqbench.report.figures import new_figure as _new_figure
-from seqbench.report.figures import save_png as _save
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
     from seqbench.experiments.enhancer_shift.stats import EnhancerShiftResults
 
-__all__ = ["FIGURE_FILES", "write_figures"]
+__all__ = ["FIGURE_FILES", "draw_figures", "write_figures"]
 
 FIGURE_FILES = (
     "enhancer_shift_effect_vs_distance.png",
@@ -44,28 +45,7 @@ FIGURE_FILES = (
     "enhancer_shift_vs_observed.png",
     "enhancer_shift_classification.png",
 )
-FLOOR_PERCENT = 1e-3
 MAX_TRAJECTORIES = 60
-
-
-def _display_floor(*columns) -> float:
-    """Half the smallest positive effect shown (at least :data:`FLOOR_PERCENT`): zero effects sit there."""
-    vals = np.concatenate([np.asarray(c, dtype=np.float64).ravel() for c in columns])
-    pos = vals[np.isfinite(vals) & (vals > 0)]
-    return max(FLOOR_PERCENT, float(pos.min()) / 2) if pos.size else FLOOR_PERCENT
-
-
-def _floor(x, lo: float = FLOOR_PERCENT) -> np.ndarray:
-    return np.maximum(np.asarray(x, dtype=np.float64), lo)
-
-
-def _plain_log_ticks(ax) -> None:
-    """Label only the decades of log axes (minor labels overlap)."""
-    from matplotlib.ticker import NullFormatter
-
-    for axis in (ax.xaxis, ax.yaxis):
-        if axis.get_scale() == "log":
-            axis.set_minor_formatter(NullFormatter())
 
 
 def _effect_vs_distance(r: EnhancerShiftResults, suffix: str) -> Figure:
@@ -74,20 +54,20 @@ def _effect_vs_distance(r: EnhancerShiftResults, suffix: str) -> Figure:
     p = r.profile
     kb = p["distance"].to_numpy(np.float64) / 1000
     s = r.pairs[r.pairs["shifted"].astype(bool) & (r.pairs["distance"] < 100_000)]
-    lo = _display_floor(p["q10"], p["median"], s["native_percent"])
+    band = ZeroBand.below(p["q10"], p["median"], s["native_percent"])
     if len(p):
-        ax.fill_between(kb, _floor(p["q10"], lo), _floor(p["q90"], lo), color="tab:blue", alpha=0.15, label="10-90 %")
-        ax.fill_between(kb, _floor(p["q25"], lo), _floor(p["q75"], lo), color="tab:blue", alpha=0.3, label="25-75 %")
-        ax.plot(kb, _floor(p["median"], lo), color="tab:blue", marker="o", ms=3, label="median, shifted")
-    ax.scatter(s["distance"] / 1000, _floor(s["native_percent"], lo), s=10, color="tab:orange", alpha=0.7,
+        q = {c: band.place(p[c], count=False) for c in ("q10", "q25", "median", "q75", "q90")}
+        ax.fill_between(kb, q["q10"], q["q90"], color="tab:blue", alpha=0.15, label="10-90 %")
+        ax.fill_between(kb, q["q25"], q["q75"], color="tab:blue", alpha=0.3, label="25-75 %")
+        ax.plot(kb, q["median"], color="tab:blue", marker="o", ms=3, label="median, shifted")
+    ax.scatter(s["distance"] / 1000, band.place(s["native_percent"]), s=10, color="tab:orange", alpha=0.7,
                label="native (at native distance)", zorder=3)
-    ax.set_yscale("log")
-    _plain_log_ticks(ax)
+    mark_zeros_on_log_axis(ax, band, "y", what="native effects")
     ax.set_xlabel("distance to the TSS (kb)")
     ax.set_ylabel("predicted effect (%)")
-    ax.legend(fontsize=7)
-    ax.set_title(f"Validated enhancers moved to each distance (n = {len(r.pairs[r.pairs['shifted']])})\n{suffix}",
-                 fontsize=9)
+    legend(ax)
+    ax.set_title(f"Validated enhancers moved to each distance ({n_label(r.pairs['shifted'].astype(bool).sum())})"
+                 f"\n{suffix}", fontsize=9)
     fig.tight_layout()
     return fig
 
@@ -98,19 +78,20 @@ def _trajectories(r: EnhancerShiftResults, suffix: str) -> Figure:
     s = r.pairs[r.pairs["shifted"].astype(bool)]
     far = s[s["distance"] > r.far_distance]
     which, label = (far, f"native distance > {r.far_distance // 1000} kb") if len(far) else (s, "all")
+    n_all = len(which)
     which = which.iloc[:MAX_TRAJECTORIES]
     best = r.best[r.best["ziga_key"].isin(which["ziga_key"])]
-    lo = _display_floor(best["predicted_percent"], which["native_percent"])
+    band = ZeroBand.below(best["predicted_percent"], which["native_percent"])
     for row in which.itertuples(index=False):
         t = best[best["ziga_key"] == row.ziga_key].sort_values("distance")
-        line = ax.plot(t["distance"] / 1000, _floor(t["predicted_percent"], lo), lw=0.8, alpha=0.7)
-        ax.scatter([row.distance / 1000], _floor([row.native_percent], lo), s=14, color=line[0].get_color(),
+        line = ax.plot(t["distance"] / 1000, band.place(t["predicted_percent"]), lw=0.8, alpha=0.7)
+        ax.scatter([row.distance / 1000], band.place([row.native_percent]), s=14, color=line[0].get_color(),
                    edgecolor="black", linewidth=0.4, zorder=3)
-    ax.set_yscale("log")
-    _plain_log_ticks(ax)
+    mark_zeros_on_log_axis(ax, band, "y", what="effects")
     ax.set_xlabel("distance to the TSS (kb)")
     ax.set_ylabel("predicted effect (%)")
-    ax.set_title(f"Per-enhancer trajectories ({label}, {len(which)} shown; dots: native)\n{suffix}", fontsize=9)
+    shown = f"{n_label(len(which))} shown" + (f" of {n_all:,}" if n_all > len(which) else "")
+    ax.set_title(f"Per-enhancer trajectories ({label}, {shown}; dots: native)\n{suffix}", fontsize=9)
     fig.tight_layout()
     return fig
 
@@ -118,23 +99,25 @@ def _trajectories(r: EnhancerShiftResults, suffix: str) -> Figure:
 def _vs_observed(r: EnhancerShiftResults, suffix: str) -> Figure:
     fig = _new_figure(9.0, 4.2)
     s = r.pairs[r.pairs["shifted"].astype(bool)]
-    lo = _display_floor(s["observed_percent"], s["native_percent"], s["shifted_percent_compare"])
-    obs = _floor(s["observed_percent"], lo)
+    cols = (s["observed_percent"], s["native_percent"], s["shifted_percent_compare"])
     for k, (col, name) in enumerate(
         (("native_percent", "native"), ("shifted_percent_compare", f"shifted to {r.compare_distance // 1000} kb"))
     ):
         ax = fig.add_subplot(1, 2, k + 1)
-        pred = _floor(s[col], lo)
+        xband, yband = ZeroBand.below(*cols), ZeroBand.below(*cols)
+        obs, pred = xband.place(s["observed_percent"]), yband.place(s[col])
         ax.scatter(obs, pred, s=10, alpha=0.7)
-        a = float(min(obs.min(), pred.min())) if len(s) else lo
-        b = float(max(obs.max(), pred.max())) if len(s) else 100.0
-        ax.plot([a, b], [a, b], color="black", lw=0.8, ls="--")
-        ax.set_xscale("log")
-        ax.set_yscale("log")
-        _plain_log_ticks(ax)
+        ok = np.isfinite(obs) & np.isfinite(pred)
+        a = float(min(obs[ok].min(), pred[ok].min())) if ok.any() else xband.position
+        b = float(max(obs[ok].max(), pred[ok].max())) if ok.any() else 100.0
+        a = max(a, xband.position * ZeroBand.GAP)  # the diagonal stays out of the zero bands
+        ax.plot([a, b], [a, b], color="black", lw=0.8, ls="--", label="y = x")
+        mark_zeros_on_log_axis(ax, xband, "x", what="observed")
+        mark_zeros_on_log_axis(ax, yband, "y", what="predicted")
         ax.set_xlabel("observed effect (%)")
         ax.set_ylabel(f"predicted effect (%), {name}")
-    fig.suptitle(f"Predicted vs observed, validated enhancers\n{suffix}", fontsize=9)
+        ax.set_title(f"{name} ({n_label(int(ok.sum()))})", fontsize=9)
+    fig.suptitle(f"Predicted vs observed, validated enhancers ({n_label(len(s))})\n{suffix}", fontsize=9)
     fig.tight_layout()
     return fig
 
@@ -155,7 +138,7 @@ def _classification(r: EnhancerShiftResults, suffix: str) -> Figure:
             auprc = r.stats.get(f"auprc_{name}")
             ax.step(rec, prec, where="post", label=f"{name} (AUPRC {auprc:.3f})")
         ax.axhline(y.mean(), color="grey", ls="--", lw=0.8, label=f"prevalence {y.mean():.3f}")
-        ax.legend(fontsize=7)
+        legend(ax)
     else:
         ax.text(0.5, 0.5, "one class only: no curve", ha="center", va="center", transform=ax.transAxes)
     ax.set_xlabel("recall")
@@ -167,13 +150,14 @@ def _classification(r: EnhancerShiftResults, suffix: str) -> Figure:
     return fig
 
 
+def draw_figures(results: EnhancerShiftResults, *, title_suffix: str) -> list[tuple[str, Figure]]:
+    """The figures of :data:`FIGURE_FILES`, as ``(file name, figure)`` pairs in that order."""
+    builders = (_effect_vs_distance, _trajectories, _vs_observed, _classification)
+    return [(name, build(results, title_suffix)) for name, build in zip(FIGURE_FILES, builders, strict=True)]
+
+
 def write_figures(results: EnhancerShiftResults, out_dir: Path, *, title_suffix: str) -> list[Path]:
     """Write :data:`FIGURE_FILES` into ``out_dir`` (atomically each); return their paths."""
     if not isinstance(title_suffix, str) or not title_suffix.strip():
         raise ValueError(f"title_suffix: expected a non-empty string naming the model, got {title_suffix!r}")
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    builders = (_effect_vs_distance, _trajectories, _vs_observed, _classification)
-    return [
-        _save(build(results, title_suffix), out_dir / name) for name, build in zip(FIGURE_FILES, builders, strict=True)
-    ]
+    return save_all(draw_figures(results, title_suffix=title_suffix), out_dir)

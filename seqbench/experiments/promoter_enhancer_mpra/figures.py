@@ -9,7 +9,8 @@ promoter_enhancer_mpra_promoter_strength.png       Fig. 5A: measured (Poisson) v
                                                    promoter coefficients of the multiplicative fits
 promoter_enhancer_mpra_enhancer_strength.png       Fig. 5B: the same for enhancers
 promoter_enhancer_mpra_variance_explained.png      Fig. 5C: variance of log expression explained by
-                                                   the promoter, and added by the enhancer, measured
+                                                   the promoter alone and with the enhancer, side by
+                                                   side (a negative share shows below 0), measured
                                                    and predicted
 promoter_enhancer_mpra_induced_variation.png       Fig. 5D: SD across enhancers per promoter vs the
                                                    predicted promoter strength, measured and predicted
@@ -18,13 +19,14 @@ promoter_enhancer_mpra_induced_variation.png       Fig. 5D: SD across enhancers 
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from seqbench.report.figures import bars_with_no_data, legend, n_label, save_all
 from seqbench.report.figures import new_figure as _new_figure
-from seqbench.report.figures import save_png as _save
 from seqbench.stats.common import correlate
 
 if TYPE_CHECKING:
@@ -32,7 +34,7 @@ if TYPE_CHECKING:
 
     from seqbench.experiments.promoter_enhancer_mpra.stats import PromoterEnhancerResults
 
-__all__ = ["FIGURE_FILES", "write_figures"]
+__all__ = ["FIGURE_FILES", "draw_figures", "write_figures"]
 
 FIGURE_FILES = (
     "promoter_enhancer_mpra_promoter_strength.png",
@@ -54,7 +56,7 @@ def _strength(results: PromoterEnhancerResults, kind: str, suffix: str) -> Figur
     ax.set_xlabel(f"measured {kind} strength (Poisson coefficient, ln)")
     ax.set_ylabel(f"predicted {kind} strength (Gamma coefficient, ln)")
     ax.set_title(
-        f"{kind.capitalize()} strength, {x.size} {kind}s: Pearson r = {c.pearson_r:.3f}, "
+        f"{kind.capitalize()} strength, {n_label(x.size)} {kind}s: Pearson r = {c.pearson_r:.3f}, "
         f"Spearman = {c.spearman_r:.3f}\n{suffix}",
         fontsize=8,
     )
@@ -68,20 +70,29 @@ def _variance(results: PromoterEnhancerResults, suffix: str) -> Figure:
     both = np.array(
         [s["varexpl_measured_promoter_enhancer"], s["varexpl_predicted_promoter_enhancer"]], dtype=np.float64
     )
-    fig = _new_figure(4.5, 4.5)
+    fig = _new_figure(5.0, 4.5)
     ax = fig.add_subplot()
     x = np.arange(2)
-    ax.bar(x, prom, color="tab:orange", label="promoter")
-    ax.bar(x, np.maximum(both - prom, 0.0), bottom=prom, color="tab:blue", label="+ enhancer")
-    for xi, p, b in zip(x, prom, both, strict=True):
-        ax.text(xi, p / 2, f"{100 * p:.0f}%", ha="center", va="center", fontsize=8, color="white")
-        ax.text(xi, b + 0.01, f"{100 * b:.0f}%", ha="center", va="bottom", fontsize=8)
-    ax.set_xticks(x)
-    ax.set_xticklabels(["measured (Poisson)", "predicted (Gamma)"])
-    ax.set_ylim(0, 1.1)
+    # side by side, not stacked: a share can be negative (worse than the mean); one that could not be fitted
+    # (NaN) reads "no data"
+    w = 0.38
+    shares = ((prom, "tab:orange", "promoter"), (both, "tab:blue", "promoter + enhancer"))
+    for k, (vals, colour, lab) in enumerate(shares):
+        xs = x + (k - 0.5) * w
+        bars_with_no_data(ax, xs, vals, w, color=colour, label=lab)
+        for xi, v in zip(xs, vals, strict=True):
+            if math.isfinite(v):
+                ax.text(xi, max(v, 0.0) + 0.01, f"{100 * v:.0f}%", ha="center", va="bottom", fontsize=8)
+    ax.axhline(0, color="black", lw=0.6)
+    ax.set_xticks(x, ["measured (Poisson)", "predicted (Gamma)"])
+    ax.set_xlabel("expression, and the model fitted to it")
+    finite = np.concatenate([prom[np.isfinite(prom)], both[np.isfinite(both)]])
+    ax.set_ylim(min(0.0, float(finite.min()) if finite.size else 0.0) - 0.05, 1.1)
     ax.set_ylabel("variance of log2(expression + 1) explained")
-    ax.legend(fontsize=8, loc="lower right")
-    ax.set_title(f"Variance explained\n{suffix}", fontsize=9)
+    legend(ax)
+    n = s.get("n_pairs")
+    pairs = n_label(n) if isinstance(n, int | float) and math.isfinite(n) else "n = ?"
+    ax.set_title(f"Variance explained ({pairs} promoter-enhancer pairs)\n{suffix}", fontsize=9)
     fig.tight_layout()
     return fig
 
@@ -96,20 +107,23 @@ def _induced(results: PromoterEnhancerResults, suffix: str) -> Figure:
                color="tab:purple", linewidths=0)
     ax.set_xlabel("predicted promoter strength (Gamma promoter-only coefficient, ln)")
     ax.set_ylabel("SD across enhancers")
-    ax.legend(fontsize=8)
-    ax.set_title(f"Variation induced by the enhancer, {len(t)} promoters\n{suffix}", fontsize=9)
+    legend(ax)
+    ax.set_title(f"Variation induced by the enhancer, {n_label(len(t))} promoters\n{suffix}", fontsize=9)
     fig.tight_layout()
     return fig
 
 
-def write_figures(results: PromoterEnhancerResults, out_dir: Path, *, title_suffix: str) -> list[Path]:
-    """Draw the four figures into ``out_dir`` (created); return their paths in :data:`FIGURE_FILES` order."""
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    figs = [
+def draw_figures(results: PromoterEnhancerResults, *, title_suffix: str) -> list[tuple[str, Figure]]:
+    """The figures of :data:`FIGURE_FILES`, as ``(file name, figure)`` pairs in that order."""
+    figs = (
         _strength(results, "promoter", title_suffix),
         _strength(results, "enhancer", title_suffix),
         _variance(results, title_suffix),
         _induced(results, title_suffix),
-    ]
-    return [_save(f, out_dir / name) for f, name in zip(figs, FIGURE_FILES, strict=True)]
+    )
+    return list(zip(FIGURE_FILES, figs, strict=True))
+
+
+def write_figures(results: PromoterEnhancerResults, out_dir: Path, *, title_suffix: str) -> list[Path]:
+    """Draw the four figures into ``out_dir`` (created); return their paths in :data:`FIGURE_FILES` order."""
+    return save_all(draw_figures(results, title_suffix=title_suffix), out_dir)

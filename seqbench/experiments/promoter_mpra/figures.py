@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from seqbench.report.figures import MIN_FONT, bars_with_no_data, legend, n_label, save_all
 from seqbench.report.figures import new_figure as _new_figure
-from seqbench.report.figures import save_png as _save
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -40,26 +40,32 @@ FIGURE_FILES = (
 def _correlations(res: PromoterMpraResults, suffix: str) -> Figure:
     c = res.correlations
     c = c[(c["track"] == "cage") & (c["insert_type"] == res.summary_insert_type)] if not c.empty else c
-    labels, values, colours = [], [], []
+    labels, values, colours, ns = [], [], [], []
     for set_name, colour in (("native", "tab:blue"), ("endogenous", "tab:blue"), ("tf_motifs", "tab:green"),
                              ("core_motifs", "tab:orange"), ("tata_shift", "tab:purple")):
         sub = c[c["set"] == set_name]
         for r in sub.itertuples(index=False):
             star = "*" if isinstance(r.q_bh, float) and r.q_bh < 0.05 else ""
-            labels.append(f"{set_name}: {r.group}{star}")
+            labels.append(f"{set_name}: {r.group}{star} (n = {int(r.n)})")
             values.append(r.pearson_r)
             colours.append(colour)
-    fig = _new_figure(6.0, max(3.0, 0.28 * len(labels) + 1.2))
+            ns.append(int(r.n))
+    fig = _new_figure(7.0, max(3.0, 0.28 * len(labels) + 1.5))
     ax = fig.add_subplot()
     y = np.arange(len(labels))
-    ax.barh(y, np.nan_to_num(np.asarray(values, dtype=float)), color=colours)
-    ax.set_yticks(y)
-    ax.set_yticklabels(labels, fontsize=7)
+    # a set without an r (too few oligos, constant values) reads "no data", not r = 0
+    bars_with_no_data(ax, y, np.asarray(values, dtype=float), horizontal=True, color=colours)
+    ax.set_yticks(y, labels, fontsize=MIN_FONT)
+    ax.set_ylabel("oligo set: group (n oligos)")
+    if not labels:
+        ax.text(0.5, 0.5, "no correlation for this insert type", ha="center", va="center", transform=ax.transAxes)
     ax.invert_yaxis()
     ax.axvline(0, color="black", lw=0.6)
     ax.set_xlim(-1, 1)
-    ax.set_xlabel("Pearson r, log2(pred + 1) vs log2(measured)   (* BH q < 0.05)")
-    ax.set_title(f"Promoter MPRA, {res.summary_insert_type} insert\n{suffix}", fontsize=9)
+    ax.set_xlabel("Pearson r, log2(pred + 1) vs log2(measured)\n(* BH q < 0.05)")
+    span = f"n = {min(ns)}-{max(ns)} oligos each" if ns else n_label(0)
+    ax.set_title(f"Promoter MPRA, {res.summary_insert_type} insert: {len(labels)} correlations\n{span}\n{suffix}",
+                 fontsize=9)
     fig.tight_layout()
     return fig
 
@@ -72,13 +78,15 @@ def _scatter(res: PromoterMpraResults, suffix: str, native_ids: set[int]) -> Fig
     sub = op[(op["insert_type"] == res.summary_insert_type) & op["oligo_index"].isin(native_ids)]
     meas = res.endogenous
     m = sub.merge(meas, left_on="oligo_index", right_on="Oligo_index")
+    n_zero = int((m["mean_exp"] <= 0).sum())  # log2(measured) has no value there: left out, and said so
     m = m[m["mean_exp"] > 0]
     ax.scatter(np.log2(m["cage"] + 1), np.log2(m["mean_exp"]), s=10, alpha=0.7)
     r = c[(c["set"] == "endogenous") & (c["track"] == "cage") & (c["insert_type"] == res.summary_insert_type)]
     rv = float(r["pearson_r"].iloc[0]) if len(r) else float("nan")
     ax.set_xlabel("predicted log2(CAGE + 1)")
     ax.set_ylabel("measured log2(expression)")
-    ax.set_title(f"Endogenous promoters (n = {len(m)}), r = {rv:.2f}\n{suffix}", fontsize=9)
+    zeros = f"; {n_zero} with measured expression 0 not shown" if n_zero else ""
+    ax.set_title(f"Endogenous promoters ({n_label(len(m))}{zeros}), r = {rv:.2f}\n{suffix}", fontsize=9)
     fig.tight_layout()
     return fig
 
@@ -100,13 +108,18 @@ def _tata(res: PromoterMpraResults, suffix: str) -> Figure:
                  label="occluded baseline (8-nt N block)")
     ax2.set_ylabel("predicted log2(CAGE + 1)")
     lines = ax.get_lines() + ax2.get_lines()
-    ax.legend(lines, [ln.get_label() for ln in lines], fontsize=7, loc="lower left")
-    ax.set_title(f"TATA shift, {res.variant_background} background\n{suffix}", fontsize=9)
+    # above the axes: three curves cross the whole plot, any place inside would cover them
+    legend(ax, lines, [ln.get_label() for ln in lines], loc="lower center", bbox_to_anchor=(0.5, 1.01), ncol=3,
+           borderaxespad=0.0)
+    fig.suptitle(f"TATA shift, {res.variant_background} background ({n_label(len(sel))} positions)\n{suffix}",
+                 fontsize=9)
     fig.tight_layout()
     return fig
 
 
 def _ism(res: PromoterMpraResults, suffix: str) -> Figure:
+    import matplotlib as mpl
+
     ism = res.ism
     fig = _new_figure(max(6.0, 0.18 * max(ism["position"].nunique(), 1) + 2.0), 3.0)
     ax = fig.add_subplot()
@@ -117,31 +130,42 @@ def _ism(res: PromoterMpraResults, suffix: str) -> Figure:
         for r in ism.itertuples(index=False):
             grid["ACGT".index(r.alt), col[r.position]] = r.log2fc
         refs = ism.drop_duplicates("position").set_index("position")["ref"]
-        lim = float(np.nanmax(np.abs(grid))) or 1.0
-        im = ax.imshow(grid, cmap="RdBu_r", vmin=-lim, vmax=lim, aspect="auto", interpolation="nearest")
+        lim = float(np.nanmax(np.abs(grid))) if np.isfinite(grid).any() else 1.0
+        lim = lim or 1.0
+        # a cell without a variant (the reference base itself) is grey, never the white of log2 FC = 0
+        cmap = mpl.colormaps["RdBu_r"].with_extremes(bad="0.75")
+        im = ax.imshow(np.ma.masked_invalid(grid), cmap=cmap, vmin=-lim, vmax=lim, aspect="auto",
+                       interpolation="nearest")
         fig.colorbar(im, ax=ax, label="log2 FC vs baseline")
         ax.set_xticks(np.arange(pos.size))
-        ax.set_xticklabels([f"{refs[p]}\n{p}" if i % 5 == 0 else refs[p] for i, p in enumerate(pos)], fontsize=6)
+        ax.set_xticklabels([f"{refs[p]}\n{p}" if i % 5 == 0 else refs[p] for i, p in enumerate(pos)],
+                           fontsize=MIN_FONT)
         ax.set_yticks(range(4))
         ax.set_yticklabels(list("ACGT"))
+    else:
+        ax.text(0.5, 0.5, "no ISM variant", ha="center", va="center", transform=ax.transAxes)
     ax.set_xlabel("fragment position (0-based) and reference base")
-    ax.set_ylabel("alternative")
-    ax.set_title(f"Local ISM of the baseline oligo (all 3 alternatives)\n{suffix}", fontsize=9)
+    ax.set_ylabel("alternative base\n(grey: reference)")
+    ax.set_title(f"Local ISM of the baseline oligo (all 3 alternatives; {n_label(len(ism))} variants, "
+                 f"{ism['position'].nunique()} positions)\n{suffix}", fontsize=9)
     fig.tight_layout()
     return fig
+
+
+def draw_figures(results: PromoterMpraResults, *, title_suffix: str) -> list[tuple[str, Figure]]:
+    """The figures of :data:`FIGURE_FILES`, as ``(file name, figure)`` pairs in that order."""
+    endo = set(results.endogenous["Oligo_index"].tolist())
+    figs = (
+        _correlations(results, title_suffix),
+        _scatter(results, title_suffix, endo),
+        _tata(results, title_suffix),
+        _ism(results, title_suffix),
+    )
+    return list(zip(FIGURE_FILES, figs, strict=True))
 
 
 def write_figures(results: PromoterMpraResults, out_dir: Path, *, title_suffix: str) -> list[Path]:
     """Write :data:`FIGURE_FILES` into ``out_dir`` (atomically); return their paths."""
     if not isinstance(title_suffix, str) or not title_suffix.strip():
         raise ValueError(f"title_suffix: expected a non-empty string naming the model, got {title_suffix!r}")
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    endo = set(results.endogenous["Oligo_index"].tolist())
-    builders = (
-        lambda: _correlations(results, title_suffix),
-        lambda: _scatter(results, title_suffix, endo),
-        lambda: _tata(results, title_suffix),
-        lambda: _ism(results, title_suffix),
-    )
-    return [_save(b(), out_dir / name) for name, b in zip(FIGURE_FILES, builders, strict=True)]
+    return save_all(draw_figures(results, title_suffix=title_suffix), out_dir)

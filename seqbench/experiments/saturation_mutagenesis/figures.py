@@ -25,8 +25,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from seqbench.experiments.saturation_mutagenesis.stats import OBS, PRED, ols_slope
+from seqbench.report.figures import MIN_FONT, bars_with_no_data, label_every, legend, n_label, save_all
 from seqbench.report.figures import new_figure as _new_figure
-from seqbench.report.figures import save_png as _save
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 
     from seqbench.experiments.saturation_mutagenesis.stats import SaturationResults
 
-__all__ = ["FIGURE_FILES", "write_figures"]
+__all__ = ["FIGURE_FILES", "draw_figures", "write_figures"]
 
 FIGURE_FILES = (
     "saturation_mutagenesis_per_locus_r.png",
@@ -58,15 +58,18 @@ def _per_locus_r(results: SaturationResults, suffix: str) -> Figure:
     width = 0.38
     for k, assay in enumerate(("cage", "dnase")):
         sub = pl[pl["assay"] == assay].set_index("locus").reindex(loci)
-        ax.bar(x + (k - 0.5) * width, sub["pearson_r"].fillna(0.0), width, label=assay.upper(),
-               color=_COLOURS[assay])
+        # a locus without an r (too few variants, or constant values) reads "no data", not r = 0
+        bars_with_no_data(ax, x + (k - 0.5) * width, sub["pearson_r"].to_numpy(float), width,
+                          label=assay.upper(), color=_COLOURS[assay])
     ax.axhline(0, color="black", lw=0.6)
-    ax.set_xticks(x)
-    ax.set_xticklabels(loci, rotation=60, ha="right", fontsize=7)
+    note = label_every(ax, "x", loci, rotation=60, ha="right")
+    ax.set_xlabel("locus" + note)
     ax.set_ylabel("Pearson r, predicted vs measured log2FC")
     ax.set_ylim(-1.0, 1.0)
-    ax.legend(fontsize=8)
-    ax.set_title(f"Variant effects per locus ({len(loci)} loci)\n{suffix}", fontsize=9)
+    legend(ax)
+    n = len(results.variants)
+    ax.set_title(f"Variant effects per locus ({n_label(len(loci))} loci, {n:,} variant effects)\n{suffix}",
+                 fontsize=9)
     fig.tight_layout()
     return fig
 
@@ -79,8 +82,10 @@ def _scatter(ax: Axes, x: np.ndarray, y: np.ndarray, colour: str, title: str) ->
         ax.plot(xs, icpt + slope * xs, color="black", lw=0.8)
     ax.axhline(0, color="0.8", lw=0.5, zorder=0)
     ax.axvline(0, color="0.8", lw=0.5, zorder=0)
-    ax.set_title(title, fontsize=7)
-    ax.tick_params(labelsize=6)
+    ax.set_title(title, fontsize=MIN_FONT)
+    ax.tick_params(labelsize=MIN_FONT)
+    ax.set_xlabel("predicted log2FC", fontsize=MIN_FONT)
+    ax.set_ylabel("measured log2FC", fontsize=MIN_FONT)
 
 
 def _calibration(results: SaturationResults, suffix: str) -> Figure:
@@ -97,9 +102,8 @@ def _calibration(results: SaturationResults, suffix: str) -> Figure:
             r = correlations(g[PRED], g[OBS])["pearson_r"]
             _scatter(ax, g[PRED].to_numpy(float), g[OBS].to_numpy(float), _COLOURS[assay],
                      f"{assay.upper()} {name}: r = {_fmt(r)} (n = {len(g)})")
-            ax.set_xlabel("predicted log2FC", fontsize=7)
-            ax.set_ylabel("measured log2FC", fontsize=7)
-    fig.suptitle(f"Calibration across loci\n{suffix}", fontsize=9)
+    n = int(v["locus"].isin([a, b]).sum())
+    fig.suptitle(f"Calibration across loci {a} and {b} ({n_label(n)} variant effects)\n{suffix}", fontsize=9)
     fig.tight_layout()
     return fig
 
@@ -109,7 +113,7 @@ def _loci_grid(results: SaturationResults, assay: str, suffix: str) -> Figure:
     loci = list(dict.fromkeys(v["locus"]))
     ncol = min(5, max(1, len(loci)))
     nrow = max(1, -(-len(loci) // ncol))
-    fig = _new_figure(2.3 * ncol + 0.5, 2.2 * nrow + 0.8)
+    fig = _new_figure(2.5 * ncol + 0.5, 2.4 * nrow + 0.8)
     pl = results.per_locus[results.per_locus["assay"] == assay].set_index("locus")
     for k, locus in enumerate(loci):
         g = v[v["locus"] == locus]
@@ -117,19 +121,27 @@ def _loci_grid(results: SaturationResults, assay: str, suffix: str) -> Figure:
         r = float(pl.loc[locus, "pearson_r"]) if locus in pl.index else math.nan
         _scatter(ax, g[PRED].to_numpy(float), g[OBS].to_numpy(float), _COLOURS[assay],
                  f"{locus}: r = {_fmt(r)}, n = {len(g)}")
-    fig.suptitle(f"{assay.upper()}: measured (y) vs predicted (x) log2FC per locus\n{suffix}", fontsize=9)
+    if not loci:
+        ax = fig.add_subplot()
+        ax.text(0.5, 0.5, f"no {assay.upper()} variant", ha="center", va="center", transform=ax.transAxes)
+        ax.set_axis_off()
+    fig.suptitle(f"{assay.upper()}: measured vs predicted log2FC per locus ({n_label(len(v))} variant effects, "
+                 f"{len(loci)} loci)\n{suffix}", fontsize=9)
     fig.tight_layout()
     return fig
 
 
-def write_figures(results: SaturationResults, out_dir: Path, *, title_suffix: str) -> list[Path]:
-    """Draw every figure of :data:`FIGURE_FILES` into ``out_dir``; return the paths in that order."""
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+def draw_figures(results: SaturationResults, *, title_suffix: str) -> list[tuple[str, Figure]]:
+    """The figures of :data:`FIGURE_FILES`, as ``(file name, figure)`` pairs in that order."""
     figs = (
         _per_locus_r(results, title_suffix),
         _calibration(results, title_suffix),
         _loci_grid(results, "cage", title_suffix),
         _loci_grid(results, "dnase", title_suffix),
     )
-    return [_save(f, out_dir / name) for f, name in zip(figs, FIGURE_FILES, strict=True)]
+    return list(zip(FIGURE_FILES, figs, strict=True))
+
+
+def write_figures(results: SaturationResults, out_dir: Path, *, title_suffix: str) -> list[Path]:
+    """Draw every figure of :data:`FIGURE_FILES` into ``out_dir``; return the paths in that order."""
+    return save_all(draw_figures(results, title_suffix=title_suffix), out_dir)
