@@ -321,7 +321,7 @@ def check_input_files(spec: JobSpec) -> None:
                 given = raw[i] if isinstance(raw, list) and i < len(raw) else str(v)
                 raise SpecError(
                     f"{spec.source}: inputs.{k}[{i}] = {given!r}: no such file or directory ({v});"
-                    " expected an existing file, relative to data_root"
+                    " expected an existing file or folder (relative to data_root)"
                 )
 
 
