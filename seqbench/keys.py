@@ -9,6 +9,7 @@ seqbench, so that experiments, the spec loader and the docs generator can all us
 from __future__ import annotations
 
 import difflib
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,10 +22,12 @@ class SpecError(ValueError):
 class Key:
     """One accepted spec key.
 
-    ``type``: the accepted Python type(s) of the TOML value (a TOML boolean is never a number);
-    ``choices``: the accepted values; ``min``/``max``: inclusive bounds of a number, or of every
-    element of a list; ``item``: the type every element of a list must have; ``path``: a file or
-    folder name, resolved against ``data_root``.
+    ``type``: the accepted Python type(s) of the TOML value (a TOML boolean is never a number, and
+    a TOML float such as ``1.0`` is never an ``int``); ``choices``: the accepted values (of every
+    element, for a list); ``min``/``max``: inclusive bounds of a number, or of every element of a
+    list (a number must also be finite: no ``nan`` or ``inf``); ``item``: the type every element
+    of a list must have; ``length``: the exact number of elements of a list; ``path``: a file or
+    folder name (for a list: every element), resolved against ``data_root``.
     """
 
     type: type | tuple[type, ...]
@@ -35,6 +38,7 @@ class Key:
     max: float | None = None
     item: type | tuple[type, ...] | None = None
     path: bool = False
+    length: int | None = None
 
     def bounds_text(self) -> str:
         """The bounds in words (for messages and docs), or ``""``."""
@@ -69,27 +73,37 @@ def closest(name: str, options: list[str]) -> str:
 
 
 def check_value(name: str, key: Key, value: Any, origin: str) -> Any:
-    """The value of key ``name`` checked against its declaration (``SpecError`` naming it if not)."""
+    """The value of key ``name`` checked against its declaration (``SpecError`` naming it if not).
+
+    Every message is one line: ``<origin>: <key> = <value> ...; expected <what>``.
+    """
     types = key.type if isinstance(key.type, tuple) else (key.type,)
     if not _is(value, types):
         raise SpecError(f"{origin}: {name} = {value!r} is a {type(value).__name__}; expected {_type_names(types)}")
-    if key.choices and value not in key.choices:
-        raise SpecError(f"{origin}: {name} = {value!r}; expected one of {', '.join(map(str, key.choices))}")
-    items = value if isinstance(value, list) else [value]
-    if isinstance(value, list) and key.item is not None:
+    is_list = isinstance(value, list)
+    if is_list and key.length is not None and len(value) != key.length:
+        raise SpecError(f"{origin}: {name} = {value!r} has {len(value)} elements; expected exactly {key.length}")
+    items = value if is_list else [value]
+    if is_list and key.item is not None:
         itypes = key.item if isinstance(key.item, tuple) else (key.item,)
         for i, v in enumerate(value):
             if not _is(v, itypes):
                 raise SpecError(
                     f"{origin}: {name}[{i}] = {v!r} is a {type(v).__name__}; expected {_type_names(itypes)}"
                 )
-    if key.min is not None or key.max is not None:
+    if key.choices:
         for i, v in enumerate(items):
-            if isinstance(v, bool) or not isinstance(v, int | float):
-                continue
-            if (key.min is not None and v < key.min) or (key.max is not None and v > key.max):
-                where = f"{name}[{i}]" if isinstance(value, list) else name
-                raise SpecError(f"{origin}: {where} = {v!r}; expected {key.bounds_text()}")
+            if v not in key.choices:
+                where = f"{name}[{i}]" if is_list else name
+                raise SpecError(f"{origin}: {where} = {v!r}; expected one of {', '.join(map(str, key.choices))}")
+    for i, v in enumerate(items):
+        if isinstance(v, bool) or not isinstance(v, int | float):
+            continue
+        where = f"{name}[{i}]" if is_list else name
+        if isinstance(v, float) and not math.isfinite(v):
+            raise SpecError(f"{origin}: {where} = {v!r}; expected a finite number {key.bounds_text()}".rstrip())
+        if (key.min is not None and v < key.min) or (key.max is not None and v > key.max):
+            raise SpecError(f"{origin}: {where} = {v!r}; expected {key.bounds_text()}")
     return value
 
 

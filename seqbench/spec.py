@@ -19,17 +19,30 @@ from pathlib import Path
 from typing import Any
 
 from seqbench.keys import Key, SpecError, check_table, closest
-from seqbench.models.base import Geometry, TrackRequest
+from seqbench.models.base import ENFORMER_GEOMETRY, Geometry, TrackRequest
 from seqbench.models.registry import MODEL_KINDS, ModelSpec
 from seqbench.registry import experiment_names, get_experiment
 from seqbench.sequence.ensemble import Ensemble
 
-__all__ = ["SCHEMA", "JobSpec", "Key", "RuntimeSpec", "SpecError", "deep_merge", "load_spec", "parse_spec"]
+__all__ = [
+    "SCHEMA",
+    "JobSpec",
+    "Key",
+    "RuntimeSpec",
+    "SpecError",
+    "check_input_files",
+    "deep_merge",
+    "load_spec",
+    "parse_spec",
+    "path_keys",
+]
 
 
 SCHEMA: dict[str, Any] = {
     "experiment": Key(str, None, "experiment name (see `seqbench-ray list`)"),
-    "seed": Key(int, 20230301, "job seed; every shuffle seed derives from it, the construct and the replicate"),
+    "seed": Key(
+        int, 20230301, "job seed; every shuffle seed derives from it, the construct and the replicate", min=0
+    ),
     "job_dir": Key(str, None, "job directory (default: seqbench-jobs/<experiment>-<spec hash>)"),
     "data_root": Key(str, ".", "root of the paper's data archive (holds Data/); relative to the spec file"),
     "genome": {"fasta": Key(str, "Data/Genome/genome.fa", "genome FASTA (hg38), relative to data_root")},
@@ -38,29 +51,44 @@ SCHEMA: dict[str, Any] = {
         "handle": Key(str, None, "TF-Hub URL or local SavedModel directory (default: the kind's)"),
         "targets": Key(str, None, "track table (Enformer: targets_human.txt, path or URL)"),
         "head": Key(str, "human", "output head"),
-        "batch_size": Key(int, 8, "inputs per device call (runtime: not part of the job hash)"),
-        "sequence_length": Key(int, None, "override the kind's input length (bp)"),
-        "bin_size": Key(int, None, "override the kind's bin size (bp)"),
-        "offset": Key(int, None, "override the kind's offset of the first output bin (bp)"),
-        "n_bins": Key(int, None, "override the kind's number of output bins"),
+        "batch_size": Key(int, 8, "inputs per device call (runtime: not part of the job hash)", min=1),
+        "sequence_length": Key(int, None, "override the kind's input length (bp)", min=1),
+        "bin_size": Key(int, None, "override the kind's bin size (bp)", min=1),
+        "offset": Key(int, None, "override the kind's offset of the first output bin (bp)", min=0),
+        "n_bins": Key(int, None, "override the kind's number of output bins", min=1),
     },
     "ensemble": {
-        "shifts": Key(list, [-43, 0, 43], "shifts in bp (window moved by +s; see docs/geometry.md)"),
-        "strands": Key(list, ["+", "-"], "strands evaluated"),
-        "bin_window": Key(list, [-1, 1], "bins around the landmark bin that are summed (inclusive)"),
+        "shifts": Key(
+            list, [-43, 0, 43], "shifts in bp, whole numbers, distinct (window moved by +s; see docs/geometry.md)",
+            item=int,
+        ),
+        "strands": Key(list, ["+", "-"], "strands evaluated, distinct", choices=("+", "-"), item=str),
+        "bin_window": Key(
+            list, [-1, 1], "[first, last] bins around the landmark bin that are summed (inclusive; first <= last)",
+            item=int, length=2,
+        ),
     },
     "tracks": None,  # free table: label -> {index = i} | {assay = "CAGE", cell_type = "K562"}
     "runtime": {
         "address": Key(str, None, "Ray address (default: start local Ray)"),
-        "replicas": Key(int, 0, "model replicas (0: one per GPU, or 1 without GPUs)"),
-        "max_replicas": Key(int, 0, "elastic pool: grow up to this many replicas as GPUs join (0: a fixed pool)"),
-        "gpus_per_replica": Key((int, float), None, "GPUs per replica (default: 1 if the cluster has GPUs)"),
-        "cpus_per_replica": Key((int, float), 0.5, "CPUs reserved per replica"),
-        "materialize_cpus": Key((int, float), 0.25, "CPUs reserved per materialization task"),
-        "shard_size": Key(int, 32, "constructs per shard (one Parquet part each)"),
-        "max_in_flight": Key(int, 2, "shards queued per replica"),
-        "object_store_mb": Key(int, 512, "object store size when seqbench starts Ray itself (MB)"),
-        "num_cpus": Key(int, None, "CPUs Ray may use when seqbench starts it (default: all)"),
+        "replicas": Key(int, 0, "model replicas (0: one per GPU, or 1 without GPUs)", min=0),
+        "max_replicas": Key(
+            int, 0, "elastic pool: grow up to this many replicas as GPUs join (0: a fixed pool)", min=0
+        ),
+        "gpus_per_replica": Key(
+            (int, float), None,
+            "GPUs per replica: 0 (CPU replicas), a fraction of one GPU, or a whole number"
+            " (default: 1 if the cluster has GPUs)",
+            min=0,
+        ),
+        "cpus_per_replica": Key((int, float), 0.5, "CPUs reserved per replica (0: none reserved)", min=0),
+        "materialize_cpus": Key((int, float), 0.25, "CPUs reserved per materialization task (0: none reserved)", min=0),
+        "shard_size": Key(int, 32, "constructs per shard (one Parquet part each)", min=1),
+        "max_in_flight": Key(int, 2, "shards queued per replica", min=1),
+        "object_store_mb": Key(
+            int, 512, "object store size when seqbench starts Ray itself (MB; Ray needs at least 75)", min=75
+        ),
+        "num_cpus": Key(int, None, "CPUs Ray may use when seqbench starts it (default: all)", min=1),
         "genome_local_dir": Key(
             str, None, "copy the genome once per node into this local directory and read it there"
             " (default: read genome.fasta in place, e.g. on a shared filesystem)"
@@ -151,6 +179,21 @@ def _track_requests(origin: str, table: dict) -> dict[str, TrackRequest]:
     return out
 
 
+def _ensemble(origin: str, e: dict[str, Any]) -> Ensemble:
+    """The ensemble of a checked ``[ensemble]`` table (element types and choices already checked)."""
+    for k in ("shifts", "strands"):
+        v = e[k]
+        if not v:
+            raise SpecError(f"{origin}: ensemble.{k} = []; expected at least one")
+        dup = next((x for i, x in enumerate(v) if x in v[:i]), None)
+        if dup is not None:
+            raise SpecError(f"{origin}: ensemble.{k} = {v!r} repeats {dup!r}; expected distinct values")
+    bw = e["bin_window"]
+    if bw[0] > bw[1]:
+        raise SpecError(f"{origin}: ensemble.bin_window = {bw!r}; expected [first, last] with first <= last")
+    return Ensemble(tuple(e["shifts"]), tuple(e["strands"]), (bw[0], bw[1]))
+
+
 def parse_spec(raw: dict[str, Any], *, origin: str, base_dir: Path, defaults: dict[str, Any] | None = None) -> JobSpec:
     """Validate a spec dict (from TOML) into a :class:`JobSpec`.
 
@@ -195,9 +238,11 @@ def parse_spec(raw: dict[str, Any], *, origin: str, base_dir: Path, defaults: di
     data_root = (base_dir / Path(top["data_root"]).expanduser()).resolve()
     # a path may start with ~ (the user's home); relative paths are relative to data_root
     fasta = (data_root / Path(tables["genome"]["fasta"]).expanduser()).resolve()
-    for k, key in exp.inputs.items():
-        if key.type is str and inputs[k] and k in exp.path_inputs:
+    for k in path_keys(exp.inputs, exp.path_inputs):
+        if isinstance(inputs[k], str) and inputs[k]:
             inputs[k] = (data_root / Path(inputs[k]).expanduser()).resolve()
+        elif isinstance(inputs[k], list):  # a list of files: every element, resolved the same way
+            inputs[k] = [(data_root / Path(v).expanduser()).resolve() for v in inputs[k]]
 
     m = tables["model"]
     geo_keys = ("sequence_length", "bin_size", "offset", "n_bins")
@@ -216,23 +261,24 @@ def parse_spec(raw: dict[str, Any], *, origin: str, base_dir: Path, defaults: di
     targets = m["targets"]
     if targets and "://" not in targets:
         targets = str((base_dir / targets).resolve())
-    if m["batch_size"] < 1:
-        raise SpecError(f"{origin}: model.batch_size = {m['batch_size']}; expected >= 1")
     model = ModelSpec(
         kind=m["kind"], handle=handle, targets=targets, head=m["head"], batch_size=m["batch_size"], geometry=geometry
     )
 
-    e = tables["ensemble"]
-    try:
-        bw = e["bin_window"]
-        ensemble = Ensemble(
-            tuple(int(s) for s in e["shifts"]), tuple(str(s) for s in e["strands"]), (int(bw[0]), int(bw[1]))
-        )
-    except (ValueError, IndexError, TypeError) as exc:
-        raise SpecError(f"{origin}: ensemble: {exc}") from exc
+    ensemble = _ensemble(origin, tables["ensemble"])
+    # the geometry is known without loading a model: refuse shifts and bins off its output now
+    known = geometry or (ENFORMER_GEOMETRY if m["kind"] == "enformer" else None)
+    if known is not None:
+        try:
+            ensemble.check_geometry(known)
+        except ValueError as exc:
+            raise SpecError(f"{origin}: {exc}") from exc
     r = tables["runtime"]
-    if r["shard_size"] < 1:
-        raise SpecError(f"{origin}: runtime.shard_size = {r['shard_size']}; expected >= 1")
+    g = r["gpus_per_replica"]
+    if g is not None and g > 1 and g != int(g):
+        raise SpecError(
+            f"{origin}: runtime.gpus_per_replica = {g!r}; expected 0, a fraction of one GPU (<= 1) or a whole number"
+        )
     runtime = RuntimeSpec(**r)
     job_dir = (base_dir / top["job_dir"]).resolve() if top["job_dir"] else None
     return JobSpec(
@@ -250,6 +296,33 @@ def parse_spec(raw: dict[str, Any], *, origin: str, base_dir: Path, defaults: di
         raw=raw,
     )
 
+
+
+def path_keys(schema: dict[str, Key], path_inputs: frozenset[str] | set[str] = frozenset()) -> list[str]:
+    """Input keys naming files or folders: declared ``path=True`` or listed in ``path_inputs``."""
+    return [k for k, key in schema.items() if key.path or k in path_inputs]
+
+
+def check_input_files(spec: JobSpec) -> None:
+    """Every file named inside a list-valued path input exists (``SpecError`` naming the key and element).
+
+    Pure apart from ``stat``: reads no file.  A single-file input is left to the experiment's
+    reader, which names what the file should hold; a list of files is checked here, element by
+    element, so that a missing one is refused before anything runs, not skipped or found late.
+    """
+    exp = get_experiment(spec.experiment)
+    for k in path_keys(dict(exp.inputs), exp.path_inputs):
+        value = spec.inputs.get(k)
+        if not isinstance(value, list):
+            continue
+        for i, v in enumerate(value):
+            if not Path(v).exists():
+                raw = spec.raw.get("inputs", {}).get(k)
+                given = raw[i] if isinstance(raw, list) and i < len(raw) else str(v)
+                raise SpecError(
+                    f"{spec.source}: inputs.{k}[{i}] = {given!r}: no such file or directory ({v});"
+                    " expected an existing file or folder (relative to data_root)"
+                )
 
 
 def load_spec(path: str | Path, *, overrides: dict[str, Any] | None = None) -> JobSpec:

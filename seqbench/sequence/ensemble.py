@@ -62,6 +62,60 @@ class Ensemble:
     def n_window_bins(self) -> int:
         return self.bin_window[1] - self.bin_window[0] + 1
 
+    def shift_range(self, geometry: Geometry, position: int | None = None) -> tuple[int, int]:
+        """The smallest and the largest shift whose readout bins (landmark bin + ``bin_window``) lie in
+        the model's output ``0..n_bins-1`` on every strand of the ensemble.
+
+        ``position``: the landmark's input position at shift 0 (default ``L // 2``, the window
+        centred on the landmark).  A member with shift ``s`` has its landmark at input position
+        ``position - s`` (+ strand) or ``L - 1 - (position - s)`` (- strand, the input reversed), in
+        bin ``(p - offset) // bin_size``.  Empty (first > second) when no shift fits.
+        """
+        L, bs, off, n = geometry.sequence_length, geometry.bin_size, geometry.offset, geometry.n_bins
+        p0 = L // 2 if position is None else int(position)
+        # allowed landmark bins b: 0 <= b + bin_window[0] and b + bin_window[1] <= n - 1, i.e. input
+        # positions x = p - offset with lo_b * bs <= x <= (hi_b + 1) * bs - 1
+        lo_b, hi_b = -self.bin_window[0], n - 1 - self.bin_window[1]
+        lo, hi = -(1 << 62), 1 << 62
+        if "+" in self.strands:  # x = p0 - s - off
+            lo, hi = max(lo, p0 - off - (hi_b + 1) * bs + 1), min(hi, p0 - off - lo_b * bs)
+        if "-" in self.strands:  # x = L - 1 - p0 + s - off
+            c = L - 1 - p0 - off
+            lo, hi = max(lo, lo_b * bs - c), min(hi, (hi_b + 1) * bs - 1 - c)
+        return lo, hi
+
+    def check_geometry(self, geometry: Geometry) -> None:
+        """Refuse an ensemble that reads bins off the model's output for a landmark at the window centre.
+
+        Raises ``ValueError`` with one line naming ``ensemble.bin_window`` (wider than the output,
+        or off it even at shift 0) or ``ensemble.shifts`` (a shift that moves the landmark's bins off
+        the output) and the largest values allowed.  Such members would read masked (zero) bins and
+        be averaged in: a silent wrong answer.  A landmark elsewhere in the window (an experiment's
+        own ``window_start``) is checked per construct by :func:`members_off_output`.
+        """
+        n, (w0, w1) = geometry.n_bins, self.bin_window
+        where = f"(the model's output: {n} bins of {geometry.bin_size} bp)"
+        if self.n_window_bins > n:
+            raise ValueError(
+                f"ensemble.bin_window = [{w0}, {w1}] reads {self.n_window_bins} bins; expected at most {n} {where}"
+            )
+        p0 = geometry.sequence_length // 2
+        b0 = sorted({int(b) for b in member_landmarks(p0, Ensemble((0,), self.strands, self.bin_window), geometry)[1]})
+        lo_w, hi_w = -b0[0], n - 1 - b0[-1]
+        if w0 < lo_w or w1 > hi_w:
+            raise ValueError(
+                f"ensemble.bin_window = [{w0}, {w1}] reads bins off the model's output around the landmark bin"
+                f" {'/'.join(map(str, b0))} (the window centre); expected {lo_w} <= first <= last <= {hi_w} {where}"
+            )
+        lo, hi = self.shift_range(geometry)
+        bad = [s for s in self.shifts if not lo <= s <= hi]
+        if bad:
+            raise ValueError(
+                f"ensemble.shifts = {list(self.shifts)}: shift {bad[0]} moves the landmark's bins"
+                f" (bin_window [{w0}, {w1}]) off the model's output; expected {lo} <= shift <= {hi}"
+                f" for a landmark at the window centre {where}"
+            )
+
 
 def member_landmarks(landmark: int, ensemble: Ensemble, geometry: Geometry) -> tuple[np.ndarray, np.ndarray]:
     """Landmark input positions ``[M]`` and landmark bins ``[M]`` of every member."""
@@ -74,6 +128,39 @@ def member_landmarks(landmark: int, ensemble: Ensemble, geometry: Geometry) -> t
         pos.append(p)
         bins.append((p - geometry.offset) // geometry.bin_size)
     return np.asarray(pos, dtype=np.int64), np.asarray(bins, dtype=np.int32)
+
+
+def members_off_output(position: int, ensemble: Ensemble, geometry: Geometry) -> list[int]:
+    """Indices (into ``ensemble.members``) of the members whose readout bins fall, wholly or partly,
+    outside the model's output ``0..n_bins-1``, for a landmark at input position ``position`` at
+    shift 0 (``landmark_in_window``; from :func:`seqbench.sequence.constructs.materialize`'s
+    extended-window index ``lm``, ``position = lm + ensemble.min_shift``).
+
+    The same bins :func:`seqbench.predict.predict_shard` reads (:func:`member_landmarks` and
+    :func:`window_bins`); ``[]`` when every member reads inside the output.
+    """
+    bins = member_landmarks(int(position) - ensemble.min_shift, ensemble, geometry)[1]
+    _, valid = window_bins(bins, ensemble, geometry.n_bins)
+    return [int(m) for m in np.flatnonzero(~valid.astype(bool).all(axis=-1))]
+
+
+def check_members(position: int, ensemble: Ensemble, geometry: Geometry) -> None:
+    """``ValueError`` (one line) when a member of a landmark at input position ``position`` (at shift 0)
+    reads bins off the model's output: names the first such member, its bins and the shifts allowed
+    for this landmark (``ensemble.shifts``).  See :func:`members_off_output`."""
+    off = members_off_output(position, ensemble, geometry)
+    if not off:
+        return
+    n, (w0, w1) = geometry.n_bins, ensemble.bin_window
+    strand, shift = ensemble.members[off[0]]
+    b = int(member_landmarks(int(position) - ensemble.min_shift, ensemble, geometry)[1][off[0]])
+    lo, hi = ensemble.shift_range(geometry, position)
+    allowed = f"expected {lo} <= shift <= {hi}" if lo <= hi else "no shift fits"
+    raise ValueError(
+        f"landmark at input position {int(position)} (shift 0): {len(off)} of {ensemble.n_members} ensemble members"
+        f" read bins off the model's output 0..{n - 1}, first {strand}:{shift:+d} (bins {b + w0}..{b + w1});"
+        f" ensemble.shifts: {allowed} for this landmark with bin_window [{w0}, {w1}]"
+    )
 
 
 def _reverse_complement(codes: np.ndarray) -> np.ndarray:

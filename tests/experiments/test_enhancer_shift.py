@@ -227,15 +227,18 @@ def test_demo_design_counts_and_selection(demo_root):
         ({"distances": [500, 20000]}, "TSS bin"),
         ({"distances": [20000, 196000]}, "outside the model"),
         ({"distances": [20000, 20000]}, "must not repeat"),
-        ({"distances": [20000, -3]}, "positive integers"),
-        ({"shuffles": 0}, "shuffles = 0"),
+        # refused with the spec (declared bounds), before expand
+        ({"distances": [20000, -3]}, r"inputs.distances\[1\] = -3; expected >= 1"),
+        ({"distances": [20000, 2.5]}, r"inputs.distances\[1\] = 2.5 is a float; expected int"),
+        ({"shuffles": 0}, "shuffles = 0; expected >= 1"),
+        ({"n_bootstrap": 0}, "n_bootstrap = 0; expected >= 1"),
     ],
 )
 def test_bad_inputs_are_refused_in_one_line(demo_root, inputs, match):
     from seqbench.genome import Genome
 
-    spec = _spec(demo_root, **inputs)
     with pytest.raises(SpecError, match=match) as err:
+        spec = _spec(demo_root, **inputs)
         es.expand(spec, Genome(spec.fasta), ENFORMER_GEOMETRY)
     assert "\n" not in str(err.value) and "t.toml" in str(err.value)
 

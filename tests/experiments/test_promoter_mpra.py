@@ -15,7 +15,7 @@ from seqbench.inputs.tables import InputError
 from seqbench.models.base import ENFORMER_GEOMETRY
 from seqbench.sequence.codes import decode
 from seqbench.sequence.constructs import materialize
-from seqbench.spec import parse_spec
+from seqbench.spec import SpecError, parse_spec
 
 L = 393_216
 
@@ -106,8 +106,10 @@ def test_loaders_name_file_row_and_column(demo, tmp_path, cache_dir):
         pm.expand(_spec(tmp_path, cache_dir, baseline_tata_position=7), Genome(spec.fasta), ENFORMER_GEOMETRY)
     with pytest.raises(InputError, match="no background named 'XYZ'"):
         pm.expand(_spec(tmp_path, cache_dir, variant_background="XYZ"), Genome(spec.fasta), ENFORMER_GEOMETRY)
+    with pytest.raises(SpecError, match=r"inputs.insert_types\[1\] = 'plasmid'; expected one of minimal, full"):
+        _spec(tmp_path, cache_dir, insert_types=["minimal", "plasmid"])  # refused with the spec, before expand
     with pytest.raises(InputError, match="insert_types"):
-        bad = _spec(tmp_path, cache_dir, insert_types=["minimal", "plasmid"])
+        bad = _spec(tmp_path, cache_dir, insert_types=["minimal", "minimal"])
         pm.expand(bad, Genome(spec.fasta), ENFORMER_GEOMETRY)
 
 

@@ -52,31 +52,46 @@ CANDIDATES_RELPATH = Path("tables/in_silico_candidate_locs.tsv")
 
 INPUTS: dict[str, Key] = {
     **crispri.INPUT_KEYS,
-    "shuffles": Key(int, 25, "shuffles of the 2-kb window per pair (paper: 25)"),
+    "shuffles": Key(int, 25, "shuffles of the 2-kb window per pair (paper: 25)", min=1),
     "shuffle_kind": Key(str, "mono", "shuffle: mononucleotide (paper) or dinucleotide", ("mono", "di")),
     "window": Key(
         str, "table", "model window: the table's sequence_start ('table') or TSS-centred", ("table", "centred")
     ),
-    "datasets": Key(list, ["fulco2019", "gasperini2019"], "datasets of the CRISPRi table to use"),
-    "max_genes": Key(int, 0, "use only the first N gene windows (0: all)"),
-    "max_pairs": Key(int, 0, "use only the first N pairs, after max_genes (0: all)"),
+    "datasets": Key(
+        list, ["fulco2019", "gasperini2019"], "datasets of the CRISPRi table to use", crispri.DATASETS, item=str
+    ),
+    "max_genes": Key(int, 0, "use only the first N gene windows (0: all)", min=0),
+    "max_pairs": Key(int, 0, "use only the first N pairs, after max_genes (0: all)", min=0),
     "effect_threshold_percent": Key(
-        (int, float), 10.0, "a gene 'has an effect' if a candidate's Predicted_Percent exceeds this (paper: 10)"
+        (int, float), 10.0, "a gene 'has an effect' if a candidate's Predicted_Percent exceeds this (paper: 10)",
+        min=0,
     ),
     # candidate selection for multiplicativity (§6.3, last bullet); paper values
-    "strong_percent": Key((int, float), 30.0, "candidate 'strong': Predicted_Percent above this"),
-    "strong_min_distance": Key(int, 3000, "candidate 'strong': distance above this (bp)"),
-    "strong_max_distance": Key(int, 90000, "candidate 'strong': distance below this (bp)"),
-    "weak_percent": Key((int, float), 0.1, "candidate 'weak': Predicted_Percent below this"),
-    "weak_min_distance": Key(int, 3000, "candidate 'weak': distance above this (bp)"),
-    "weak_max_distance": Key(int, 8000, "candidate 'weak': distance below this (bp)"),
-    "weak_for_gene_percent": Key((int, float), 1.0, "candidate 'weak_for_gene' (strong genes): below this %"),
-    "intermediate_min_percent": Key((int, float), 4.0, "candidate 'intermediate' (strong genes): from this %"),
-    "intermediate_max_percent": Key((int, float), 8.0, "candidate 'intermediate' (strong genes): up to this %"),
-    "near_max_distance": Key(int, 20000, "weak_for_gene / intermediate: distance below this (bp; from 3 kb)"),
-    "n_total": Key(int, 2_000_000, "multiplicativity budget: test locations = n_total // (promoters*enhancers*6)"),
-    "top_strongest": Key(int, 20, "test locations: the first ones by |log2_fc_pred| (paper: 20)"),
-    "weak_locations": Key(int, 6, "test locations: then the first weak ones, ascending log2_fc_pred (paper: 6)"),
+    "strong_percent": Key((int, float), 30.0, "candidate 'strong': Predicted_Percent above this", min=0),
+    "strong_min_distance": Key(int, 3000, "candidate 'strong': distance above this (bp)", min=0),
+    "strong_max_distance": Key(int, 90000, "candidate 'strong': distance below this (bp)", min=0),
+    "weak_percent": Key((int, float), 0.1, "candidate 'weak': Predicted_Percent below this", min=0),
+    "weak_min_distance": Key(int, 3000, "candidate 'weak': distance above this (bp)", min=0),
+    "weak_max_distance": Key(int, 8000, "candidate 'weak': distance below this (bp)", min=0),
+    "weak_for_gene_percent": Key(
+        (int, float), 1.0, "candidate 'weak_for_gene' (strong genes): below this %", min=0
+    ),
+    "intermediate_min_percent": Key(
+        (int, float), 4.0, "candidate 'intermediate' (strong genes): from this %", min=0
+    ),
+    "intermediate_max_percent": Key(
+        (int, float), 8.0, "candidate 'intermediate' (strong genes): up to this %", min=0
+    ),
+    "near_max_distance": Key(
+        int, 20000, "weak_for_gene / intermediate: distance below this (bp; from 3 kb)", min=0
+    ),
+    "n_total": Key(
+        int, 2_000_000, "multiplicativity budget: test locations = n_total // (promoters*enhancers*6)", min=1
+    ),
+    "top_strongest": Key(int, 20, "test locations: the first ones by |log2_fc_pred| (paper: 20)", min=0),
+    "weak_locations": Key(
+        int, 6, "test locations: then the first weak ones, ascending log2_fc_pred (paper: 6)", min=0
+    ),
 }
 PATH_INPUTS = set(crispri.PATH_INPUT_KEYS)
 DEFAULT_TRACKS: dict[str, Any] = {"cage": {"assay": "CAGE", "cell_type": "K562"}}

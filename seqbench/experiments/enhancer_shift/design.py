@@ -79,14 +79,22 @@ PAPER_DISTANCES = [3000, 4000, 5000, 6000, 7000, 8000, 9000, 10000, 11000, 15000
 
 INPUTS: dict[str, Key] = {
     **crispri.INPUT_KEYS,
-    "distances": Key(list, PAPER_DISTANCES, "test distances (bp) of the validated enhancers, each on both sides"),
-    "all_enhancers_distances": Key(
-        list, [20000], "distances (bp) at which the not-validated enhancers are placed ([] : none)"
+    "distances": Key(
+        list, PAPER_DISTANCES, "test distances (bp) of the validated enhancers, each on both sides", min=1, item=int
     ),
-    "compare_distance": Key(int, 20000, "distance (bp) of the bootstrap and the validated-vs-not classification"),
-    "min_distance": Key(int, 3000, "only enhancers at least this far (bp, actual_tss_distance) from the TSS"),
-    "far_distance": Key(int, 80000, "native distance (bp) above which an enhancer counts as far (counts, figure)"),
-    "shuffles": Key(int, 10, "shuffles of the element per placement (the same at every placement)"),
+    "all_enhancers_distances": Key(
+        list, [20000], "distances (bp) at which the not-validated enhancers are placed ([] : none)", min=1, item=int
+    ),
+    "compare_distance": Key(
+        int, 20000, "distance (bp) of the bootstrap and the validated-vs-not classification", min=1
+    ),
+    "min_distance": Key(
+        int, 3000, "only enhancers at least this far (bp, actual_tss_distance) from the TSS", min=0
+    ),
+    "far_distance": Key(
+        int, 80000, "native distance (bp) above which an enhancer counts as far (counts, figure)", min=0
+    ),
+    "shuffles": Key(int, 10, "shuffles of the element per placement (the same at every placement)", min=1),
     "shuffle_kind": Key(str, "mono", "shuffle: mononucleotide (paper) or dinucleotide", ("mono", "di")),
     "distance_convention": Key(
         str,
@@ -94,9 +102,11 @@ INPUTS: dict[str, Key] = {
         "insert midpoint at the distance on both sides ('midpoint'), or the authors' asymmetric placement",
         ("midpoint", "authors"),
     ),
-    "n_bootstrap": Key(int, 10000, "bootstrap resamples of the shifted-vs-native correlation difference"),
-    "max_enhancers": Key(int, 0, "use only the first N validated enhancers (0: all)"),
-    "max_other_enhancers": Key(int, 0, "use only the first N not-validated enhancers (0: all)"),
+    "n_bootstrap": Key(
+        int, 10000, "bootstrap resamples of the shifted-vs-native correlation difference", min=1
+    ),
+    "max_enhancers": Key(int, 0, "use only the first N validated enhancers (0: all)", min=0),
+    "max_other_enhancers": Key(int, 0, "use only the first N not-validated enhancers (0: all)", min=0),
 }
 PATH_INPUTS = set(crispri.PATH_INPUT_KEYS)
 DEFAULT_TRACKS: dict[str, Any] = {"cage": {"assay": "CAGE", "cell_type": "K562"}}

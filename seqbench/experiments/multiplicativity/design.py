@@ -43,10 +43,10 @@ INPUTS: dict[str, Key] = {
     "window": Key(
         str, "table", "model window: the table's sequence_start ('table') or TSS-centred", ("table", "centred")
     ),
-    "promoter_width": Key(int, 1000, "bp of promoter swapped, centred on main_tss_start + 64"),
-    "max_promoters": Key(int, 0, "use only the first N promoters (0: all)"),
-    "max_enhancers": Key(int, 0, "use only the first N enhancers (0: all)"),
-    "max_backgrounds": Key(int, 0, "use only the first N test locations (0: all)"),
+    "promoter_width": Key(int, 1000, "bp of promoter swapped, centred on main_tss_start + 64", min=2),
+    "max_promoters": Key(int, 0, "use only the first N promoters (0: all)", min=0),
+    "max_enhancers": Key(int, 0, "use only the first N enhancers (0: all)", min=0),
+    "max_backgrounds": Key(int, 0, "use only the first N test locations (0: all)", min=0),
 }
 PATH_INPUTS = {"candidates"}
 #: ``seqbench-ray submit multiplicativity --from KNOCKDOWN_JOB``: the knock-down job's candidate selection (§6.3)

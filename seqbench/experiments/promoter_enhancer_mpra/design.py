@@ -94,11 +94,17 @@ INPUTS: dict[str, Key] = {
     "landing_pad": Key(str, AAVS1, "aavs1 landing pad: chrom:start-end (0-based), split at its midpoint"),
     "base_promoter": Key(str, BASE_PROMOTER, "reference promoter of the treatment coding (paper: median random-BG)"),
     "base_enhancer": Key(str, BASE_ENHANCER, "reference enhancer of the treatment coding (paper: median random-BG)"),
-    "min_dna_input": Key(int, 25, "keep barcodes with DNA_input above this (strictly)"),
-    "min_barcodes": Key(int, 2, "keep pairs with at least this many barcodes"),
-    "min_partners": Key(int, 500, "induced variation (Fig. 5D): promoters with more than this many enhancers"),
-    "max_promoters": Key(int, 0, "use only the baseline and the first N-1 other promoters, sorted by id (0: all)"),
-    "max_enhancers": Key(int, 0, "use only the baseline and the first N-1 other enhancers, sorted by id (0: all)"),
+    "min_dna_input": Key(int, 25, "keep barcodes with DNA_input above this (strictly)", min=0),
+    "min_barcodes": Key(int, 2, "keep pairs with at least this many barcodes", min=1),
+    "min_partners": Key(
+        int, 500, "induced variation (Fig. 5D): promoters with more than this many enhancers", min=0
+    ),
+    "max_promoters": Key(
+        int, 0, "use only the baseline and the first N-1 other promoters, sorted by id (0: all)", min=0
+    ),
+    "max_enhancers": Key(
+        int, 0, "use only the baseline and the first N-1 other enhancers, sorted by id (0: all)", min=0
+    ),
 }
 PATH_INPUTS = {"counts", "promoters", "enhancers", "promoter_classes", "enhancer_classes", "plasmid"}
 DEFAULT_TRACKS: dict[str, Any] = {"cage": {"assay": "CAGE", "cell_type": "K562"}}

@@ -87,15 +87,15 @@ INPUTS: dict[str, Key] = {
     "tf_screen": Key(str, TF_DEFAULT, "TF activity screen (Background, Motif_info)"),
     "plasmid": Key(str, PLASMID_DEFAULT, "library plasmid, GenBank (egfp and the full insert are cut from it)"),
     "landing_pad": Key(str, AAVS1, "landing pad chrom:start-end (0-based, half-open), split at its midpoint"),
-    "insert_types": Key(list, ["minimal"], "insert types, any of minimal, full, full_rv"),
+    "insert_types": Key(list, ["minimal"], "insert types, any of minimal, full, full_rv", INSERT_TYPES, item=str),
     "oligo_scope": Key(str, "all", "oligos predicted: the whole oligo table or only those in a set", ("all", "used")),
     "ism": Key(bool, True, "add the local ISM variants of the baseline oligo"),
     "occlusion": Key(bool, True, "add the occlusion variants (N block at each shifted TATA position)"),
     "variant_background": Key(str, "RPLP0", "TATA-shift background of the baseline (name before the first '_')"),
     "baseline_tata_position": Key(int, -11, "TATA_position of the baseline oligo in that background"),
     "variant_insert": Key(str, "minimal", "insert type of the baseline, ISM and occlusion constructs", INSERT_TYPES),
-    "ism_start": Key(int, 46, "first fragment position mutated (0-based)"),
-    "ism_end": Key(int, 86, "end of the mutated positions (exclusive): 46..85 by default"),
+    "ism_start": Key(int, 46, "first fragment position mutated (0-based)", min=0),
+    "ism_end": Key(int, 86, "end of the mutated positions (exclusive): 46..85 by default", min=1),
     "tata_motif": Key(
         str, "TATATAAG", "sequence that locates the moved TATA in a TATA-shift oligo; its length is the N block"
     ),

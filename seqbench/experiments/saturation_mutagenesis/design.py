@@ -74,8 +74,10 @@ INPUTS: dict[str, Key] = {
     "cell_types": Key(
         dict, {}, "locus -> cell-type descriptor, added to (or overriding) the paper's table LOCUS_CELL_TYPES"
     ),
-    "calibration_loci": Key(list, ["F9", "LDLR"], "the two loci compared for calibration (Fig. 4E)"),
-    "max_loci": Key(int, 0, "use only the first N loci in table order (0: all)"),
+    "calibration_loci": Key(
+        list, ["F9", "LDLR"], "the two loci compared for calibration (Fig. 4E)", item=str, length=2
+    ),
+    "max_loci": Key(int, 0, "use only the first N loci in table order (0: all)", min=0),
 }
 PATH_INPUTS = {"tables"}
 #: a reference K562 CAGE column; the statistics read the per-locus labels that extra_tracks adds
