@@ -8,6 +8,12 @@
 Seeds are never taken from a global RNG: :func:`derive_seed` hashes the job seed, the
 construct's key and the replicate number, so a shuffle is the same whatever worker, batch
 or resumption produced it.
+
+Every random choice is derived from the *raw* 64-bit output of NumPy's PCG64 bit generator
+seeded through ``SeedSequence`` — a stream NumPy keeps stable across versions — never from
+``Generator`` methods (``permutation``, ``integers``, ``shuffle``), whose algorithms NumPy may
+change.  A permutation is the stable argsort of one raw word per position; an index below ``k``
+is ``(word * k) >> 64``.  ``tests/sequence/test_shuffles.py`` pins a digest of both shuffles.
 """
 
 from __future__ import annotations
@@ -25,10 +31,29 @@ def derive_seed(job_seed: int, key: str, replicate: int = 0) -> int:
     return int.from_bytes(h.digest(), "little")
 
 
+class RawStream:
+    """Random numbers from PCG64's raw output (stable across NumPy versions), seeded by ``seed``."""
+
+    def __init__(self, seed: int) -> None:
+        self._bits = np.random.PCG64(np.random.SeedSequence(int(seed)))
+
+    def words(self, n: int) -> np.ndarray:
+        """``n`` raw 64-bit words (uint64)."""
+        return np.asarray(self._bits.random_raw(n), dtype=np.uint64)
+
+    def below(self, k: int) -> int:
+        """A uniform integer in ``[0, k)`` (multiply-high of one raw word; bias < k / 2**64)."""
+        return (int(self._bits.random_raw()) * int(k)) >> 64
+
+    def permutation(self, n: int) -> np.ndarray:
+        """A uniformly random permutation of ``range(n)``: the stable argsort of ``n`` raw words."""
+        return np.argsort(self.words(n), kind="stable")
+
+
 def shuffle_mono(codes: np.ndarray, seed: int) -> np.ndarray:
     """A seeded random permutation of ``codes`` (1-D uint8): mononucleotide shuffle."""
-    rng = np.random.default_rng(seed)
-    return rng.permutation(np.asarray(codes, dtype=np.uint8))
+    seq = np.asarray(codes, dtype=np.uint8)
+    return seq[RawStream(seed).permutation(seq.size)]
 
 
 def shuffle_dinuc(codes: np.ndarray, seed: int) -> np.ndarray:
@@ -43,7 +68,7 @@ def shuffle_dinuc(codes: np.ndarray, seed: int) -> np.ndarray:
     n = seq.size
     if n <= 2:
         return seq.copy()
-    rng = np.random.default_rng(seed)
+    rng = RawStream(seed)
     # exits[a] = list of successors of symbol a, in sequence order
     exits: list[list[int]] = [[] for _ in range(_ALPHABET_SIZE)]
     for a, b in zip(seq[:-1].tolist(), seq[1:].tolist(), strict=True):
@@ -58,7 +83,7 @@ def shuffle_dinuc(codes: np.ndarray, seed: int) -> np.ndarray:
         u = start
         nxt: dict[int, int] = {}
         while u not in in_tree:
-            choice = exits[u][rng.integers(len(exits[u]))]
+            choice = exits[u][rng.below(len(exits[u]))]
             nxt[u] = choice
             u = choice
         u = start
@@ -71,10 +96,9 @@ def shuffle_dinuc(codes: np.ndarray, seed: int) -> np.ndarray:
         succ = list(exits[a])
         if a in last_exit:
             succ.remove(last_exit[a])
-            rng.shuffle(succ)
+        succ = [succ[i] for i in rng.permutation(len(succ)).tolist()]
+        if a in last_exit:
             succ.append(last_exit[a])
-        else:
-            rng.shuffle(succ)
         ordered.append(succ)
     out = np.empty(n, dtype=np.uint8)
     out[0] = seq[0]

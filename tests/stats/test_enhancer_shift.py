@@ -69,12 +69,13 @@ def test_bootstrap_matches_a_naive_loop_and_is_seeded():
     a = y + rng.normal(scale=0.5, size=40)
     b = y + rng.normal(scale=2.0, size=40)
     got = st.bootstrap_delta_pearson(a, b, y, 300, seed=11, block=64)
-    draws = np.random.default_rng(11)
+    # the documented draws: raw PCG64 words, row = floor(top 53 bits / 2**53 * m), one resample at a time
+    bits = np.random.PCG64(np.random.SeedSequence(11))
     want = []
-    for k0 in range(0, 300, 64):  # the same draws, block by block
-        idx = draws.integers(0, 40, size=(min(64, 300 - k0), 40))
-        for row in idx:
-            want.append(sps.pearsonr(a[row], y[row])[0] - sps.pearsonr(b[row], y[row])[0])
+    for _ in range(300):
+        u = (bits.random_raw(40).astype(np.uint64) >> np.uint64(11)).astype(np.float64) / 2.0**53
+        row = (u * 40).astype(np.int64)
+        want.append(sps.pearsonr(a[row], y[row])[0] - sps.pearsonr(b[row], y[row])[0])
     np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
     np.testing.assert_array_equal(got, st.bootstrap_delta_pearson(a, b, y, 300, seed=11, block=64))
     assert not np.array_equal(got, st.bootstrap_delta_pearson(a, b, y, 300, seed=12, block=64))

@@ -34,7 +34,8 @@ Conventions (§10.3)
 * "shifted" without a distance means the maximum over every test distance (both directions): how
   large the effect can get by moving the element.
 * Correlations of percentages use ``log10``; rows with a non-positive or missing value are left out.
-* The bootstrap resamples pairs with replacement (``numpy.random.default_rng(seed)``), the same rows
+* The bootstrap resamples pairs with replacement (raw PCG64 output seeded by the job, stable across
+  NumPy versions), the same rows
   for both correlations.
 * AUPRC is :func:`sklearn.metrics.average_precision_score`, ROC-AUC
   :func:`sklearn.metrics.roc_auc_score`, label ``validated``, over every pair placed at the compare
@@ -57,6 +58,7 @@ import numpy as np
 import pandas as pd
 
 from seqbench.files import atomic_write as _atomic_write
+from seqbench.sequence.shuffles import RawStream
 
 __all__ = [
     "SUMMARY_KEYS",
@@ -221,9 +223,10 @@ def bootstrap_delta_pearson(
 ) -> np.ndarray:
     """``r(a, y) − r(b, y)`` on ``n`` resamples of the rows (with replacement; the same rows for both).
 
-    ``numpy.random.default_rng(seed).integers(0, m, size=(k, m))`` draws the rows, ``block`` resamples
-    at a time (the result does not depend on ``block``).  Returns float64 ``[n]`` (NaN for a resample
-    without variance).
+    Rows come from the raw output of PCG64 seeded with ``seed`` (:class:`seqbench.sequence.shuffles.RawStream`,
+    stable across NumPy versions): row ``floor(u * m)`` for ``u`` the top 53 bits of a raw word over 2**53;
+    ``block`` resamples at a time (the result does not depend on ``block``).  Returns float64 ``[n]``
+    (NaN for a resample without variance).
     """
     a, b, y = (np.asarray(v, dtype=np.float64) for v in (a, b, y))
     m = a.size
@@ -231,11 +234,12 @@ def bootstrap_delta_pearson(
         raise ValueError(f"bootstrap: a, b and y must have the same length, got {a.size}, {b.size}, {y.size}")
     if m < 2:
         return np.full(n, np.nan)
-    rng = np.random.default_rng(seed)
+    rng = RawStream(seed)
     out = np.empty(n, dtype=np.float64)
     for i0 in range(0, n, block):
         k = min(block, n - i0)
-        idx = rng.integers(0, m, size=(k, m))
+        u = (rng.words(k * m) >> np.uint64(11)).astype(np.float64) * 2.0**-53
+        idx = np.minimum((u * m).astype(np.int64), m - 1).reshape(k, m)
         ya = y[idx]
         out[i0 : i0 + k] = _pearson_rows(a[idx], ya) - _pearson_rows(b[idx], ya)
     return out
