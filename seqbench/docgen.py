@@ -18,8 +18,18 @@ def _type_name(key: Key) -> str:
 
 def _row(name: str, key: Key) -> str:
     default = "—" if key.default is None else f"`{key.default!r}`".replace("'", '"')
-    choices = f" One of: {', '.join(f'`{c}`' for c in key.choices)}." if key.choices else ""
-    return f"| `{name}` | {_type_name(key)} | {default} | {key.doc}.{choices} |"
+    each = "Each element: " if key.type is list else ""
+    extra = ""
+    if key.item is not None:
+        items = key.item if isinstance(key.item, tuple) else (key.item,)
+        extra += f" Elements: {' or '.join(_type_name(Key(t, None, '')) for t in items)}."
+    if key.length is not None:
+        extra += f" Exactly {key.length} elements."
+    if key.choices:
+        extra += f" {each or ''}{'one' if each else 'One'} of: {', '.join(f'`{c}`' for c in key.choices)}."
+    if key.bounds_text():
+        extra += f" {each}`{key.bounds_text()}`."
+    return f"| `{name}` | {_type_name(key)} | {default} | {key.doc}.{extra} |"
 
 
 def spec_reference() -> str:

@@ -23,7 +23,7 @@ import pyarrow as pa
 
 from seqbench.models.base import Geometry
 from seqbench.sequence.constructs import Construct, ConstructError, SourceReader, materialize
-from seqbench.sequence.ensemble import Ensemble, member_codes, member_landmarks, window_bins
+from seqbench.sequence.ensemble import Ensemble, check_members, member_codes, member_landmarks, window_bins
 
 
 @dataclass
@@ -121,6 +121,9 @@ def materialize_shard(
             windows[i], landmarks[i] = materialize(
                 c, read, sequence_length=L, min_shift=ensemble.min_shift, max_shift=ensemble.max_shift
             )
+            # a landmark whose readout bins leave the output for some member (an experiment's own
+            # window can put it anywhere): refused, never predicted as 0 and averaged in
+            check_members(int(landmarks[i]) + ensemble.min_shift, ensemble, geometry)
         except (ConstructError, ValueError) as exc:
             raise ShardError(f"shard {shard}, construct {construct_ids[i]} ({c.key}): {exc}") from exc
     return MaterializedShard(shard, np.asarray(construct_ids, dtype=np.int64), windows, landmarks, ambiguous[0])

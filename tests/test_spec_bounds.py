@@ -355,3 +355,17 @@ def test_missing_file_inside_a_list_is_refused_naming_the_element(tmp_path, monk
     check_input_files(_parse(tmp_path, {"inputs": {"extra_tables": ["a.tsv"]}}))
     with pytest.raises(SpecError, match=r"inputs.extra_tables\[0\] = 1 is a int; expected str"):
         _parse(tmp_path, {"inputs": {"extra_tables": [1]}})
+
+
+def test_planning_refuses_a_shift_off_the_planted_models_output(cache_dir):
+    """The planted model's geometry is known only at planning: plan_job refuses there, before any job exists."""
+    from seqbench.demo.synthetic import ensure_demo
+    from seqbench.experiments.multiplicativity import demo as mx_demo
+    from seqbench.runtime.submit import plan_job
+    from seqbench.spec import deep_merge, parse_spec
+
+    layout = ensure_demo(cache_dir)
+    raw = deep_merge(mx_demo.demo_spec(layout.root), {"ensemble": {"shifts": [-100_000, 0]}})
+    with pytest.raises(SpecError) as err:
+        plan_job(parse_spec(raw, origin="t.toml", base_dir=layout.root))
+    assert str(err.value).startswith("t.toml: ensemble.shifts = [-100000, 0]: shift -100000 moves the landmark's bins")

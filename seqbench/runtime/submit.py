@@ -190,7 +190,7 @@ class Plan:
 
 def plan_job(spec: JobSpec) -> Plan:
     """Validate inputs, resolve the model's tracks and expand the design (writes nothing)."""
-    from seqbench.spec import SpecError
+    from seqbench.spec import SpecError, check_input_files
 
     exp = get_experiment(spec.experiment)
     genome = Genome(spec.fasta)
@@ -198,6 +198,11 @@ def plan_job(spec: JobSpec) -> Plan:
         name, geometry, tracks_table, handle = registry.describe(spec.model, cache_dir())
     except ModelLoadError as exc:
         raise ModelLoadError(f"{spec.source}: {exc}") from exc
+    try:  # members that would read bins off the model's output: refused, never averaged in as 0
+        spec.ensemble.check_geometry(geometry)
+    except ValueError as exc:
+        raise SpecError(f"{spec.source}: {exc}") from exc
+    check_input_files(spec)
     track_idx = {}
     for label, req in spec.tracks.items():
         try:

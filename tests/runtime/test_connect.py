@@ -285,7 +285,9 @@ def test_cli_connect_timeout_option(cache_dir, tmp_path, silent_port):
 def test_cli_negative_gpus_per_replica(cache_dir, tmp_path):
     res = _cli(["submit", "multiplicativity", "--gpus-per-replica", "-1", "--quiet"], cache_dir, tmp_path)
     assert res.returncode == 2, res.stderr[-3000:]
-    assert res.stderr.strip().splitlines()[-1].startswith("seqbench-ray: error: runtime.gpus_per_replica = -1:")
+    # refused with the spec, before Ray: the key, the value and the bound
+    want = "seqbench-ray: error: embedded demo: runtime.gpus_per_replica = -1.0; expected >= 0"
+    assert res.stderr.strip().splitlines()[-1] == want
     assert "Traceback" not in res.stderr and "ValueError" not in res.stderr
 
 
