@@ -43,7 +43,10 @@ SCHEMA: dict[str, Any] = {
     "seed": Key(
         int, 20230301, "job seed; every shuffle seed derives from it, the construct and the replicate", min=0
     ),
-    "job_dir": Key(str, None, "job directory (default: seqbench-jobs/<experiment>-<spec hash>)"),
+    "job_dir": Key(
+        str, None, "job directory, relative to the spec file (default: $SEQBENCH_JOBS_ROOT, else ./seqbench-jobs, then"
+        " <experiment>-<spec hash>)"
+    ),
     "data_root": Key(str, ".", "root of the paper's data archive (holds Data/); relative to the spec file"),
     "genome": {"fasta": Key(str, "Data/Genome/genome.fa", "genome FASTA (hg38), relative to data_root")},
     "model": {

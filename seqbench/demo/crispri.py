@@ -47,12 +47,11 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from seqbench.demo import synthetic as syn
+from seqbench.files import write_if_changed
 from seqbench.models.planted import law
 
 CRISPRI_DIR = Path("Data/Fulco_CRISPRi")
@@ -272,21 +271,6 @@ def _table_bytes(columns: tuple[str, ...], rows: list[dict[str, Any]]) -> bytes:
     return ("\n".join(lines) + "\n").encode("ascii")
 
 
-def _write_if_changed(path: Path, data: bytes) -> None:
-    """Write ``data`` atomically (temp file + ``os.replace``) unless the file already holds it."""
-    if path.is_file() and path.read_bytes() == data:
-        return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
 def ensure_crispri_inputs(data_root: Path) -> dict[str, Path]:
     """Write the synthetic ``Data/Fulco_CRISPRi/`` inputs under ``data_root`` (idempotent, atomic).
 
@@ -307,8 +291,8 @@ def ensure_crispri_inputs(data_root: Path) -> dict[str, Path]:
         "gasperini_table": root / GASPERINI_RELPATH,
         "gasperini_liftover": root / LIFTOVER_RELPATH,
     }
-    _write_if_changed(paths["crispri_table"], _table_bytes(ZIGA_COLUMNS, ziga))
-    _write_if_changed(paths["fulco_effects"], _table_bytes(FULCO_COLUMNS, fulco))
-    _write_if_changed(paths["gasperini_table"], _table_bytes(GASPERINI_COLUMNS, gasp))
-    _write_if_changed(paths["gasperini_liftover"], ("\n".join(lift) + "\n").encode("ascii"))
+    write_if_changed(paths["crispri_table"], _table_bytes(ZIGA_COLUMNS, ziga))
+    write_if_changed(paths["fulco_effects"], _table_bytes(FULCO_COLUMNS, fulco))
+    write_if_changed(paths["gasperini_table"], _table_bytes(GASPERINI_COLUMNS, gasp))
+    write_if_changed(paths["gasperini_liftover"], ("\n".join(lift) + "\n").encode("ascii"))
     return paths

@@ -64,7 +64,7 @@ def build_entrypoint(experiment: str, *, spec_name: str | None, job_dir: str | N
 
 
 def check_spec_for_cluster(spec_path: Path) -> None:
-    """Refuse a spec whose ``data_root`` is relative: it would resolve inside the upload."""
+    """Refuse a spec whose ``data_root`` or ``job_dir`` is relative: it would resolve inside the upload."""
     import tomllib
 
     from seqbench.spec import SpecError
@@ -75,6 +75,13 @@ def check_spec_for_cluster(spec_path: Path) -> None:
         raise SpecError(
             f"{spec_path}: data_root = {root!r} is relative; a spec submitted to a cluster is read there,"
             " so give data_root as an absolute path on storage the cluster sees"
+        )
+    job_dir = raw.get("job_dir")
+    if job_dir is not None and not Path(str(job_dir)).expanduser().is_absolute():
+        raise SpecError(
+            f"{spec_path}: job_dir = {job_dir!r} is relative; on a cluster it would land inside the job's"
+            " uploaded working directory, which Ray deletes: give an absolute path on storage the cluster"
+            " sees, or leave it out (--jobs-root)"
         )
 
 

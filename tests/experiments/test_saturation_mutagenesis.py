@@ -86,6 +86,18 @@ def test_loader_refuses_bad_rows(tmp_path, line, match):
         assert "row 2" in str(err.value)
 
 
+def test_tables_directly_in_the_folder_are_read_as_in_the_authors_archive(tmp_path):
+    """The authors' archive holds CAGI5_train_test_hg19_to_hg38_liftover/*.tsv with no subfolder."""
+    _write(tmp_path / "flat", "x_train_LDLR.tsv", [_snv(1001, _other(CHR1[1000]))])
+    _write(tmp_path / "flat", "x_test_F9.tsv", [_snv(2001, _other(CHR1[2000])), _snv(2002, _other(CHR1[2001]))])
+    _write(tmp_path / "flat", "more/x_test_HBB.tsv", [_snv(5, _other(CHR1[4]))])
+    files = sm.table_files(tmp_path / "flat")
+    assert [f.relative_to(tmp_path / "flat").as_posix() for f in files] == [
+        "more/x_test_HBB.tsv", "x_test_F9.tsv", "x_train_LDLR.tsv"]
+    frame = sm.load_tables(tmp_path / "flat")
+    assert sorted(frame["locus"].value_counts().items()) == [("F9", 2), ("HBB", 1), ("LDLR", 1)]
+
+
 def test_loader_refuses_duplicates_unknown_loci_and_empty_folders(tmp_path):
     dup = _snv(5, _other(CHR1[4]))
     _write(tmp_path / "d", "s/a_F9.tsv", [dup])
@@ -100,7 +112,7 @@ def test_loader_refuses_duplicates_unknown_loci_and_empty_folders(tmp_path):
         sm.load_tables(tmp_path / "u")
     assert len(sm.load_tables(tmp_path / "u", {"NOPE": "liver"})) == 1
     (tmp_path / "e" / "sub").mkdir(parents=True)
-    with pytest.raises(InputError, match=r"no tables; expected .*\*/\*\.tsv"):
+    with pytest.raises(InputError, match=r"no tables; expected .*\(\*\.tsv, \*/\*\.tsv\)"):
         sm.load_tables(tmp_path / "e")
     with pytest.raises(InputError, match="folder not found"):
         sm.load_tables(tmp_path / "missing")

@@ -44,6 +44,22 @@ def test_a_relative_data_root_is_refused_before_submission(tmp_path):
     assert res.returncode == 2 and res.stderr.count("\n") == 1 and "is relative" in res.stderr, res.stderr
     spec.write_text('experiment = "multiplicativity"\ndata_root = "/shared/archive"\n')
     check_spec_for_cluster(spec)
+    # a relative job_dir would land in the uploaded working directory, which Ray deletes
+    spec.write_text('experiment = "multiplicativity"\ndata_root = "/shared/archive"\njob_dir = "jobs/a"\n')
+    with pytest.raises(SpecError, match="job_dir = 'jobs/a' is relative; on a cluster it would land inside"):
+        check_spec_for_cluster(spec)
+
+
+def test_paper_scale_specs_name_no_relative_job_dir():
+    """jobs/*.toml leave job_dir to --job-dir / $SEQBENCH_JOBS_ROOT: a relative one lands inside jobs/ locally."""
+    import tomllib
+
+    root = Path(__file__).resolve().parents[2] / "jobs"
+    specs = sorted(root.glob("*.toml")) + sorted((root / "examples").glob("*.toml"))
+    assert len(specs) >= 8
+    for path in specs:
+        job_dir = tomllib.loads(path.read_text()).get("job_dir")
+        assert job_dir is None or Path(job_dir).is_absolute(), path
 
 
 def test_an_unreachable_jobs_api_is_one_line_exit_2(tmp_path):

@@ -16,14 +16,9 @@ import pandas as pd
 from seqbench.demo.synthetic import DemoLayout
 from seqbench.experiments.constructs.design import NAME
 from seqbench.experiments.constructs.sweeps import tile_scan
-from seqbench.files import atomic_write
+from seqbench.files import write_if_changed
 
 DIR = Path("Data/Constructs")
-
-
-def _write_if_changed(path: Path, text: str) -> None:
-    if not path.is_file() or path.read_text() != text:
-        atomic_write(path, lambda tmp: tmp.write_text(text))
 
 
 def ensure_constructs_inputs(data_root: Path) -> Path:
@@ -35,8 +30,8 @@ def ensure_constructs_inputs(data_root: Path) -> Path:
     )
     table = tile_scan(genes, flank=50_000, tile=5_000, replicates=10, lengths=truth["chromosomes"])
     out = Path(data_root) / DIR
-    _write_if_changed(out / "genes.tsv", genes.to_csv(sep="\t", index=False))
-    _write_if_changed(out / "tile_scan.tsv", table.to_csv(sep="\t", index=False))
+    write_if_changed(out / "genes.tsv", genes.to_csv(sep="\t", index=False))
+    write_if_changed(out / "tile_scan.tsv", table.to_csv(sep="\t", index=False))
     return out / "tile_scan.tsv"
 
 

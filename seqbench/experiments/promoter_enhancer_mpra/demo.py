@@ -48,8 +48,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -58,6 +56,7 @@ import numpy as np
 
 import seqbench.experiments.promoter_enhancer_mpra.design as bx
 from seqbench.experiments.promoter_enhancer_mpra.design import NAME
+from seqbench.files import write_if_changed
 from seqbench.inputs.plasmids import format_genbank
 from seqbench.models.planted import law
 
@@ -260,20 +259,6 @@ def generate(seed: int = SEED) -> tuple[dict[Path, str], dict[str, Any]]:
     return files, truth
 
 
-def _write_if_changed(path: Path, text: str) -> None:
-    if path.is_file() and path.read_text() == text:
-        return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
 def ensure_bergman_inputs(data_root: Path) -> BergmanDemo:
     """Write the demo's Bergman inputs under ``data_root`` (the demo root) once; return where they are.
 
@@ -303,8 +288,8 @@ def ensure_bergman_inputs(data_root: Path) -> BergmanDemo:
         files, truth = generate()
         truth["landing_pad"] = pad
         for rel, text in files.items():
-            _write_if_changed(root / rel, text)
-        _write_if_changed(truth_path, json.dumps(truth, indent=1) + "\n")
+            write_if_changed(root / rel, text)
+        write_if_changed(truth_path, json.dumps(truth, indent=1) + "\n")
     assert truth is not None
     return BergmanDemo(
         root=root,

@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,6 +41,7 @@ import numpy as np
 
 from seqbench.demo import synthetic as syn
 from seqbench.experiments.saturation_mutagenesis.design import NAME
+from seqbench.files import write_if_changed
 from seqbench.models.planted import law
 
 KIRCHER_DIR = Path("Data/Kircher_saturation_mutagenesis")
@@ -187,23 +187,14 @@ def demo_rows(root: Path) -> tuple[dict[str, list[str]], dict[str, Any]]:
     return files, meta
 
 
-def _write_if_changed(path: Path, text: str) -> None:
-    if path.is_file() and path.read_text() == text:
-        return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
 def ensure_tables(root: Path) -> Path:
     """Write the synthetic tables under the demo ``root`` (if missing or different); return the folder."""
     root = Path(root)
     files, meta = demo_rows(root)
     folder = root / TABLES_RELPATH
     for rel, lines in sorted(files.items()):
-        _write_if_changed(folder / rel, "\n".join(lines) + "\n")
-    _write_if_changed(root / LOCI_RELPATH, json.dumps(meta, indent=1) + "\n")
+        write_if_changed(folder / rel, "\n".join(lines) + "\n")
+    write_if_changed(root / LOCI_RELPATH, json.dumps(meta, indent=1) + "\n")
     return folder
 
 

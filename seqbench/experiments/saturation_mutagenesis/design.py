@@ -70,7 +70,9 @@ TABLE_COLUMNS: tuple[str, ...] = ("Chromosome", "Pos_hg38", "Ref", "Alt", "log2F
 BASES = "ACGT"
 
 INPUTS: dict[str, Key] = {
-    "tables": Key(str, TABLES_DEFAULT, "folder of the lifted CAGI5 tables (read as */*.tsv), relative to data_root"),
+    "tables": Key(
+        str, TABLES_DEFAULT, "folder of the lifted CAGI5 tables (*.tsv in it or its subfolders), relative to data_root"
+    ),
     "cell_types": Key(
         dict, {}, "locus -> cell-type descriptor, added to (or overriding) the paper's table LOCUS_CELL_TYPES"
     ),
@@ -107,13 +109,16 @@ def locus_of(path: Path) -> str:
 
 
 def table_files(folder: Path) -> list[Path]:
-    """``folder/*/*.tsv``, sorted by relative path (the authors' order was the directory listing, §13 B21)."""
+    """``folder/*.tsv`` (the authors' archive: the tables directly in the folder) and ``folder/*/*.tsv``
+    (split into subfolders, e.g. ``train/`` and ``test/``), sorted by relative path (the authors' order
+    was the directory listing, §13 B21)."""
     folder = Path(folder)
     if not folder.is_dir():
-        raise InputError(f"{folder}: CAGI5 table folder not found (expected a folder holding */*.tsv)")
-    files = sorted(folder.glob("*/*.tsv"), key=lambda p: p.relative_to(folder).as_posix())
+        raise InputError(f"{folder}: CAGI5 table folder not found (expected a folder holding *.tsv or */*.tsv)")
+    found = [*folder.glob("*.tsv"), *folder.glob("*/*.tsv")]
+    files = sorted((p for p in found if p.is_file()), key=lambda p: p.relative_to(folder).as_posix())
     if not files:
-        raise InputError(f"{folder}: no tables; expected tab-separated files in its subfolders (*/*.tsv)")
+        raise InputError(f"{folder}: no tables; expected tab-separated files in it or its subfolders (*.tsv, */*.tsv)")
     return files
 
 
