@@ -121,7 +121,12 @@ def submit(
                      "(default: one per GPU, 1 without GPUs)."),
     ] = None,
     address: Annotated[
-        str | None, typer.Option("--address", help="Ray address of a running cluster (default: start local Ray).")
+        str | None, typer.Option("--address", help="Ray address of a running cluster to drive the job from here "
+                                 "(auto, HOST:PORT, ray://HOST:PORT; default: start local Ray).")
+    ] = None,
+    jobs_api: Annotated[
+        str | None, typer.Option("--jobs-api", metavar="URL", help="Hand the job to a cluster's Ray Jobs API "
+                                 "(http://HOST:8265): its driver runs there, its logs stream here.")
     ] = None,
     connect_timeout: Annotated[
         float | None, typer.Option("--connect-timeout", metavar="SECONDS", help=_CONNECT_HELP)
@@ -156,23 +161,27 @@ def submit(
 ) -> None:
     """Plan, predict, reduce and report one experiment; print the headline figures and the job directory.
 
-    With --address http://HOST:8265 the job is handed to the cluster's Ray Jobs API: its driver runs there,
+    With --jobs-api http://HOST:8265 the job is handed to the cluster's Ray Jobs API: its driver runs there,
     its logs stream here (Ctrl-C detaches), and `status` / `cancel` take the printed submission id.
-    With --address auto or ray://... this process is the driver, attached to that cluster."""
+    With --address auto, HOST:PORT or ray://... this process is the driver, attached to that cluster."""
     from seqbench.registry import get_experiment
+    from seqbench.spec import SpecError
 
     try:
         _set_connect_timeout(connect_timeout)
         get_experiment(experiment)  # an unknown name: one line with the closest known one
-        from seqbench.runtime.remote import is_jobs_api
-
-        if is_jobs_api(address):
+        _ray_address(address)
+        if jobs_api is not None and address is not None:
+            raise SpecError("--address and --jobs-api: give one (--address drives the job from here on that "
+                            "cluster; --jobs-api hands it to the cluster)")
+        if jobs_api is not None:
+            _jobs_api_url(jobs_api)
             extra: list[str] = []
             for flag, value in (("--replicas", replicas), ("--shard-size", shard_size),
                                 ("--gpus-per-replica", gpus_per_replica), ("--from", from_job)):
                 if value is not None:
                     extra += [flag, str(value)]
-            _submit_remote(address, experiment, spec, job_dir, extra + (["--quiet"] if quiet else []),
+            _submit_remote(jobs_api, experiment, spec, job_dir, extra + (["--quiet"] if quiet else []),
                            jobs_root, ship_code, runtime_env, no_wait)
             return
         overrides: dict = {"runtime": {}}
@@ -201,6 +210,35 @@ def submit(
         _fail(exc)
 
 
+def _ray_address(address: str | None) -> None:
+    """``--address`` is a Ray cluster address, always: refuse a Jobs API URL with the flag that takes it."""
+    from seqbench.runtime.remote import is_jobs_api
+    from seqbench.spec import SpecError
+
+    if is_jobs_api(address):
+        raise SpecError(f"--address {address}: that is a Ray Jobs API address; use --jobs-api {address}"
+                        " (submit, status, cancel). --address is a Ray cluster address: auto, HOST:PORT or"
+                        " ray://HOST:PORT")
+
+
+def _only_jobs_api(address: str | None) -> None:
+    """``status`` and ``cancel`` read a job's directory, or ask a Jobs API: they never connect to Ray."""
+    from seqbench.spec import SpecError
+
+    if address is not None:
+        raise SpecError(f"--address {address}: status and cancel take --jobs-api http://HOST:8265 for a job"
+                        " submitted to a cluster's Jobs API, or read the job directory itself")
+
+
+def _jobs_api_url(url: str) -> None:
+    from seqbench.runtime.remote import is_jobs_api
+    from seqbench.spec import SpecError
+
+    if not is_jobs_api(url):
+        raise SpecError(f"--jobs-api {url}: expected the cluster's Ray Jobs API URL, http://HOST:8265"
+                        " (a Ray cluster address such as auto or ray://… goes to --address)")
+
+
 def _submit_remote(address, experiment, spec, job_dir, extra, jobs_root, ship_code, runtime_env, no_wait) -> None:
     from seqbench.runtime import remote
 
@@ -208,8 +246,8 @@ def _submit_remote(address, experiment, spec, job_dir, extra, jobs_root, ship_co
         address, experiment, spec_path=spec, job_dir=str(job_dir) if job_dir else None, extra_args=extra,
         jobs_root=jobs_root, ship_code=ship_code, runtime_env_file=runtime_env,
     )
-    hints = (f"  seqbench-ray status {sid} --address {address}\n"
-             f"  seqbench-ray cancel {sid} --address {address}")
+    hints = (f"  seqbench-ray status {sid} --jobs-api {address}\n"
+             f"  seqbench-ray cancel {sid} --jobs-api {address}")
     typer.echo(f"submitted {sid} to {address}", err=True)
     if no_wait:
         typer.echo(sid)
@@ -309,11 +347,12 @@ def resume(
 
 @app.command()
 def cancel(
-    job_dir: Annotated[Path, typer.Argument(help="Job directory of a running job (or, with --address "
-                                             "http://..., its submission id).")],
+    job_dir: Annotated[Path, typer.Argument(help="Job directory of a running job (or, with --jobs-api, "
+                                             "its submission id).")],
     wait: Annotated[float, typer.Option("--wait", help="Seconds to wait for the job to stop (0: don't wait).")] = 60,
-    address: Annotated[str | None, typer.Option("--address", help="Ray Jobs API address (http://HOST:8265) of "
-                                                "a job submitted there.")] = None,
+    jobs_api: Annotated[str | None, typer.Option("--jobs-api", metavar="URL", help="The Ray Jobs API "
+                                                 "(http://HOST:8265) the job was submitted to.")] = None,
+    address: Annotated[str | None, typer.Option("--address", hidden=True)] = None,
 ) -> None:
     """Stop a running job cleanly (shards in flight are finished and written); it stays resumable."""
     from seqbench.runtime.jobdir import JobDir
@@ -322,7 +361,10 @@ def cancel(
     try:
         from seqbench.runtime import remote
 
-        if remote.is_jobs_api(address):
+        _only_jobs_api(address)
+        if jobs_api is not None:
+            _jobs_api_url(jobs_api)
+            address = jobs_api
             sid = str(job_dir)
             remote.stop(address, sid)
             deadline = time.time() + wait
@@ -446,10 +488,11 @@ def list_() -> None:
 
 @app.command()
 def status(
-    job_dir: Annotated[Path, typer.Argument(help="Job directory (or, with --address http://..., a submission id).")],
+    job_dir: Annotated[Path, typer.Argument(help="Job directory (or, with --jobs-api, a submission id).")],
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
-    address: Annotated[str | None, typer.Option("--address", help="Ray Jobs API address (http://HOST:8265) of "
-                                                "a job submitted there.")] = None,
+    jobs_api: Annotated[str | None, typer.Option("--jobs-api", metavar="URL", help="The Ray Jobs API "
+                                                 "(http://HOST:8265) the job was submitted to.")] = None,
+    address: Annotated[str | None, typer.Option("--address", hidden=True)] = None,
 ) -> None:
     """State of a job: shards done / planned, rows, throughput, ETA, failure reason."""
     from seqbench.runtime.jobdir import JobDir
@@ -457,7 +500,10 @@ def status(
     try:
         from seqbench.runtime import remote
 
-        if remote.is_jobs_api(address):
+        _only_jobs_api(address)
+        if jobs_api is not None:
+            _jobs_api_url(jobs_api)
+            address = jobs_api
             info = remote.info(address, str(job_dir))
             if as_json:
                 typer.echo(json.dumps(info, indent=2, default=str))

@@ -1,4 +1,4 @@
-"""Jobs on a remote Ray cluster through Ray's Job Submission API (``--address http://HOST:8265``).
+"""Jobs on a remote Ray cluster through Ray's Job Submission API (``--jobs-api http://HOST:8265``).
 
 The job's driver runs *on the cluster* as ``seqbench-ray submit … --address auto``; this
 module only submits it, streams its logs, and asks for its status or its end.  What travels:

@@ -1,4 +1,4 @@
-"""Jobs API submission (``--address http://HOST:8265``): the pieces, and a real round trip (slow)."""
+"""Jobs API submission (``--jobs-api http://HOST:8265``): the pieces, and a real round trip (slow)."""
 
 from __future__ import annotations
 
@@ -40,7 +40,7 @@ def test_a_relative_data_root_is_refused_before_submission(tmp_path):
     with pytest.raises(SpecError, match="data_root = 'data' is relative"):
         check_spec_for_cluster(spec)
     # through the CLI: refused before any connection (nothing listens on port 9)
-    res = _cli(["submit", "multiplicativity", "--spec", str(spec), "--address", "http://127.0.0.1:9"])
+    res = _cli(["submit", "multiplicativity", "--spec", str(spec), "--jobs-api", "http://127.0.0.1:9"])
     assert res.returncode == 2 and res.stderr.count("\n") == 1 and "is relative" in res.stderr, res.stderr
     spec.write_text('experiment = "multiplicativity"\ndata_root = "/shared/archive"\n')
     check_spec_for_cluster(spec)
@@ -67,7 +67,7 @@ def test_an_unreachable_jobs_api_is_one_line_exit_2(tmp_path):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     for args in (["submit", "multiplicativity"], ["status", "seqbench-x"], ["cancel", "seqbench-x"]):
-        res = _cli([*args, "--address", f"http://127.0.0.1:{port}"], timeout=120)
+        res = _cli([*args, "--jobs-api", f"http://127.0.0.1:{port}"], timeout=120)
         assert res.returncode == 2, res.stderr
         lines = res.stderr.strip().splitlines()
         assert len(lines) == 1 and "cannot reach the Ray Jobs API" in lines[0], res.stderr
@@ -114,18 +114,18 @@ def test_jobs_api_round_trip_logs_status_and_cancel(cache_dir, tmp_path):
         )
         job = tmp_path / "job"
         # without the token the cluster refuses, in one line, and nothing is submitted
-        no_token = _cli(["submit", "multiplicativity", "--spec", str(spec), "--job-dir", str(job), "--address",
+        no_token = _cli(["submit", "multiplicativity", "--spec", str(spec), "--job-dir", str(job), "--jobs-api",
                          address], env={**env, "RAY_AUTH_TOKEN": "0" * 32})
         assert no_token.returncode == 2 and no_token.stderr.count("\n") == 1, no_token.stderr
         assert not job.exists()
-        res = _cli(["submit", "multiplicativity", "--spec", str(spec), "--job-dir", str(job), "--address", address],
+        res = _cli(["submit", "multiplicativity", "--spec", str(spec), "--job-dir", str(job), "--jobs-api", address],
                    env=env)
         assert res.returncode == 0, (res.stdout[-3000:], res.stderr[-3000:])
         assert "submitted seqbench-multiplicativity-" in res.stderr
         assert "job directory:" in res.stdout and "replica(s) ready" in res.stdout  # the driver's own lines
         assert json.loads((job / "status.json").read_text())["state"] == "complete"
         sid = res.stderr.split("submitted ", 1)[1].split()[0]
-        st = _cli(["status", sid, "--address", address, "--json"], env=env)
+        st = _cli(["status", sid, "--jobs-api", address, "--json"], env=env)
         assert st.returncode == 0 and json.loads(st.stdout)["status"] == "SUCCEEDED"
 
         # a second job, cancelled while it runs, is resumable by submitting it again
@@ -133,21 +133,37 @@ def test_jobs_api_round_trip_logs_status_and_cancel(cache_dir, tmp_path):
         body = spec.read_text().replace("max_backgrounds = 2", "max_backgrounds = 4").replace(
             "shard_size = 3", "shard_size = 2")
         spec.write_text(body)
-        res = _cli(["submit", "multiplicativity", "--spec", str(spec), "--job-dir", str(job2), "--address", address,
+        res = _cli(["submit", "multiplicativity", "--spec", str(spec), "--job-dir", str(job2), "--jobs-api", address,
                     "--no-wait"], env=env)
         assert res.returncode == 0, res.stderr
         sid2 = res.stdout.strip()
         deadline = time.time() + 240
         while time.time() < deadline and not list((job2 / "parts").glob("part-*.parquet")):
             time.sleep(0.5)
-        stop = _cli(["cancel", sid2, "--address", address], env=env)
+        stop = _cli(["cancel", sid2, "--jobs-api", address], env=env)
         assert stop.returncode == 0 and "STOPPED" in stop.stdout, (stop.stdout, stop.stderr)
         state = json.loads((job2 / "status.json").read_text())["state"]
         assert state in ("cancelled", "complete")
-        again = _cli(["submit", "multiplicativity", "--spec", str(spec), "--job-dir", str(job2), "--address",
+        again = _cli(["submit", "multiplicativity", "--spec", str(spec), "--job-dir", str(job2), "--jobs-api",
                       address], env=env)
         assert again.returncode == 0, again.stderr[-3000:]
         assert json.loads((job2 / "status.json").read_text())["state"] == "complete"
     finally:
         subprocess.run([str(ray_bin), "stop", "--force"], capture_output=True, env=env, timeout=120)
         shutil.rmtree(temp, ignore_errors=True)
+
+
+def test_each_flag_means_one_thing():
+    """--address is a Ray cluster address (ray.init); --jobs-api the Jobs API: a URL in the wrong flag is
+    refused with the flag that takes it, before anything connects."""
+    res = _cli(["submit", "multiplicativity", "--address", "http://127.0.0.1:9"])
+    assert res.returncode == 2
+    assert res.stderr.strip() == (
+        "seqbench-ray: error: --address http://127.0.0.1:9: that is a Ray Jobs API address; use --jobs-api"
+        " http://127.0.0.1:9 (submit, status, cancel). --address is a Ray cluster address: auto, HOST:PORT or"
+        " ray://HOST:PORT"
+    )
+    res = _cli(["submit", "multiplicativity", "--jobs-api", "auto"])
+    assert res.returncode == 2 and "--jobs-api auto: expected the cluster's Ray Jobs API URL" in res.stderr
+    res = _cli(["status", "some-id", "--address", "http://127.0.0.1:9"])
+    assert res.returncode == 2 and "status and cancel take --jobs-api" in res.stderr
