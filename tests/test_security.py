@@ -41,9 +41,30 @@ def test_no_code_execution_or_unpickling_in_seqbench():
     assert not hits, "\n".join(hits)
 
 
-def test_spec_is_read_with_tomllib_only():
-    text = (ROOT / "seqbench" / "spec.py").read_text()
-    assert "tomllib.loads(" in text and "import tomllib" in text
+def test_a_spec_is_data_never_code(tmp_path):
+    """Values that look like code stay strings; a pickle or YAML payload is not a spec (one line, no load)."""
+    import pickle
+
+    from seqbench.spec import SpecError
+
+    marker = tmp_path / "pwned"
+    payload = f"__import__('os').system('touch {marker}')"
+    spec_path = tmp_path / "job.toml"
+    spec_path.write_text(f'experiment = "multiplicativity"\ndata_root = "/data"\n[inputs]\ncandidates = "{payload}"\n')
+    spec = load_spec(spec_path)
+    assert spec.inputs["candidates"] == Path("/data") / payload and not marker.exists()
+
+    class Boom:
+        def __reduce__(self):
+            return (os.system, (f"touch {marker}",))
+
+    spec_path.write_bytes(pickle.dumps(Boom()))
+    with pytest.raises(SpecError, match="not a UTF-8 text file|TOML syntax error"):
+        load_spec(spec_path)
+    spec_path.write_text('!!python/object/apply:os.system ["touch ' + str(marker) + '"]\n')
+    with pytest.raises(SpecError, match="TOML syntax error"):
+        load_spec(spec_path)
+    assert not marker.exists()
 
 
 def test_relative_paths_resolve_against_the_spec_folder(tmp_path, monkeypatch):
