@@ -17,6 +17,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from seqbench.models.base import Geometry
@@ -280,7 +281,29 @@ def init_ray(runtime: RuntimeSpec, connect_timeout_s: float | None = None) -> bo
             log_to_driver=False,
             logging_level="ERROR",
         )
+    _start_watchdog()
     return True
+
+
+def _start_watchdog() -> None:
+    """Have :mod:`seqbench.runtime.watchdog` stop this local Ray session if the driver dies (kill -9
+    included), so that no Ray agent outlives it for minutes.  Best effort: Linux only, and it relies on
+    Ray's session directory, read from a private attribute (skipped if Ray changes it)."""
+    import subprocess
+
+    import ray
+
+    if not Path("/proc").is_dir():
+        return
+    try:
+        session = Path(ray._private.worker.global_worker.node.get_session_dir_path()).name
+    except Exception:  # a private API: without it there is simply no watchdog
+        return
+    subprocess.Popen(
+        [sys.executable, "-m", "seqbench.runtime.watchdog", str(os.getpid()), session],
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        start_new_session=True, close_fds=True,
+    )
 
 
 @contextlib.contextmanager

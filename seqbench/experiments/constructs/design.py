@@ -305,8 +305,20 @@ def load_design(spec, genome) -> tuple[pd.DataFrame, tuple[Construct, ...]]:
     table = pd.DataFrame({"construct_id": np.arange(len(frame), dtype=np.int64), "key": names.to_numpy()})
     table["reference"] = frame["reference"].map(_cell) if "reference" in frame.columns else None
     for c in labels:
-        table[c] = frame[c].to_numpy()
+        table[c] = _typed(frame[c])
     return table, constructs
+
+
+def _typed(column: pd.Series) -> pd.Series:
+    """A label column as read from TSV (text) typed: integers (nullable), numbers, else text; an
+    empty cell is missing.  So that numeric labels sort and plot as numbers."""
+    values = column.map(_cell)
+    present = values.notna()
+    numbers = pd.to_numeric(values, errors="coerce")
+    if present.any() and (numbers.notna() == present).all():
+        whole = numbers[present] % 1 == 0
+        return numbers.astype("Int64") if whole.all() else numbers.astype("float64")
+    return values.astype(object)
 
 
 def expand(spec, genome, geometry: Geometry) -> Design:
