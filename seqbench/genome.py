@@ -27,6 +27,7 @@ from __future__ import annotations
 import bisect
 import hashlib
 import os
+import re
 from collections import OrderedDict
 from pathlib import Path
 
@@ -170,6 +171,13 @@ class Genome:
                 raise GenomeError(self._cannot_index(fai)) from exc
             raise GenomeError(f"{self.path}: cannot read as an indexed FASTA ({exc})") from exc
         except Exception as exc:  # pyfaidx raises several types for broken files
+            dup = re.fullmatch(r'Duplicate key "(.*)"', str(exc))
+            if dup:  # pyfaidx has written the index (with both records) before it refuses it
+                stale = f", then delete {fai.name}" if fai.exists() else ""
+                raise GenomeError(
+                    f"{self.path}: sequence name {dup.group(1)!r} is used by more than one '>' header line;"
+                    f" expected unique sequence names (rename or remove the duplicate{stale})"
+                ) from exc
             raise GenomeError(f"{self.path}: cannot read as an indexed FASTA ({exc})") from exc
         self._fai = fai
         self._records = _read_fai(fai)
@@ -385,7 +393,20 @@ class Genome:
             raise GenomeError(
                 f"{where + ': ' if where else ''}chromosome {chrom!r} is not in {self.path.name}"
                 f" (it has {len(self.lengths)} sequences: {known}{', ...' if len(self.lengths) > 6 else ''})"
+                f"{self._near_name(str(chrom))}"
             )
+
+    def _near_name(self, chrom: str) -> str:
+        """``; did you mean 'chr1'?`` for a name that differs from one in the FASTA only by spaces, case or 'chr'."""
+        plain = chrom.strip()
+        candidates = [plain, plain.lower(), f"chr{plain}", plain.removeprefix("chr"), plain.removeprefix("Chr")]
+        by_lower = {k.lower(): k for k in self.lengths}
+        for c in candidates:
+            hit = c if c in self.lengths else by_lower.get(c.lower())
+            if hit is not None and hit != chrom:
+                why = " (the cell has spaces around it)" if plain != chrom and plain == hit else ""
+                return f"; did you mean {hit!r}?{why}"
+        return ""
 
     def _chrom_codes(self, chrom: str) -> np.ndarray:
         codes = self._cache.get(chrom)

@@ -554,10 +554,10 @@ def test_model_output_does_not_match_its_declared_geometry(cache_dir, tmp_path, 
 @pytest.mark.parametrize(
     ("handle", "expected"),
     [
-        (
-            "empty-model",
-            "model handle {handle}: cannot load (Trying to load a model of incompatible/unknown type."
-            " '{handle}' contains neither 'saved_model.pb' nor 'saved_model.pbtxt'.)",
+        (  # a directory without saved_model.pb is refused at planning (tests/test_bad_input_more.py)
+            "broken-model",
+            "model handle {handle}: cannot load (Cannot parse file b'{handle}/saved_model.pb': Error parsing"
+            " message with type 'tensorflow.SavedModel': Wire format was corrupt.)",
         ),
         (
             "http://127.0.0.1:9/deepmind/enformer/1",
@@ -569,9 +569,10 @@ def test_model_output_does_not_match_its_declared_geometry(cache_dir, tmp_path, 
     ids=["not-a-savedmodel", "tfhub-url-offline"],
 )
 def test_model_that_cannot_be_loaded(tmp_path, data, local_ray, handle, expected):
-    """Planning accepts the handle (it exists, or is a URL); the replica fails to load it, in Ray."""
+    """Planning accepts the handle (it holds a saved_model.pb, or is a URL); the replica fails to load it, in Ray."""
     if "://" not in handle:
         (tmp_path / handle).mkdir()
+        (tmp_path / handle / "saved_model.pb").write_bytes(b"not a protobuf")  # corrupt, as a cut-off download
     s = spec(tmp_path, f'[model]\nkind = "enformer"\nhandle = "{handle}"\n[tracks]\ncage = 5111\n' + TINY)
     msg, job = submit(tmp_path, "multiplicativity", "--spec", str(s))
     resolved = handle if "://" in handle else str(tmp_path / handle)

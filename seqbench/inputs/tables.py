@@ -5,6 +5,7 @@ Row numbers in messages count data rows, 1-based: row 1 is the first line after 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -27,8 +28,22 @@ def read_table(path: Path, required: Sequence[str], *, what: str, sep: str = "\t
         raise InputError(f"{path}: {what} cannot be read ({exc.strerror or exc})") from exc
     except pd.errors.EmptyDataError as exc:
         raise InputError(f"{path}: {what} is empty") from exc
-    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: {what} cannot be parsed as a tab-separated table ({exc})") from exc
+    except pd.errors.ParserError as exc:
+        ragged = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(exc))
+        if ragged:  # the line counts the header: line N is data row N - 1
+            want, line, saw = (int(x) for x in ragged.groups())
+            raise InputError(
+                f"{path}: row {line - 1} has {saw} {_SEP_NAMES.get(sep, repr(sep))}-separated fields; expected {want},"
+                f" as many as the {what}'s header{_sep_hint(sep)}"
+            ) from exc
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InputError(f"{path}: {what} cannot be parsed as a tab-separated table ({first})") from exc
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            f"{path}: {what} is not UTF-8 text ({exc.reason}); expected a UTF-8 tab-separated table"
+            " (re-save it as UTF-8)"
+        ) from exc
+    _check_header(path, frame, required, what=what, sep=sep)
     missing = [c for c in required if c not in frame.columns]
     if missing:
         raise InputError(
@@ -38,6 +53,39 @@ def read_table(path: Path, required: Sequence[str], *, what: str, sep: str = "\t
     if frame.empty:
         raise InputError(f"{path}: {what} has a header but no rows")
     return frame
+
+
+_SEP_NAMES = {"\t": "tab", ",": "comma", ";": "semicolon"}
+
+
+def _sep_hint(sep: str) -> str:
+    return " (a tab inside a cell?)" if sep == "\t" else ""
+
+
+def _check_header(path: Path, frame: pd.DataFrame, required: Sequence[str], *, what: str, sep: str) -> None:
+    """Refuse a table that is not separated by ``sep`` (one column holding commas or semicolons), and a
+    header that repeats a column name (pandas renames the second ``X`` to ``X.1`` and reads the first)."""
+    cols = [str(c) for c in frame.columns]
+    if len(cols) == 1 and len(required) > 1:
+        for other in (",", ";", "\t", " "):
+            if other != sep and other in cols[0]:
+                raise InputError(
+                    f"{path}: {what} has one column {cols[0][:60] + ('...' if len(cols[0]) > 60 else '')!r}:"
+                    f" it looks {_SEP_NAMES.get(other, 'space')}-separated; expected a"
+                    f" {_SEP_NAMES.get(sep, repr(sep))}-separated table"
+                )
+    mangled = [c for c in cols if re.fullmatch(r".+\.\d+", c) and c.rsplit(".", 1)[0] in cols]
+    if not mangled:
+        return
+    header = [str(c) for c in pd.read_csv(path, sep=sep, header=None, nrows=1, dtype=str).iloc[0]]
+    seen: dict[str, int] = {}
+    for j, name in enumerate(header):
+        if name in seen:
+            raise InputError(
+                f"{path}: {what}'s header names column {name!r} twice (columns {seen[name] + 1} and {j + 1});"
+                " expected unique column names"
+            )
+        seen[name] = j
 
 
 def open_input(path: Path, what: str = "input file"):

@@ -51,10 +51,104 @@ class ModelSpec:
         return ENFORMER_HANDLE if self.kind == "enformer" else "(built-in planted-v1)"
 
 
+#: URL schemes ``tensorflow_hub.load`` reads (http(s) downloads; the others through tf.io.gfile)
+HANDLE_SCHEMES = ("https", "http", "gs", "file", "s3", "hdfs")
+TARGETS_SCHEMES = ("https", "http")
+TARGETS_COLUMNS = ("identifier", "description")
+
+
+def _scheme_error(key: str, value: str, known: tuple[str, ...], expected: str) -> str | None:
+    """A refusal for ``scheme://...`` with a scheme seqbench cannot read (``htp://``, ``hhtps://``), else None."""
+    import difflib
+
+    scheme = value.split("://", 1)[0]
+    if scheme.lower() in known:
+        return None
+    near = difflib.get_close_matches(scheme.lower(), known, n=1, cutoff=0.5)
+    hint = f" (did you mean '{near[0]}://'?)" if near else ""
+    return f"model.{key} = {value!r}: unknown URL scheme '{scheme}://'{hint}; expected {expected}"
+
+
+def check_handle(handle: str) -> None:
+    """Refuse at planning what ``tensorflow_hub.load`` would refuse later, inside Ray, when it is cheap to see:
+    a URL scheme it cannot read, a missing path, a file, a directory without ``saved_model.pb(txt)``."""
+    from seqbench.models.tfhub import ModelLoadError
+
+    expected = "a SavedModel directory or a TF-Hub URL"
+    if "://" in handle:
+        msg = _scheme_error("handle", handle, HANDLE_SCHEMES, f"{expected} (https://..., gs://...)")
+        if msg:
+            raise ModelLoadError(msg)
+        return
+    path = Path(handle)
+    if not path.exists():
+        raise ModelLoadError(f"model.handle = {handle!r}: no such file or directory; expected {expected}")
+    if not path.is_dir():
+        hint = ""
+        if path.name.endswith((".tar.gz", ".tgz", ".tar")):
+            hint = " (an archive: unpack it, e.g. `tar xzf`, and give the folder that holds saved_model.pb)"
+        raise ModelLoadError(f"model.handle = {handle!r} is a file; expected {expected}{hint}")
+    if not any((path / n).is_file() for n in ("saved_model.pb", "saved_model.pbtxt")):
+        inner = sorted(p.parent.name for p in path.glob("*/saved_model.pb*"))
+        hint = f"; did you mean its subfolder {inner[0]!r}?" if inner else ""
+        raise ModelLoadError(
+            f"model.handle = {handle!r} is a directory without saved_model.pb or saved_model.pbtxt;"
+            f" expected {expected}{hint}"
+        )
+
+
+def read_targets(targets: str, preferred: dict[tuple[str, str], int] | None = None) -> TrackTable:
+    """``TrackTable.from_targets_file`` with errors that name ``model.targets``, the file and what it lacks."""
+    from seqbench.models.tfhub import ModelLoadError
+
+    what = f"model.targets = {targets!r}"
+    expected = "expected a tab-separated targets file (targets_human.txt) with columns index, identifier, description"
+    if "://" in targets:
+        msg = _scheme_error("targets", targets, TARGETS_SCHEMES, "a path or an https:// URL of targets_human.txt")
+        if msg:
+            raise ModelLoadError(msg)
+    else:
+        path = Path(targets)
+        if not path.exists():
+            raise ModelLoadError(f"{what}: no such file or directory; {expected}")
+        if path.is_dir():
+            raise ModelLoadError(f"{what} is a directory; {expected}")
+    try:
+        frame = pd.read_csv(targets, sep="\t")
+    except pd.errors.EmptyDataError as exc:
+        raise ModelLoadError(f"{what}: the file is empty; {expected}") from exc
+    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ModelLoadError(f"{what}: cannot be parsed ({first}); {expected}") from exc
+    except OSError as exc:  # unreadable, or a URL that cannot be reached (urllib's URLError is an OSError)
+        why = exc.strerror or getattr(exc, "reason", None) or exc
+        raise ModelLoadError(f"{what}: cannot be read ({why}); {expected}") from exc
+    missing = [c for c in TARGETS_COLUMNS if c not in frame.columns]
+    if missing:
+        if len(frame.columns) == 1 and "," in str(frame.columns[0]):
+            raise ModelLoadError(f"{what}: one column {str(frame.columns[0])[:60]!r} (comma-separated?); {expected}")
+        raise ModelLoadError(
+            f"{what}: lacks column {missing[0]!r} (has {', '.join(map(str, frame.columns[:6]))}"
+            f"{', ...' if len(frame.columns) > 6 else ''}); {expected}"
+        )
+    if frame.empty:
+        raise ModelLoadError(f"{what}: has a header but no rows; {expected}")
+    if "index" not in frame.columns:
+        frame = frame.rename(columns={frame.columns[0]: "index"})
+    index = pd.to_numeric(frame["index"], errors="coerce")
+    bad = index.isna() | (index % 1 != 0)
+    if bad.any():
+        i = int(bad.to_numpy().nonzero()[0][0])
+        raise ModelLoadError(
+            f"{what}: row {i + 1}, first column (the track index): {str(frame['index'].iloc[i])!r}; expected an integer"
+        )
+    return TrackTable(frame[["index", *TARGETS_COLUMNS]], preferred)
+
+
 def enformer_tracks(targets: str | None) -> TrackTable:
     """Enformer's track table from ``targets_human.txt`` (path or URL), or index-only without it."""
     if targets:
-        return TrackTable.from_targets_file(targets, ENFORMER_PREFERRED)
+        return read_targets(targets, ENFORMER_PREFERRED)
     frame = pd.DataFrame(
         {
             "index": range(ENFORMER_N_TRACKS),
@@ -77,10 +171,10 @@ def describe(spec: ModelSpec, cache_dir: Path | None = None) -> tuple[str, Geome
     from seqbench.models.tfhub import ModelLoadError
 
     handle = spec.handle
-    if handle and "://" not in handle and not Path(handle).exists():
-        raise ModelLoadError(
-            f"model.handle = {handle!r}: no such file or directory; expected a SavedModel directory or a TF-Hub URL"
-        )
+    if spec.kind == "planted" and handle and Path(handle).is_dir():
+        pass  # a planted model's own check below says what a planted model directory lacks
+    elif handle:
+        check_handle(handle)
     if spec.kind == "planted":
         path = Path(handle) if handle else planted_model_dir(cache_dir)
         if not (path / "seqbench_model.json").is_file():

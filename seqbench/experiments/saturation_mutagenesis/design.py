@@ -145,7 +145,7 @@ def _bad(path: Path, i: int, column: str, value: str, expected: str) -> InputErr
     return InputError(f"{path}: row {i + 1}, column {column!r}: {found}; expected {expected}")
 
 
-def load_tables(folder: Path, known: dict[str, str] | None = None) -> pd.DataFrame:
+def load_tables(folder: Path, known: dict[str, str] | None = None, *, check_refs: bool = True) -> pd.DataFrame:
     """All CAGI5 rows, checked, one row per variant.
 
     Columns: ``locus, file`` (path relative to ``folder``), ``row`` (1-based data row of its file),
@@ -155,7 +155,9 @@ def load_tables(folder: Path, known: dict[str, str] | None = None) -> pd.DataFra
     column: a row that is not an SNV of A/C/G/T, a non-integer or non-positive position, a
     non-finite ``log2FC``, ``alt == ref``, two rows of a locus with the same position and alt, two
     rows of a locus giving one position different ``Ref`` bases, and a locus missing from ``known``
-    (the locus -> descriptor table).
+    (the locus -> descriptor table).  ``check_refs=False`` leaves out the last check: a caller with the
+    genome runs :func:`check_reference` first, which names the row the genome contradicts, then
+    :func:`check_one_ref`.
     """
     folder = Path(folder)
     known = LOCUS_CELL_TYPES if known is None else known
@@ -212,16 +214,26 @@ def load_tables(folder: Path, known: dict[str, str] | None = None) -> pd.DataFra
             f"{folder}/{where.iloc[second]}: locus {r.locus} variant {r.chromosome}:{r.pos + 1} {r.ref}>{r.alt}"
             f" (1-based) is already given at {where.iloc[first]}; expected one row per variant"
         )
-    first_ref = out.groupby(["locus", "chromosome", "pos"], sort=False)["ref"].transform("first")
-    if (out["ref"] != first_ref).any():
-        i = int(np.flatnonzero((out["ref"] != first_ref).to_numpy())[0])
-        r = out.iloc[i]
-        others = out[(out["locus"] == r.locus) & (out["chromosome"] == r.chromosome) & (out["pos"] == r.pos)]
+    if check_refs:
+        check_one_ref(out, folder)
+    return out
+
+
+def check_one_ref(frame: pd.DataFrame, folder: Path) -> None:
+    """Refuse two rows that give one position of a locus different ``Ref`` bases; names both rows."""
+    where = frame["file"] + ": row " + frame["row"].astype(str)
+    first = frame.groupby(["locus", "chromosome", "pos"], sort=False)["ref"].transform("first")
+    differs = (frame["ref"] != first).to_numpy()
+    if differs.any():
+        i = int(np.flatnonzero(differs)[0])
+        r = frame.iloc[i]
+        same = (frame["locus"] == r.locus) & (frame["chromosome"] == r.chromosome) & (frame["pos"] == r.pos)
+        j = int(np.flatnonzero(same.to_numpy())[0])  # the position's first row, which gives the other Ref
         raise InputError(
             f"{folder}/{where.iloc[i]}, column 'Ref': position {r.chromosome}:{r.pos + 1} (1-based) of locus"
-            f" {r.locus} has Ref {', '.join(sorted(set(others['ref'])))} in different rows; expected one reference base"
+            f" {r.locus} has Ref {', '.join(sorted(set(frame.loc[same, 'ref'])))} in different rows ({r.ref!r} here,"
+            f" {frame['ref'].iloc[j]!r} at {where.iloc[j]}); expected one reference base"
         )
-    return out
 
 
 def check_reference(frame: pd.DataFrame, genome, folder: Path) -> None:
@@ -312,12 +324,13 @@ def design_table(variants: pd.DataFrame, descriptors: dict[str, str]) -> pd.Data
 def _variants(spec, genome=None) -> tuple[pd.DataFrame, dict[str, str]]:
     folder = Path(spec.inputs["tables"])
     known = cell_types(spec)
-    frame = load_tables(folder, known)
+    frame = load_tables(folder, known, check_refs=False)
     if spec.inputs["max_loci"]:
         keep = list(dict.fromkeys(frame["locus"]))[: spec.inputs["max_loci"]]
         frame = frame[frame["locus"].isin(keep)].reset_index(drop=True)
-    if genome is not None:
+    if genome is not None:  # the genome first: of two rows that disagree, it names the wrong one
         check_reference(frame, genome, folder)
+        check_one_ref(frame, folder)
     return frame, {locus: known[locus] for locus in dict.fromkeys(frame["locus"])}
 
 
