@@ -171,6 +171,9 @@ def submit(
         _set_connect_timeout(connect_timeout)
         get_experiment(experiment)  # an unknown name: one line with the closest known one
         _ray_address(address)
+        for flag, value in (("--job-dir", job_dir), ("--spec", spec), ("--from", from_job)):
+            if value is not None and str(value).strip() in ("", "."):  # click turns '' into Path('.')
+                raise SpecError(f"{flag} {str(value)!r}: expected a named path (an empty value or '.' is refused)")
         if jobs_api is not None and address is not None:
             raise SpecError("--address and --jobs-api: give one (--address drives the job from here on that "
                             "cluster; --jobs-api hands it to the cluster)")
@@ -609,6 +612,11 @@ app.add_typer(design_app, name="design")
 
 def _write_design(table, out: Path) -> None:
     from seqbench.files import atomic_write
+    from seqbench.inputs.tables import InputError
+
+    if out.is_dir() or not str(out).strip():
+        raise InputError(f"--out {str(out)!r}: {'is a directory' if out.is_dir() else 'empty'}; expected a file path"
+                         " for the construct table")
 
     atomic_write(out, lambda tmp: table.to_csv(tmp, sep="\t", index=False))
     typer.echo(f"{out}: {len(table):,} constructs")
@@ -644,7 +652,8 @@ def design_tiles(
         try:
             table = tile_scan(frame, flank=flank, tile=tile, replicates=replicates, kind=kind, lengths=lengths)
         except ValueError as exc:
-            raise InputError(f"design tiles: {exc}") from exc
+            where = f"{genes}: " if str(exc).startswith("row ") else "design tiles: "
+            raise InputError(f"{where}{exc}") from exc
         _write_design(table, out)
     except _user_errors() as exc:
         _fail(exc)

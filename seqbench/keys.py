@@ -55,6 +55,12 @@ def _num(x: float) -> str:
     return str(int(x)) if float(x).is_integer() else str(x)
 
 
+def a_type(value: object) -> str:
+    """``"a str"``, ``"an int"``: the type of ``value`` with its article, for messages."""
+    name = type(value).__name__
+    return f"{'an' if name[0] in 'aeiou' else 'a'} {name}"
+
+
 def _type_names(types: tuple[type, ...]) -> str:
     return " or ".join("a number" if t is float else t.__name__ for t in types)
 
@@ -79,7 +85,7 @@ def check_value(name: str, key: Key, value: Any, origin: str) -> Any:
     """
     types = key.type if isinstance(key.type, tuple) else (key.type,)
     if not _is(value, types):
-        raise SpecError(f"{origin}: {name} = {value!r} is a {type(value).__name__}; expected {_type_names(types)}")
+        raise SpecError(f"{origin}: {name} = {value!r} is {a_type(value)}; expected {_type_names(types)}")
     is_list = isinstance(value, list)
     if is_list and key.length is not None and len(value) != key.length:
         raise SpecError(f"{origin}: {name} = {value!r} has {len(value)} elements; expected exactly {key.length}")
@@ -89,7 +95,7 @@ def check_value(name: str, key: Key, value: Any, origin: str) -> Any:
         for i, v in enumerate(value):
             if not _is(v, itypes):
                 raise SpecError(
-                    f"{origin}: {name}[{i}] = {v!r} is a {type(v).__name__}; expected {_type_names(itypes)}"
+                    f"{origin}: {name}[{i}] = {v!r} is {a_type(v)}; expected {_type_names(itypes)}"
                 )
     if key.choices:
         for i, v in enumerate(items):

@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from seqbench.keys import Key, SpecError, check_table, closest
+from seqbench.keys import Key, SpecError, a_type, check_table, closest
 from seqbench.models.base import ENFORMER_GEOMETRY, Geometry, TrackRequest
 from seqbench.models.registry import MODEL_KINDS, ModelSpec
 from seqbench.registry import experiment_names, get_experiment
@@ -173,7 +173,7 @@ def _track_requests(origin: str, table: dict) -> dict[str, TrackRequest]:
         if "index" in v:
             idx = v["index"]
             if isinstance(idx, bool) or not isinstance(idx, int):
-                raise SpecError(f"{origin}: tracks.{label}.index = {idx!r} is a {type(idx).__name__}; expected int")
+                raise SpecError(f"{origin}: tracks.{label}.index = {idx!r} is {a_type(idx)}; expected int")
             out[label] = TrackRequest(index=idx)
         elif "assay" in v and "cell_type" in v:
             out[label] = TrackRequest(assay=str(v["assay"]), cell_type=str(v["cell_type"]))
@@ -210,7 +210,7 @@ def parse_spec(raw: dict[str, Any], *, origin: str, base_dir: Path, defaults: di
         raise SpecError(f"{origin}: missing key experiment (one of: {', '.join(experiment_names())})")
     exp_name = raw["experiment"]
     if not isinstance(exp_name, str):
-        raise SpecError(f"{origin}: experiment = {exp_name!r} is a {type(exp_name).__name__}; expected a string")
+        raise SpecError(f"{origin}: experiment = {exp_name!r} is {a_type(exp_name)}; expected a string")
     try:
         exp = get_experiment(exp_name)
     except SpecError as exc:
@@ -331,6 +331,8 @@ def check_input_files(spec: JobSpec) -> None:
 def load_spec(path: str | Path, *, overrides: dict[str, Any] | None = None) -> JobSpec:
     """Read and validate a TOML job spec file."""
     path = Path(path)
+    if path.is_dir():
+        raise SpecError(f"{path}: is a directory; expected a TOML spec file")
     if not path.is_file():
         raise SpecError(f"{path}: spec file not found")
     try:

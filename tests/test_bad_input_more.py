@@ -347,3 +347,57 @@ def test_chromosome_hint_from_the_library():
     assert str(err.value) == (
         "t.tsv: row 1: chromosome 'chr2' is not in genome.fa (it has 2 sequences: 1, 2); did you mean '2'?"
     )
+
+
+# ---- the fixes in cli / spec / runtime that the first pass left open --------------------------------
+
+
+def _cli_line(*args: str) -> str:
+    res = CliRunner().invoke(app, list(args))
+    assert res.exit_code == 2, (res.exit_code, res.output)
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("seqbench-ray: error: "), res.stderr
+    return lines[0].removeprefix("seqbench-ray: error: ")
+
+
+def test_spec_that_is_a_directory(tmp_path):
+    (tmp_path / "specs").mkdir()
+    line = _cli_line("submit", "multiplicativity", "--spec", "specs")
+    assert line == "specs: is a directory; expected a TOML spec file"
+
+
+def test_an_int_is_an_int(tmp_path):
+    s = tmp_path / "three.toml"
+    s.write_text("experiment = 3\n")
+    assert _cli_line("submit", "multiplicativity", "--spec", str(s)) == (
+        f"{s}: experiment = 3 is an int; expected a string")
+
+
+def test_empty_job_dir_is_refused():
+    assert _cli_line("submit", "multiplicativity", "--job-dir", "") == (
+        "--job-dir '.': expected a named path (an empty value or '.' is refused)")
+
+
+def test_status_of_missing_damaged_or_file_paths(tmp_path):
+    assert _cli_line("status", "nowhere") == "nowhere: no such job directory"
+    (tmp_path / "notes.txt").write_text("x")
+    assert _cli_line("status", "notes.txt") == "notes.txt: is a file; expected a seqbench job directory"
+    (tmp_path / "job").mkdir()
+    (tmp_path / "job" / "manifest.json").write_text("{not json")
+    line = _cli_line("report", str(tmp_path / "job"))
+    assert line.startswith(f"{tmp_path / 'job' / 'manifest.json'}: not valid JSON (") and "damaged" in line
+
+
+def test_design_tiles_refuses_bad_strands_rules_and_a_directory_out(tmp_path):
+    genes = tmp_path / "genes.tsv"
+    genes.write_text("gene\tchrom\ttss\tstrand\nG1\tchr1\t30000\t+\nG2\tchr1\t90000\tx\n")
+    assert _cli_line("design", "tiles", "--genes", str(genes), "--out", "t.tsv") == (
+        f"{genes}: row 2, column 'strand': 'x'; expected + or -")
+    genes.write_text("gene\tchrom\ttss\nG1\tchr1\t30000\n")
+    assert _cli_line("design", "tiles", "--genes", str(genes), "--out", "t.tsv", "--flank", "10") == (
+        "design tiles: flank 10 is less than tile 5000; expected flank >= tile")
+    assert _cli_line("design", "tiles", "--genes", str(genes), "--out", "t.tsv", "--kind", "tri") == (
+        "design tiles: kind 'tri'; expected mono or di")
+    (tmp_path / "outdir").mkdir()
+    assert _cli_line("design", "tiles", "--genes", str(genes), "--out", "outdir") == (
+        "--out 'outdir': is a directory; expected a file path for the construct table")

@@ -73,7 +73,7 @@ GLOBAL_CASES = [
     ({"ensemble": {"shifts": []}}, "ensemble.shifts = []; expected at least one"),
     ({"ensemble": {"shifts": [0, 43, 0]}}, "ensemble.shifts = [0, 43, 0] repeats 0; expected distinct values"),
     ({"ensemble": {"strands": ["+", "x"]}}, "ensemble.strands[1] = 'x'; expected one of +, -"),
-    ({"ensemble": {"strands": ["+", 1]}}, "ensemble.strands[1] = 1 is a int; expected str"),
+    ({"ensemble": {"strands": ["+", 1]}}, "ensemble.strands[1] = 1 is an int; expected str"),
     ({"ensemble": {"strands": ["-", "-"]}}, "ensemble.strands = ['-', '-'] repeats '-'; expected distinct values"),
     ({"ensemble": {"strands": []}}, "ensemble.strands = []; expected at least one"),
     ({"ensemble": {"bin_window": [1]}}, "ensemble.bin_window = [1] has 1 elements; expected exactly 2"),
@@ -140,7 +140,7 @@ INPUT_CASES = [
     ("enhancer-shift", {"n_bootstrap": -1}, "inputs.n_bootstrap = -1; expected >= 1"),
     ("enhancer-shift", {"max_other_enhancers": -1}, "inputs.max_other_enhancers = -1; expected >= 0"),
     ("promoter-mpra", {"ism": "yes"}, "inputs.ism = 'yes' is a str; expected bool"),
-    ("promoter-mpra", {"occlusion": 1}, "inputs.occlusion = 1 is a int; expected bool"),
+    ("promoter-mpra", {"occlusion": 1}, "inputs.occlusion = 1 is an int; expected bool"),
     ("promoter-mpra", {"ism_start": -1}, "inputs.ism_start = -1; expected >= 0"),
     ("promoter-mpra", {"ism_end": 0}, "inputs.ism_end = 0; expected >= 1"),
     ("promoter-mpra", {"insert_types": ["full", "plasmid"]},
@@ -151,7 +151,7 @@ INPUT_CASES = [
     ("saturation-mutagenesis", {"max_loci": -1}, "inputs.max_loci = -1; expected >= 0"),
     ("saturation-mutagenesis", {"calibration_loci": ["F9"]},
      "inputs.calibration_loci = ['F9'] has 1 elements; expected exactly 2"),
-    ("constructs", {"group_by": ["gene", 3]}, "inputs.group_by[1] = 3 is a int; expected str"),
+    ("constructs", {"group_by": ["gene", 3]}, "inputs.group_by[1] = 3 is an int; expected str"),
 ]
 
 
@@ -353,7 +353,7 @@ def test_missing_file_inside_a_list_is_refused_naming_the_element(tmp_path, monk
         " expected an existing file or folder (relative to data_root)"
     )
     check_input_files(_parse(tmp_path, {"inputs": {"extra_tables": ["a.tsv"]}}))
-    with pytest.raises(SpecError, match=r"inputs.extra_tables\[0\] = 1 is a int; expected str"):
+    with pytest.raises(SpecError, match=r"inputs.extra_tables\[0\] = 1 is an int; expected str"):
         _parse(tmp_path, {"inputs": {"extra_tables": [1]}})
 
 

@@ -172,9 +172,18 @@ class JobDir:
         return False
 
     def manifest(self) -> dict[str, Any]:
+        if not self.path.exists():
+            raise JobDirError(f"{self.path}: no such job directory")
+        if not self.path.is_dir():
+            raise JobDirError(f"{self.path}: is a file; expected a seqbench job directory")
         if not self.manifest_path.is_file():
             raise JobDirError(f"{self.path}: not a seqbench job directory (no manifest.json)")
-        return json.loads(self.manifest_path.read_text())
+        try:
+            return json.loads(self.manifest_path.read_text())
+        except json.JSONDecodeError as exc:
+            raise JobDirError(
+                f"{self.manifest_path}: not valid JSON ({exc.msg}, line {exc.lineno}); the job directory is damaged"
+            ) from exc
 
     def status(self) -> dict[str, Any]:
         if not self.status_path.is_file():

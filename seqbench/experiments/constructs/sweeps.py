@@ -34,12 +34,23 @@ def tile_scan(
     missing = [c for c in GENE_COLUMNS if c not in genes.columns]
     if missing:
         raise ValueError(f"genes table lacks column(s) {', '.join(missing)}; expected {', '.join(GENE_COLUMNS)}")
-    if tile < 1 or flank < tile or replicates < 1 or kind not in ("mono", "di"):
-        raise ValueError("expected tile >= 1, flank >= tile, replicates >= 1 and kind mono or di")
+    if tile < 1:
+        raise ValueError(f"tile {tile}; expected >= 1")
+    if flank < tile:
+        raise ValueError(f"flank {flank} is less than tile {tile}; expected flank >= tile")
+    if replicates < 1:
+        raise ValueError(f"replicates {replicates}; expected >= 1")
+    if kind not in ("mono", "di"):
+        raise ValueError(f"kind {kind!r}; expected mono or di")
+    if "strand" in genes.columns:
+        bad = ~genes["strand"].astype(str).str.strip().isin(["+", "-"])
+        if bad.any():
+            i = int(bad.to_numpy().nonzero()[0][0])
+            raise ValueError(f"row {i + 1}, column 'strand': {genes['strand'].iloc[i]!r}; expected + or -")
     rows = []
     for g in genes.itertuples(index=False):
         gene, chrom, tss = str(g.gene), str(g.chrom), int(g.tss)
-        sign = -1 if str(getattr(g, "strand", "+")) == "-" else 1
+        sign = -1 if str(getattr(g, "strand", "+")).strip() == "-" else 1
         ref = f"{gene}|reference"
         rows.append({"name": ref, "chrom": chrom, "landmark": tss, "edits": "", "reference": "",
                      "gene": gene, "tile_start": "", "tile_end": "", "tile_offset": "", "replicate": ""})
