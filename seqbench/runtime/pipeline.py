@@ -2,9 +2,12 @@
 
 Ray Core, not Ray Data (see docs/architecture.md): a bounded number of shards in flight per
 replica, refilled with ``ray.wait``; materialization runs in fractional-CPU tasks so that the
-replicas can never starve it (the 2-core deadlock of ray-notes §5); replicas restart and
-retry on failure (``max_restarts=-1, max_task_retries=-1``); the driver is the only writer of
-the job directory, so each part appears once, atomically, before it is recorded.
+replicas can never starve it (the 2-core deadlock of ray-notes §5); Ray restarts a lost replica
+(``max_restarts=-1``) but never re-runs its calls (``max_task_retries=0``): the driver requeues a
+shard whose replica, node or object was lost, to any healthy replica, up to
+:data:`MAX_SHARD_ATTEMPTS` times; materialization tasks are retried by Ray (``max_retries=3``).
+The driver is the only writer of the job directory, so each part appears once, atomically,
+before it is recorded.
 """
 
 from __future__ import annotations
