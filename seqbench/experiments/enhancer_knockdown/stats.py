@@ -40,7 +40,7 @@ import pandas as pd
 from scipy import stats as sps
 from sklearn.metrics import average_precision_score
 
-from seqbench.files import atomic_write
+from seqbench.report.tables import write_frames
 
 DISTANCE_EDGES = (0, 3_000, 12_500, 34_500, math.inf)
 DISTANCE_LABELS = ("0-3", "3-12.5", "12.5-34.5", "34.5-131")
@@ -556,18 +556,14 @@ def reduce_knockdown(
 
 def write_tables(results: KnockdownResults, out_dir: Path) -> list[Path]:
     """TSV tables under ``out_dir`` (``in_silico_candidate_locs.tsv`` is multiplicativity's input)."""
-    out_dir = Path(out_dir)
-    return [
-        _atomic_tsv(results.effects, out_dir / "knockdown_pairs.tsv"),
-        _atomic_tsv(results.correlations, out_dir / "knockdown_correlations.tsv"),
-        _atomic_tsv(results.medians, out_dir / "knockdown_median_effects.tsv"),
-        _atomic_tsv(results.genes, out_dir / "knockdown_gene_effects.tsv"),
-        _atomic_tsv(results.auprc, out_dir / "knockdown_auprc.tsv"),
-        _atomic_tsv(results.thresholds, out_dir / "knockdown_thresholds.tsv"),
-        _atomic_tsv(results.recalibration_auprc, out_dir / "knockdown_recalibration_auprc.tsv"),
-        _atomic_tsv(results.candidates[list(CANDIDATE_COLUMNS)], out_dir / "in_silico_candidate_locs.tsv"),
-    ]
-
-
-def _atomic_tsv(frame: pd.DataFrame, path: Path) -> Path:
-    return atomic_write(path, lambda tmp: frame.to_csv(tmp, sep="\t", index=False))
+    frames = {
+        "knockdown_pairs": results.effects,
+        "knockdown_correlations": results.correlations,
+        "knockdown_median_effects": results.medians,
+        "knockdown_gene_effects": results.genes,
+        "knockdown_auprc": results.auprc,
+        "knockdown_thresholds": results.thresholds,
+        "knockdown_recalibration_auprc": results.recalibration_auprc,
+        "in_silico_candidate_locs": results.candidates[list(CANDIDATE_COLUMNS)],
+    }
+    return write_frames(frames, out_dir, parquet=False, tsv=True)

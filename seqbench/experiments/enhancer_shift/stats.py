@@ -48,7 +48,6 @@ See ``docs/experiments/enhancer-shift.md`` for the meaning of each key.
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,7 +56,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from seqbench.files import atomic_write as _atomic_write
+from seqbench.report.tables import write_frames, write_json
 from seqbench.sequence.shuffles import RawStream
 
 __all__ = [
@@ -454,18 +453,8 @@ def write_tables(results: EnhancerShiftResults, out_dir: Path) -> list[Path]:
     Each file goes to a hidden temporary name and is moved into place (:func:`os.replace`).
     Returns the paths written, in a fixed order.
     """
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    written: list[Path] = []
-    for stem, (attr, csv) in TABLE_FILES.items():
-        table: pd.DataFrame = getattr(results, attr).reset_index(drop=True)
-        written.append(_atomic_write(out_dir / f"{stem}.parquet", lambda p, t=table: t.to_parquet(p, index=False)))
-        if csv:
-            written.append(_atomic_write(out_dir / f"{stem}.csv", lambda p, t=table: t.to_csv(p, index=False)))
-    boot = pd.DataFrame({"delta_r": results.bootstrap})
-    written.append(
-        _atomic_write(out_dir / "enhancer_shift_bootstrap.parquet", lambda p: boot.to_parquet(p, index=False))
-    )
-    text = json.dumps(results.summary(), indent=2) + "\n"
-    written.append(_atomic_write(out_dir / SUMMARY_FILE, lambda p: p.write_text(text)))
+    frames = {stem: getattr(results, attr).reset_index(drop=True) for stem, (attr, _) in TABLE_FILES.items()}
+    frames["enhancer_shift_bootstrap"] = pd.DataFrame({"delta_r": results.bootstrap})
+    written = write_frames(frames, out_dir, csv=[stem for stem, (_, csv) in TABLE_FILES.items() if csv])
+    written.append(write_json(Path(out_dir) / SUMMARY_FILE, results.summary()))
     return written

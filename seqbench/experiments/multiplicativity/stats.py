@@ -76,7 +76,6 @@ Floats are Python floats; NaN is reported as ``None`` (JSON ``null``), so the di
 from __future__ import annotations
 
 import contextlib
-import json
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -86,7 +85,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from seqbench.files import atomic_write as _atomic_write
+from seqbench.report.tables import write_frames, write_json
 from seqbench.stats.indicator_ols import IndicatorOLSResult, fit_cell_means, fit_indicator_ols
 
 __all__ = [
@@ -599,19 +598,15 @@ def write_tables(results: MultiplicativityResults, out_dir: Path) -> list[Path]:
     first column (named ``location_key`` or ``promoter_id``).  ``fitted`` is written without its
     index (its key columns identify rows).  Returns the paths written, in a fixed order.
     """
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    written: list[Path] = []
-    for stem, (attr, csv) in TABLE_FILES.items():
+    frames: dict[str, pd.DataFrame] = {}
+    for stem, (attr, _csv) in TABLE_FILES.items():
         table: pd.DataFrame = getattr(results, attr)
         if attr.startswith(("enhancer_coef", "promoter_coef", "enhancer_residual")):
             table = table.reset_index()
             table.columns = [str(c) for c in table.columns]
         else:
             table = table.reset_index(drop=True)
-        written.append(_atomic_write(out_dir / f"{stem}.parquet", lambda p, t=table: t.to_parquet(p, index=False)))
-        if csv:
-            written.append(_atomic_write(out_dir / f"{stem}.csv", lambda p, t=table: t.to_csv(p, index=False)))
-    text = json.dumps(results.summary(), indent=2, sort_keys=False) + "\n"
-    written.append(_atomic_write(out_dir / SUMMARY_FILE, lambda p: p.write_text(text)))
+        frames[stem] = table
+    written = write_frames(frames, out_dir, csv=[stem for stem, (_, csv) in TABLE_FILES.items() if csv])
+    written.append(write_json(Path(out_dir) / SUMMARY_FILE, results.summary()))
     return written

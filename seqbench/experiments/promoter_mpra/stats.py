@@ -21,7 +21,6 @@ and the measured tables (``Oligo_index``, ``mean_exp`` linear, set columns).
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +29,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from seqbench.files import atomic_write as _atomic
+from seqbench.report.tables import write_frames, write_json
 from seqbench.stats.common import correlate, fdr_bh, pearson_log
 
 KEY_COLUMNS = ("construct_id", "member", "landmark_bin")
@@ -356,14 +355,6 @@ TABLE_FILES = (
 
 def write_tables(results: PromoterMpraResults, out_dir: Path) -> list[Path]:
     """Each table as ``promoter_mpra_<name>.csv`` (and ``.parquet``), plus the summary JSON."""
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    written = []
-    for name in TABLE_FILES:
-        table: pd.DataFrame = getattr(results, name)
-        stem = out_dir / f"promoter_mpra_{name}"
-        written.append(_atomic(stem.with_suffix(".parquet"), lambda p, t=table: t.to_parquet(p, index=False)))
-        written.append(_atomic(stem.with_suffix(".csv"), lambda p, t=table: t.to_csv(p, index=False)))
-    text = json.dumps(results.summary(), indent=2) + "\n"
-    written.append(_atomic(out_dir / "promoter_mpra_summary.json", lambda p: p.write_text(text)))
+    written = write_frames({f"promoter_mpra_{name}": getattr(results, name) for name in TABLE_FILES}, out_dir, csv=True)
+    written.append(write_json(Path(out_dir) / "promoter_mpra_summary.json", results.summary()))
     return written

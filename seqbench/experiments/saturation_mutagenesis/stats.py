@@ -70,7 +70,6 @@ Floats are Python floats; NaN is reported as ``None`` (JSON ``null``).
 
 from __future__ import annotations
 
-import json
 import math
 import warnings
 from dataclasses import dataclass
@@ -80,7 +79,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from seqbench.files import atomic_write as _atomic_write
+from seqbench.report.tables import write_frames, write_json
 
 __all__ = [
     "ASSAYS",
@@ -356,13 +355,6 @@ def reduce_saturation(
 
 def write_tables(results: SaturationResults, out_dir: Path) -> list[Path]:
     """Write each table as Parquet and CSV, and the summary as JSON (atomically); return the paths."""
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    written = []
-    for stem, attr in TABLE_FILES.items():
-        t: pd.DataFrame = getattr(results, attr)
-        written.append(_atomic_write(out_dir / f"{stem}.parquet", lambda p, t=t: t.to_parquet(p, index=False)))
-        written.append(_atomic_write(out_dir / f"{stem}.csv", lambda p, t=t: t.to_csv(p, index=False)))
-    text = json.dumps(results.summary(), indent=2) + "\n"
-    written.append(_atomic_write(out_dir / SUMMARY_FILE, lambda p: p.write_text(text)))
+    written = write_frames({stem: getattr(results, attr) for stem, attr in TABLE_FILES.items()}, out_dir, csv=True)
+    written.append(write_json(Path(out_dir) / SUMMARY_FILE, results.summary()))
     return written
