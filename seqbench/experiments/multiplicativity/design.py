@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from seqbench.experiment import Design, MapFn, sequential_map
+from seqbench.experiment import Design, MapFn, construct_means, sequential_map
 from seqbench.inputs.tables import InputError, read_table, require_int_column
 from seqbench.keys import Key
 from seqbench.models.base import Geometry
@@ -264,10 +264,10 @@ def knockdown_effects(spec) -> pd.Series | None:
 
 def combinations(predictions: pd.DataFrame, design: pd.DataFrame, readout: str = READOUT) -> pd.DataFrame:
     """``y = log2(mean over members of the readout + 1)`` per (location, promoter, enhancer)."""
-    means = predictions.groupby("construct_id", sort=True)[readout].mean()
-    combos = design.set_index("construct_id").loc[means.index, ["location_key", "promoter_id", "enhancer_id"]]
-    combos = combos.astype(str).reset_index()
-    combos["y"] = np.log2(means.to_numpy(dtype=np.float64) + 1.0)
+    labels = ["location_key", "promoter_id", "enhancer_id"]
+    means = construct_means(predictions, design, [readout], labels=labels)
+    combos = means[["construct_id", *labels]].astype(dict.fromkeys(labels, str))
+    combos["y"] = np.log2(means[readout].to_numpy(dtype=np.float64) + 1.0)
     return combos
 
 

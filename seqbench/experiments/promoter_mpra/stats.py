@@ -29,16 +29,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from seqbench.experiment import construct_means
 from seqbench.report.tables import write_frames, write_json
 from seqbench.stats.common import correlate, fdr_bh, pearson_log
 
 KEY_COLUMNS = ("construct_id", "member", "landmark_bin")
 CORE_ELEMENTS = ("BREu", "TATA", "BREd", "Int", "MTE", "DPE")
-
-
-def construct_means(predictions: pd.DataFrame, tracks: list[str]) -> pd.DataFrame:
-    """Mean over members per construct (natural scale): ``construct_id`` + one column per track."""
-    return predictions.groupby("construct_id", sort=True)[list(tracks)].mean().astype(np.float64).reset_index()
 
 
 def _group(name: str) -> str:
@@ -260,7 +256,7 @@ def reduce_promoter_mpra(
     tracks = list(tracks or [readout])
     if readout not in tracks:
         tracks.insert(0, readout)
-    means = construct_means(predictions, tracks).merge(design, on="construct_id", how="inner")
+    means = construct_means(predictions, design, tracks)
     oligo_pred = means[means["kind"] == "oligo"][["oligo_index", "insert_type", *tracks]].reset_index(drop=True)
     endogenous = pd.concat(
         [native[["Oligo_index", "mean_exp"]], pic[["Oligo_index", "mean_exp"]]], ignore_index=True
