@@ -37,10 +37,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats as sps
 from sklearn.metrics import average_precision_score
 
 from seqbench.report.tables import write_frames
+from seqbench.stats.common import correlate
 
 DISTANCE_EDGES = (0, 3_000, 12_500, 34_500, math.inf)
 DISTANCE_LABELS = ("0-3", "3-12.5", "12.5-34.5", "34.5-131")
@@ -139,22 +139,14 @@ def distance_bins(distance: pd.Series) -> pd.Series:
 # ------------------------------------------------------------------------------------- statistics
 
 
-def _corr(x: pd.Series, y: pd.Series) -> tuple[int, float, float]:
-    ok = x.notna() & y.notna()
-    x, y = x[ok].to_numpy(dtype=np.float64), y[ok].to_numpy(dtype=np.float64)
-    n = len(x)
-    if n < 3 or np.ptp(x) == 0 or np.ptp(y) == 0:
-        return n, math.nan, math.nan
-    return n, float(sps.pearsonr(x, y)[0]), float(sps.spearmanr(x, y)[0])
-
-
 def _by_dataset(effects: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
     out = [(ds, effects[effects["dataset"] == ds]) for ds in DATASETS]
     return [(ds, f) for ds, f in out if len(f)] + [("combined", effects)]
 
 
 def correlations(effects: pd.DataFrame) -> pd.DataFrame:
-    """Pearson / Spearman of predicted vs observed log2 FC: all, per distance quartile, Gasperini 1-20 kb."""
+    """Pearson / Spearman of predicted vs observed log2 FC: all, per distance quartile, Gasperini 1-20 kb
+    (:func:`seqbench.stats.common.correlate`: finite pairs, NaN below 3 or without variance)."""
     rows = []
     for ds, f in _by_dataset(effects):
         subsets: list[tuple[str, pd.DataFrame]] = [("all", f)]
@@ -164,16 +156,16 @@ def correlations(effects: pd.DataFrame) -> pd.DataFrame:
         if ds == "gasperini2019":
             subsets.append(("1-20kb", f[(f["distance"] > 1000) & (f["distance"] < 20_000)]))
         for name, sub in subsets:
-            n, r, rho = _corr(sub["log2_fc_pred"], sub["observed_log2fc"])
+            c = correlate(sub["log2_fc_pred"], sub["observed_log2fc"])
             rows.append(
                 {
                     "dataset": ds,
                     "subset": name,
-                    "n": n,
+                    "n": c.n,
                     "distance_min": int(sub["distance"].min()) if len(sub) else -1,
                     "distance_max": int(sub["distance"].max()) if len(sub) else -1,
-                    "pearson": r,
-                    "spearman": rho,
+                    "pearson": c.pearson_r,
+                    "spearman": c.spearman_r,
                 }
             )
     return pd.DataFrame(rows)
@@ -515,7 +507,7 @@ class KnockdownResults:
         for label in DISTANCE_LABELS:
             s[f"auprc_abs_log2fc_{label}"] = val(self.auprc, "auprc_abs_log2fc", dataset="combined", distance_bin=label)
             s[f"random_baseline_{label}"] = val(self.auprc, "random_baseline", dataset="combined", distance_bin=label)
-        _, r, _ = _corr(e["log2_fc_pred"], e["log2_fc_pred_n"])
+        r = correlate(e["log2_fc_pred"], e["log2_fc_pred_n"]).pearson_r
         s["pearson_shuffle_vs_n"] = None if math.isnan(r) else r
         s["recalibration_slope"] = (
             None if math.isnan(self.recalibration.get("slope", math.nan)) else (self.recalibration["slope"])

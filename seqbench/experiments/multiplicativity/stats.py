@@ -86,6 +86,7 @@ import numpy as np
 import pandas as pd
 
 from seqbench.report.tables import write_frames, write_json
+from seqbench.stats.common import MIN_PAIRS, correlate
 from seqbench.stats.indicator_ols import IndicatorOLSResult, fit_cell_means, fit_indicator_ols
 
 __all__ = [
@@ -357,8 +358,9 @@ def median_off_diagonal(matrix: pd.DataFrame) -> float:
 
 
 def _corr_columns(wide: pd.DataFrame, name: str) -> pd.DataFrame:
-    """Pearson correlation between the columns of ``wide`` (pairwise complete, >= 3 rows)."""
-    corr = wide.astype(np.float64).corr(method="pearson", min_periods=3)
+    """Pearson correlation between the columns of ``wide`` (pairwise complete; NaN below
+    :data:`~seqbench.stats.common.MIN_PAIRS` rows or without variance: the rule of ``correlate``)."""
+    corr = wide.astype(np.float64).corr(method="pearson", min_periods=MIN_PAIRS)
     corr.index.name = name
     corr.columns.name = name
     return corr
@@ -408,12 +410,6 @@ def _validate_ko(ko: pd.Series | None) -> pd.Series | None:
         dup = out.index[out.index.duplicated()][0]
         raise ValueError(f"ko: enhancer_id {dup!r} appears more than once; give one log2_fc_pred per enhancer")
     return out[np.isfinite(out.to_numpy())]
-
-
-def _pearson(a: np.ndarray, b: np.ndarray) -> float:
-    if a.size < 3 or np.ptp(a) == 0 or np.ptp(b) == 0:
-        return math.nan
-    return float(np.corrcoef(a, b)[0, 1])
 
 
 def _group_frames(data: pd.DataFrame, column: str) -> list[pd.DataFrame]:
@@ -503,7 +499,7 @@ def _reduce_rest(
             n_ko.append(0)
             continue
         shared = enh.index.intersection(ko_values.index)
-        corr_ko.append(_pearson(enh.loc[shared].to_numpy(), ko_values.loc[shared].to_numpy()))
+        corr_ko.append(correlate(enh.loc[shared].to_numpy(), ko_values.loc[shared].to_numpy()).pearson_r)
         n_ko.append(int(shared.size))
     per_background["corr_with_ko"] = corr_ko
     per_background["n_ko"] = np.asarray(n_ko, dtype=np.int64)

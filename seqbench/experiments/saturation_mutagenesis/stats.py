@@ -71,7 +71,6 @@ Floats are Python floats; NaN is reported as ``None`` (JSON ``null``).
 from __future__ import annotations
 
 import math
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -80,6 +79,7 @@ import numpy as np
 import pandas as pd
 
 from seqbench.report.tables import write_frames, write_json
+from seqbench.stats.common import correlate
 
 __all__ = [
     "ASSAYS",
@@ -158,25 +158,9 @@ SUMMARY_FILE = "saturation_mutagenesis_summary.json"
 
 
 def correlations(x: np.ndarray, y: np.ndarray) -> dict[str, float]:
-    """Pearson r, its two-sided p, Spearman rho and its p of ``x`` vs ``y`` (NaN if undefined).
-
-    Undefined: fewer than 3 finite pairs, or a constant column.
-    """
-    from scipy import stats
-
-    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
-    ok = np.isfinite(x) & np.isfinite(y)
-    x, y = x[ok], y[ok]
-    nan = {"n": int(x.size), "pearson_r": math.nan, "pearson_p": math.nan, "spearman_r": math.nan,
-           "spearman_p": math.nan}
-    if x.size < 3 or np.ptp(x) == 0 or np.ptp(y) == 0:
-        return nan
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        pr = stats.pearsonr(x, y)
-        sr = stats.spearmanr(x, y)
-    return {"n": int(x.size), "pearson_r": float(pr.statistic), "pearson_p": float(pr.pvalue),
-            "spearman_r": float(sr.statistic), "spearman_p": float(sr.pvalue)}
+    """``n``, Pearson r, its two-sided p, Spearman rho and its p of ``x`` vs ``y``: the columns of
+    :func:`seqbench.stats.common.correlate` (finite pairs; NaN below 3 of them or without variance)."""
+    return correlate(np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)).as_dict()
 
 
 def ols_slope(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
