@@ -39,6 +39,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import average_precision_score
 
+from seqbench.inputs.crispri import CANDIDATE_COLUMNS
 from seqbench.report.tables import write_frames
 from seqbench.stats.common import correlate
 
@@ -81,20 +82,6 @@ SUMMARY_KEYS = (
     "n_recalibration_overlaps_excluded",
     "n_candidates",
     "n_test_locations",
-)
-CANDIDATE_COLUMNS = (
-    "ziga_key",
-    "chromosome",
-    "main_tss_start",
-    "main_tss_end",
-    "main_tss_bin",
-    "fix_enhancer_wide_start",
-    "fix_enhancer_wide_end",
-    "sequence_start",
-    "sequence_end",
-    "test_location",
-    "log2_fc_pred",
-    "candidate_type",
 )
 
 
@@ -407,7 +394,7 @@ def classify_candidates(effects: pd.DataFrame, rules: CandidateRules) -> pd.Seri
 
 
 def select_candidates(effects: pd.DataFrame, rules: CandidateRules) -> pd.DataFrame:
-    """The candidate table for ``multiplicativity`` (columns :data:`CANDIDATE_COLUMNS`).
+    """The candidate table for ``multiplicativity`` (columns :data:`seqbench.inputs.crispri.CANDIDATE_COLUMNS`).
 
     Test locations: ``n = n_total // (promoters * enhancers * n_members)`` (at least 1): the
     ``top_strongest`` candidates by |log2_fc_pred|, then the first ``weak_locations`` weak ones in
