@@ -95,6 +95,25 @@ PAIR_COLUMNS = (
     "abc_score",
 )
 
+#: The candidate table (``in_silico_candidate_locs.tsv``, §6.3): written by ``enhancer-knockdown``
+#: (``tables/in_silico_candidate_locs.tsv``), read by ``multiplicativity`` (``inputs.candidates``,
+#: ``--from``).  One row per candidate pair, coordinates 0-based half-open as in the Avsec table:
+#: the integer columns, checked on reading
+CANDIDATE_INT_COLUMNS = (
+    "main_tss_start",
+    "main_tss_end",
+    "main_tss_bin",
+    "fix_enhancer_wide_start",
+    "fix_enhancer_wide_end",
+    "sequence_start",
+    "sequence_end",
+)
+#: the columns its reader requires (``test_location``: a boolean, the row is a background)
+CANDIDATE_REQUIRED = ("ziga_key", "chromosome", *CANDIDATE_INT_COLUMNS, "test_location")
+#: every column, in the order the knock-down writes them: the required ones, the candidate's own
+#: knock-down effect (``log2_fc_pred``; optional for the reader) and the rule that selected it
+CANDIDATE_COLUMNS = (*CANDIDATE_REQUIRED, "log2_fc_pred", "candidate_type")
+
 
 def _found(value: Any) -> str:
     return "the cell is empty (or NA)" if pd.isna(value) else repr(str(value))

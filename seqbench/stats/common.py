@@ -1,16 +1,25 @@
-"""Small statistics shared by the promoter experiments (Segal, Kircher, Bergman): FDR and correlations.
+"""Small statistics shared by the experiments: BH FDR and the one correlation helper.
 
 Pure NumPy/SciPy; no pandas needed.  NaN handling is explicit and documented per function.
+
+Correlations (:func:`correlate`, :func:`pearson_log`) follow one rule, used by every experiment:
+a coefficient is computed on the pairs where both values are finite, and only when there are at
+least :data:`MIN_PAIRS` (3) of them and both sides vary (``max > min``); otherwise it is NaN, and
+so is its p-value.  With two pairs r is always +-1 and says nothing, hence 3.
 """
 
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Correlation", "correlate", "fdr_bh", "pearson_log"]
+__all__ = ["MIN_PAIRS", "Correlation", "correlate", "fdr_bh", "pearson_log"]
+
+#: fewest finite pairs a correlation is computed on (fewer: NaN); see the module docstring
+MIN_PAIRS = 3
 
 
 def fdr_bh(pvalues, alpha: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
@@ -56,7 +65,8 @@ def fdr_bh(pvalues, alpha: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
 
 @dataclass(frozen=True)
 class Correlation:
-    """Pearson and Spearman correlation of one set (NaN where fewer than 3 pairs or no variance)."""
+    """Pearson and Spearman correlation of one set, with two-sided p-values (SciPy's ``pearsonr`` and
+    ``spearmanr``); NaN where fewer than :data:`MIN_PAIRS` pairs or a side without variance."""
 
     n: int
     pearson_r: float
@@ -74,25 +84,34 @@ class Correlation:
         }
 
 
+def _defined(x: np.ndarray, y: np.ndarray) -> bool:
+    return x.size >= MIN_PAIRS and np.ptp(x) > 0 and np.ptp(y) > 0
+
+
 def _pearson_spearman(x: np.ndarray, y: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> Correlation:
+    """Pearson of ``x, y`` and Spearman of ``xs, ys`` (the same pairs), under the module's rule."""
     from scipy import stats
 
-    n = int(x.size)
-    if n < 3 or np.ptp(x) == 0 or np.ptp(y) == 0:
-        pr = pp = math.nan
-    else:
-        res = stats.pearsonr(x, y)
-        pr, pp = float(res[0]), float(res[1])
-    if n < 3 or np.ptp(xs) == 0 or np.ptp(ys) == 0:
-        sr = sp = math.nan
-    else:
-        res = stats.spearmanr(xs, ys)
-        sr, sp = float(res[0]), float(res[1])
-    return Correlation(n, pr, pp, sr, sp)
+    with warnings.catch_warnings():  # near-constant input: SciPy warns, the value stands
+        warnings.simplefilter("ignore")
+        if _defined(x, y):
+            res = stats.pearsonr(x, y)
+            pr, pp = float(res[0]), float(res[1])
+        else:
+            pr = pp = math.nan
+        if _defined(xs, ys):
+            res = stats.spearmanr(xs, ys)
+            sr, sp = float(res[0]), float(res[1])
+        else:
+            sr = sp = math.nan
+    return Correlation(int(x.size), pr, pp, sr, sp)
 
 
 def correlate(x, y) -> Correlation:
-    """Pearson and Spearman of ``x`` vs ``y`` on the pairs where both are finite."""
+    """Pearson and Spearman of ``x`` vs ``y`` on the pairs where both are finite (``n`` counts them).
+
+    NaN (value and p-value) where fewer than :data:`MIN_PAIRS` pairs or a side without variance.
+    """
     x = np.asarray(x, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
     if x.shape != y.shape or x.ndim != 1:

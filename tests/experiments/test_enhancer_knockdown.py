@@ -222,10 +222,9 @@ def test_knockdown_follows_the_planted_distance_law(demo, tmp_path, local_ray):
     # the candidate table is exactly what multiplicativity reads, and it expands
     cand = job / kd.CANDIDATES_RELPATH
     frame = mx.load_candidates(cand)
-    from seqbench.experiments.enhancer_knockdown.stats import CANDIDATE_COLUMNS
+    from seqbench.inputs.crispri import CANDIDATE_COLUMNS
 
     assert list(pd.read_csv(cand, sep="\t").columns) == list(CANDIDATE_COLUMNS)
-    assert set(mx.REQUIRED_COLUMNS) <= set(CANDIDATE_COLUMNS)
     assert "strong" in set(frame["candidate_type"])
     raw = {**mx_demo.demo_spec(demo.root), "inputs": {"candidates": str(cand)}}
     spec = parse_spec(raw, origin="t", base_dir=demo.root)

@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from seqbench.experiments.promoter_mpra.stats import construct_means, core_effects, directionality, reduce_promoter_mpra
+from seqbench.experiment import construct_means
+from seqbench.experiments.promoter_mpra.stats import core_effects, directionality, reduce_promoter_mpra
 
 
 def _preds(values: dict[int, list[float]]) -> pd.DataFrame:
@@ -17,8 +18,10 @@ def _preds(values: dict[int, list[float]]) -> pd.DataFrame:
 
 
 def test_construct_means_natural_scale():
-    means = construct_means(_preds({0: [1.0, 3.0], 1: [0.0, 8.0]}), ["cage"])
+    design = pd.DataFrame({"construct_id": [1, 0], "kind": ["b", "a"]})  # joined by key, not by position
+    means = construct_means(_preds({0: [1.0, 3.0], 1: [0.0, 8.0]}), design, ["cage"])
     assert means["cage"].tolist() == [2.0, 4.0]  # mean first, log after
+    assert means["kind"].tolist() == ["a", "b"]
 
 
 def test_core_effects_fold_changes_and_mann_whitney():

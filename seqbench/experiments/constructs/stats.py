@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from seqbench.files import atomic_write
+from seqbench.report.tables import write_frames
 
 SUMMARY_KEYS: tuple[str, ...] = (
     "readout",
@@ -88,16 +88,10 @@ def reduce_constructs(
     return ConstructResults(constructs=out, groups=groups, readout=readout)
 
 
-def _tsv(frame: pd.DataFrame, path: Path) -> Path:
-    return atomic_write(path, lambda tmp: frame.to_csv(tmp, sep="\t", index=False, float_format="%.10g"))
-
-
 def write_tables(results: ConstructResults, out_dir: Path) -> list[Path]:
     """``constructs.tsv`` (one row per construct) and ``by_<label>.tsv`` per label grouping."""
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    written = [_tsv(results.constructs, out_dir / "constructs.tsv")]
+    frames = {"constructs": results.constructs}
     for g, table in results.groups.items():
         safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in g)
-        written.append(_tsv(table, out_dir / f"by_{safe}.tsv"))
-    return written
+        frames[f"by_{safe}"] = table
+    return write_frames(frames, out_dir, parquet=False, tsv=True, float_format="%.10g")

@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from seqbench.experiment import Design, MapFn, sequential_map
+from seqbench.experiment import Design, MapFn, construct_means, sequential_map
 from seqbench.inputs import crispri
 from seqbench.inputs.tables import InputError
 from seqbench.keys import Key
@@ -242,11 +242,11 @@ def expand(spec, genome, geometry: Geometry) -> Design:
     return Design(table=table, build=builder)
 
 
-def construct_means(predictions: pd.DataFrame, design: pd.DataFrame, readout: str = READOUT) -> pd.DataFrame:
-    """Mean over members (natural scale) of the readout per construct, joined to the design labels."""
-    means = predictions.groupby("construct_id", sort=True)[readout].mean().rename("value")
-    d = design.set_index("construct_id").loc[means.index, ["window", "pair", "modification", "replicate"]]
-    out = d.assign(value=means.to_numpy(dtype=np.float64)).reset_index()
+def readout_means(predictions: pd.DataFrame, design: pd.DataFrame, readout: str = READOUT) -> pd.DataFrame:
+    """``construct_id, window, pair, modification, replicate, value``: the readout's mean over members
+    (natural scale) per construct (:func:`seqbench.experiment.construct_means`)."""
+    labels = ["window", "pair", "modification", "replicate"]
+    out = construct_means(predictions, design, [readout], labels=labels).rename(columns={readout: "value"})
     out["modification"] = out["modification"].astype(str)
     return out
 
@@ -256,7 +256,7 @@ def reduce(predictions: pd.DataFrame, design: pd.DataFrame, spec, map_fn: MapFn 
     from seqbench.experiments.enhancer_knockdown.stats import CandidateRules, reduce_knockdown
 
     pairs = select_pairs(spec)
-    means = construct_means(predictions, design)
+    means = readout_means(predictions, design)
     rules = CandidateRules.from_inputs(spec.inputs, n_members=spec.ensemble.n_members)
     return reduce_knockdown(pairs, means, rules, effect_threshold=float(spec.inputs["effect_threshold_percent"]))
 

@@ -37,10 +37,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats as sps
 from sklearn.metrics import average_precision_score
 
-from seqbench.files import atomic_write
+from seqbench.inputs.crispri import CANDIDATE_COLUMNS
+from seqbench.report.tables import write_frames
+from seqbench.stats.common import correlate
 
 DISTANCE_EDGES = (0, 3_000, 12_500, 34_500, math.inf)
 DISTANCE_LABELS = ("0-3", "3-12.5", "12.5-34.5", "34.5-131")
@@ -81,20 +82,6 @@ SUMMARY_KEYS = (
     "n_recalibration_overlaps_excluded",
     "n_candidates",
     "n_test_locations",
-)
-CANDIDATE_COLUMNS = (
-    "ziga_key",
-    "chromosome",
-    "main_tss_start",
-    "main_tss_end",
-    "main_tss_bin",
-    "fix_enhancer_wide_start",
-    "fix_enhancer_wide_end",
-    "sequence_start",
-    "sequence_end",
-    "test_location",
-    "log2_fc_pred",
-    "candidate_type",
 )
 
 
@@ -139,22 +126,14 @@ def distance_bins(distance: pd.Series) -> pd.Series:
 # ------------------------------------------------------------------------------------- statistics
 
 
-def _corr(x: pd.Series, y: pd.Series) -> tuple[int, float, float]:
-    ok = x.notna() & y.notna()
-    x, y = x[ok].to_numpy(dtype=np.float64), y[ok].to_numpy(dtype=np.float64)
-    n = len(x)
-    if n < 3 or np.ptp(x) == 0 or np.ptp(y) == 0:
-        return n, math.nan, math.nan
-    return n, float(sps.pearsonr(x, y)[0]), float(sps.spearmanr(x, y)[0])
-
-
 def _by_dataset(effects: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
     out = [(ds, effects[effects["dataset"] == ds]) for ds in DATASETS]
     return [(ds, f) for ds, f in out if len(f)] + [("combined", effects)]
 
 
 def correlations(effects: pd.DataFrame) -> pd.DataFrame:
-    """Pearson / Spearman of predicted vs observed log2 FC: all, per distance quartile, Gasperini 1-20 kb."""
+    """Pearson / Spearman of predicted vs observed log2 FC: all, per distance quartile, Gasperini 1-20 kb
+    (:func:`seqbench.stats.common.correlate`: finite pairs, NaN below 3 or without variance)."""
     rows = []
     for ds, f in _by_dataset(effects):
         subsets: list[tuple[str, pd.DataFrame]] = [("all", f)]
@@ -164,16 +143,16 @@ def correlations(effects: pd.DataFrame) -> pd.DataFrame:
         if ds == "gasperini2019":
             subsets.append(("1-20kb", f[(f["distance"] > 1000) & (f["distance"] < 20_000)]))
         for name, sub in subsets:
-            n, r, rho = _corr(sub["log2_fc_pred"], sub["observed_log2fc"])
+            c = correlate(sub["log2_fc_pred"], sub["observed_log2fc"])
             rows.append(
                 {
                     "dataset": ds,
                     "subset": name,
-                    "n": n,
+                    "n": c.n,
                     "distance_min": int(sub["distance"].min()) if len(sub) else -1,
                     "distance_max": int(sub["distance"].max()) if len(sub) else -1,
-                    "pearson": r,
-                    "spearman": rho,
+                    "pearson": c.pearson_r,
+                    "spearman": c.spearman_r,
                 }
             )
     return pd.DataFrame(rows)
@@ -415,7 +394,7 @@ def classify_candidates(effects: pd.DataFrame, rules: CandidateRules) -> pd.Seri
 
 
 def select_candidates(effects: pd.DataFrame, rules: CandidateRules) -> pd.DataFrame:
-    """The candidate table for ``multiplicativity`` (columns :data:`CANDIDATE_COLUMNS`).
+    """The candidate table for ``multiplicativity`` (columns :data:`seqbench.inputs.crispri.CANDIDATE_COLUMNS`).
 
     Test locations: ``n = n_total // (promoters * enhancers * n_members)`` (at least 1): the
     ``top_strongest`` candidates by |log2_fc_pred|, then the first ``weak_locations`` weak ones in
@@ -515,7 +494,7 @@ class KnockdownResults:
         for label in DISTANCE_LABELS:
             s[f"auprc_abs_log2fc_{label}"] = val(self.auprc, "auprc_abs_log2fc", dataset="combined", distance_bin=label)
             s[f"random_baseline_{label}"] = val(self.auprc, "random_baseline", dataset="combined", distance_bin=label)
-        _, r, _ = _corr(e["log2_fc_pred"], e["log2_fc_pred_n"])
+        r = correlate(e["log2_fc_pred"], e["log2_fc_pred_n"]).pearson_r
         s["pearson_shuffle_vs_n"] = None if math.isnan(r) else r
         s["recalibration_slope"] = (
             None if math.isnan(self.recalibration.get("slope", math.nan)) else (self.recalibration["slope"])
@@ -556,18 +535,14 @@ def reduce_knockdown(
 
 def write_tables(results: KnockdownResults, out_dir: Path) -> list[Path]:
     """TSV tables under ``out_dir`` (``in_silico_candidate_locs.tsv`` is multiplicativity's input)."""
-    out_dir = Path(out_dir)
-    return [
-        _atomic_tsv(results.effects, out_dir / "knockdown_pairs.tsv"),
-        _atomic_tsv(results.correlations, out_dir / "knockdown_correlations.tsv"),
-        _atomic_tsv(results.medians, out_dir / "knockdown_median_effects.tsv"),
-        _atomic_tsv(results.genes, out_dir / "knockdown_gene_effects.tsv"),
-        _atomic_tsv(results.auprc, out_dir / "knockdown_auprc.tsv"),
-        _atomic_tsv(results.thresholds, out_dir / "knockdown_thresholds.tsv"),
-        _atomic_tsv(results.recalibration_auprc, out_dir / "knockdown_recalibration_auprc.tsv"),
-        _atomic_tsv(results.candidates[list(CANDIDATE_COLUMNS)], out_dir / "in_silico_candidate_locs.tsv"),
-    ]
-
-
-def _atomic_tsv(frame: pd.DataFrame, path: Path) -> Path:
-    return atomic_write(path, lambda tmp: frame.to_csv(tmp, sep="\t", index=False))
+    frames = {
+        "knockdown_pairs": results.effects,
+        "knockdown_correlations": results.correlations,
+        "knockdown_median_effects": results.medians,
+        "knockdown_gene_effects": results.genes,
+        "knockdown_auprc": results.auprc,
+        "knockdown_thresholds": results.thresholds,
+        "knockdown_recalibration_auprc": results.recalibration_auprc,
+        "in_silico_candidate_locs": results.candidates[list(CANDIDATE_COLUMNS)],
+    }
+    return write_frames(frames, out_dir, parquet=False, tsv=True)

@@ -52,7 +52,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from seqbench.experiment import Design, MapFn, sequential_map
+from seqbench.experiment import Design, MapFn, construct_means, sequential_map
 from seqbench.inputs import crispri
 from seqbench.inputs.tables import InputError
 from seqbench.keys import Key, SpecError
@@ -417,10 +417,7 @@ def design_table(pairs: list[ShiftPair], distances, others, shuffles: int) -> pd
 
 def construct_values(predictions: pd.DataFrame, design: pd.DataFrame, readout: str = READOUT) -> pd.DataFrame:
     """The design table with ``value``: the readout averaged over members (linear scale)."""
-    means = predictions.groupby("construct_id", sort=True)[readout].mean()
-    out = design.set_index("construct_id").loc[means.index].reset_index()
-    out["value"] = means.to_numpy(dtype=np.float64)
-    return out
+    return construct_means(predictions, design, [readout]).rename(columns={readout: "value"})
 
 
 def pair_table(shift: pd.DataFrame, other: pd.DataFrame) -> pd.DataFrame:

@@ -48,7 +48,6 @@ See ``docs/experiments/enhancer-shift.md`` for the meaning of each key.
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,8 +56,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from seqbench.files import atomic_write as _atomic_write
+from seqbench.report.tables import write_frames, write_json
 from seqbench.sequence.shuffles import RawStream
+from seqbench.stats.common import MIN_PAIRS, correlate
 
 __all__ = [
     "SUMMARY_KEYS",
@@ -226,13 +226,14 @@ def bootstrap_delta_pearson(
     Rows come from the raw output of PCG64 seeded with ``seed`` (:class:`seqbench.sequence.shuffles.RawStream`,
     stable across NumPy versions): row ``floor(u * m)`` for ``u`` the top 53 bits of a raw word over 2**53;
     ``block`` resamples at a time (the result does not depend on ``block``).  Returns float64 ``[n]``
-    (NaN for a resample without variance).
+    (NaN for a resample without variance, and all NaN for fewer than
+    :data:`~seqbench.stats.common.MIN_PAIRS` rows, as :func:`~seqbench.stats.common.correlate`).
     """
     a, b, y = (np.asarray(v, dtype=np.float64) for v in (a, b, y))
     m = a.size
     if not (b.size == m and y.size == m):
         raise ValueError(f"bootstrap: a, b and y must have the same length, got {a.size}, {b.size}, {y.size}")
-    if m < 2:
+    if m < MIN_PAIRS:
         return np.full(n, np.nan)
     rng = RawStream(seed)
     out = np.empty(n, dtype=np.float64)
@@ -264,12 +265,6 @@ def _log_valid(*cols: np.ndarray) -> np.ndarray:
     for c in cols:
         ok &= np.isfinite(c) & (c > 0)
     return ok
-
-
-def _pearson(x: np.ndarray, y: np.ndarray) -> float:
-    if x.size < 2 or np.std(x) == 0 or np.std(y) == 0:
-        return math.nan
-    return float(np.corrcoef(x, y)[0, 1])
 
 
 def pair_summary(effects: pd.DataFrame, best: pd.DataFrame, pairs: pd.DataFrame, compare_distance: int) -> pd.DataFrame:
@@ -376,19 +371,13 @@ def reduce_enhancer_shift(
     st["median_observed_percent"] = float(np.nanmedian(obs)) if obs.size else math.nan
     st["median_profile_is_decreasing"] = bool(len(profile) > 1 and (np.diff(profile["median"].to_numpy()) < 0).all())
 
-    from scipy.stats import spearmanr
-
-    ok = np.isfinite(native) & np.isfinite(obs)
-    if ok.sum() >= 3 and np.std(native[ok]) > 0 and np.std(obs[ok]) > 0:
-        rho, p = spearmanr(native[ok], obs[ok])
-        st["spearman_native_observed"], st["spearman_native_observed_p"] = float(rho), float(p)
-    else:
-        st["spearman_native_observed"] = st["spearman_native_observed_p"] = math.nan
+    c = correlate(native, obs)
+    st["spearman_native_observed"], st["spearman_native_observed_p"] = c.spearman_r, c.spearman_p
 
     ok = _log_valid(native, obs, scmp)
     ln, lo, ls = np.log10(native[ok]), np.log10(obs[ok]), np.log10(scmp[ok])
-    st["pearson_log_native_observed"] = _pearson(ln, lo)
-    st["pearson_log_shifted_observed"] = _pearson(ls, lo)
+    st["pearson_log_native_observed"] = correlate(ln, lo).pearson_r
+    st["pearson_log_shifted_observed"] = correlate(ls, lo).pearson_r
     st["delta_r"] = st["pearson_log_shifted_observed"] - st["pearson_log_native_observed"]
     boot = bootstrap_delta_pearson(ls, ln, lo, n_bootstrap, bootstrap_seed)
     fin = boot[np.isfinite(boot)]
@@ -454,18 +443,8 @@ def write_tables(results: EnhancerShiftResults, out_dir: Path) -> list[Path]:
     Each file goes to a hidden temporary name and is moved into place (:func:`os.replace`).
     Returns the paths written, in a fixed order.
     """
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    written: list[Path] = []
-    for stem, (attr, csv) in TABLE_FILES.items():
-        table: pd.DataFrame = getattr(results, attr).reset_index(drop=True)
-        written.append(_atomic_write(out_dir / f"{stem}.parquet", lambda p, t=table: t.to_parquet(p, index=False)))
-        if csv:
-            written.append(_atomic_write(out_dir / f"{stem}.csv", lambda p, t=table: t.to_csv(p, index=False)))
-    boot = pd.DataFrame({"delta_r": results.bootstrap})
-    written.append(
-        _atomic_write(out_dir / "enhancer_shift_bootstrap.parquet", lambda p: boot.to_parquet(p, index=False))
-    )
-    text = json.dumps(results.summary(), indent=2) + "\n"
-    written.append(_atomic_write(out_dir / SUMMARY_FILE, lambda p: p.write_text(text)))
+    frames = {stem: getattr(results, attr).reset_index(drop=True) for stem, (attr, _) in TABLE_FILES.items()}
+    frames["enhancer_shift_bootstrap"] = pd.DataFrame({"delta_r": results.bootstrap})
+    written = write_frames(frames, out_dir, csv=[stem for stem, (_, csv) in TABLE_FILES.items() if csv])
+    written.append(write_json(Path(out_dir) / SUMMARY_FILE, results.summary()))
     return written

@@ -28,7 +28,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from seqbench.experiment import Design, MapFn, sequential_map
+from seqbench.experiment import Design, MapFn, construct_means, sequential_map
+from seqbench.inputs.crispri import CANDIDATE_INT_COLUMNS, CANDIDATE_REQUIRED
 from seqbench.inputs.tables import InputError, read_table, require_int_column
 from seqbench.keys import Key
 from seqbench.models.base import Geometry
@@ -53,17 +54,6 @@ PATH_INPUTS = {"candidates"}
 FROM_JOB = {"enhancer-knockdown": {"candidates": "tables/in_silico_candidate_locs.tsv"}}
 DEFAULT_TRACKS: dict[str, Any] = {"cage": {"assay": "CAGE", "cell_type": "K562"}}
 READOUT = "cage"
-
-_INT_COLUMNS = (
-    "main_tss_start",
-    "main_tss_end",
-    "main_tss_bin",
-    "fix_enhancer_wide_start",
-    "fix_enhancer_wide_end",
-    "sequence_start",
-    "sequence_end",
-)
-REQUIRED_COLUMNS = ("ziga_key", "chromosome", *_INT_COLUMNS, "test_location")
 
 
 @dataclass(frozen=True)
@@ -118,9 +108,10 @@ def _eid(e: _Element) -> str:
 
 
 def load_candidates(path: Path) -> pd.DataFrame:
-    """The candidate table, checked: columns, integer coordinates, widths, one boolean flag."""
-    frame = read_table(path, REQUIRED_COLUMNS, what="multiplicativity candidate table")
-    for col in _INT_COLUMNS:
+    """The candidate table (layout: :data:`seqbench.inputs.crispri.CANDIDATE_COLUMNS`), checked: the
+    required columns, integer coordinates, widths, one boolean flag."""
+    frame = read_table(path, CANDIDATE_REQUIRED, what="multiplicativity candidate table")
+    for col in CANDIDATE_INT_COLUMNS:
         require_int_column(frame, col, path)
         frame[col] = frame[col].astype(np.int64)
     flags = frame["test_location"].astype(str).str.strip().str.lower()
@@ -264,10 +255,10 @@ def knockdown_effects(spec) -> pd.Series | None:
 
 def combinations(predictions: pd.DataFrame, design: pd.DataFrame, readout: str = READOUT) -> pd.DataFrame:
     """``y = log2(mean over members of the readout + 1)`` per (location, promoter, enhancer)."""
-    means = predictions.groupby("construct_id", sort=True)[readout].mean()
-    combos = design.set_index("construct_id").loc[means.index, ["location_key", "promoter_id", "enhancer_id"]]
-    combos = combos.astype(str).reset_index()
-    combos["y"] = np.log2(means.to_numpy(dtype=np.float64) + 1.0)
+    labels = ["location_key", "promoter_id", "enhancer_id"]
+    means = construct_means(predictions, design, [readout], labels=labels)
+    combos = means[["construct_id", *labels]].astype(dict.fromkeys(labels, str))
+    combos["y"] = np.log2(means[readout].to_numpy(dtype=np.float64) + 1.0)
     return combos
 
 

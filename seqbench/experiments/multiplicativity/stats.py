@@ -76,7 +76,6 @@ Floats are Python floats; NaN is reported as ``None`` (JSON ``null``), so the di
 from __future__ import annotations
 
 import contextlib
-import json
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -86,7 +85,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from seqbench.files import atomic_write as _atomic_write
+from seqbench.report.tables import write_frames, write_json
+from seqbench.stats.common import MIN_PAIRS, correlate
 from seqbench.stats.indicator_ols import IndicatorOLSResult, fit_cell_means, fit_indicator_ols
 
 __all__ = [
@@ -358,8 +358,9 @@ def median_off_diagonal(matrix: pd.DataFrame) -> float:
 
 
 def _corr_columns(wide: pd.DataFrame, name: str) -> pd.DataFrame:
-    """Pearson correlation between the columns of ``wide`` (pairwise complete, >= 3 rows)."""
-    corr = wide.astype(np.float64).corr(method="pearson", min_periods=3)
+    """Pearson correlation between the columns of ``wide`` (pairwise complete; NaN below
+    :data:`~seqbench.stats.common.MIN_PAIRS` rows or without variance: the rule of ``correlate``)."""
+    corr = wide.astype(np.float64).corr(method="pearson", min_periods=MIN_PAIRS)
     corr.index.name = name
     corr.columns.name = name
     return corr
@@ -409,12 +410,6 @@ def _validate_ko(ko: pd.Series | None) -> pd.Series | None:
         dup = out.index[out.index.duplicated()][0]
         raise ValueError(f"ko: enhancer_id {dup!r} appears more than once; give one log2_fc_pred per enhancer")
     return out[np.isfinite(out.to_numpy())]
-
-
-def _pearson(a: np.ndarray, b: np.ndarray) -> float:
-    if a.size < 3 or np.ptp(a) == 0 or np.ptp(b) == 0:
-        return math.nan
-    return float(np.corrcoef(a, b)[0, 1])
 
 
 def _group_frames(data: pd.DataFrame, column: str) -> list[pd.DataFrame]:
@@ -504,7 +499,7 @@ def _reduce_rest(
             n_ko.append(0)
             continue
         shared = enh.index.intersection(ko_values.index)
-        corr_ko.append(_pearson(enh.loc[shared].to_numpy(), ko_values.loc[shared].to_numpy()))
+        corr_ko.append(correlate(enh.loc[shared].to_numpy(), ko_values.loc[shared].to_numpy()).pearson_r)
         n_ko.append(int(shared.size))
     per_background["corr_with_ko"] = corr_ko
     per_background["n_ko"] = np.asarray(n_ko, dtype=np.int64)
@@ -599,19 +594,15 @@ def write_tables(results: MultiplicativityResults, out_dir: Path) -> list[Path]:
     first column (named ``location_key`` or ``promoter_id``).  ``fitted`` is written without its
     index (its key columns identify rows).  Returns the paths written, in a fixed order.
     """
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    written: list[Path] = []
-    for stem, (attr, csv) in TABLE_FILES.items():
+    frames: dict[str, pd.DataFrame] = {}
+    for stem, (attr, _csv) in TABLE_FILES.items():
         table: pd.DataFrame = getattr(results, attr)
         if attr.startswith(("enhancer_coef", "promoter_coef", "enhancer_residual")):
             table = table.reset_index()
             table.columns = [str(c) for c in table.columns]
         else:
             table = table.reset_index(drop=True)
-        written.append(_atomic_write(out_dir / f"{stem}.parquet", lambda p, t=table: t.to_parquet(p, index=False)))
-        if csv:
-            written.append(_atomic_write(out_dir / f"{stem}.csv", lambda p, t=table: t.to_csv(p, index=False)))
-    text = json.dumps(results.summary(), indent=2, sort_keys=False) + "\n"
-    written.append(_atomic_write(out_dir / SUMMARY_FILE, lambda p: p.write_text(text)))
+        frames[stem] = table
+    written = write_frames(frames, out_dir, csv=[stem for stem, (_, csv) in TABLE_FILES.items() if csv])
+    written.append(write_json(Path(out_dir) / SUMMARY_FILE, results.summary()))
     return written

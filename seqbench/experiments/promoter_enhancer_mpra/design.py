@@ -40,7 +40,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from seqbench.experiment import Design, MapFn, sequential_map
+from seqbench.experiment import Design, MapFn, construct_means, sequential_map
 from seqbench.inputs.plasmids import parse_genbank, parse_landing_pad
 from seqbench.inputs.tables import InputError, read_table
 from seqbench.keys import Key
@@ -343,13 +343,9 @@ def expand(spec, genome, geometry: Geometry) -> Design:
 def pair_predictions(predictions: pd.DataFrame, design: pd.DataFrame) -> pd.DataFrame:
     """The design rows with ``pred`` (and ``dnase``): each track's mean over the members, natural scale."""
     cols = [c for c in (READOUT, "dnase") if c in predictions.columns]
-    means = predictions.groupby("construct_id", sort=True)[cols].mean()
-    pairs = design.set_index("construct_id").loc[means.index].reset_index()
+    pairs = construct_means(predictions, design, cols).rename(columns={READOUT: "pred"})
     pairs["promoter"] = pairs["promoter"].astype(str)
     pairs["enhancer"] = pairs["enhancer"].astype(str)
-    pairs["pred"] = means[READOUT].to_numpy(dtype=np.float64)
-    if "dnase" in cols:
-        pairs["dnase"] = means["dnase"].to_numpy(dtype=np.float64)
     return pairs
 
 

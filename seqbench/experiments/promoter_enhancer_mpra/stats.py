@@ -83,7 +83,6 @@ Floats are Python floats; NaN is reported as ``None`` (strict JSON).
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -93,7 +92,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from seqbench.files import atomic_write as _atomic_write
+from seqbench.report.tables import write_frames, write_json
 from seqbench.stats.common import correlate
 from seqbench.stats.glm import GLMResult, fit_glm, indicator_design, variance_explained
 
@@ -535,14 +534,7 @@ SUMMARY_FILE = "promoter_enhancer_mpra_summary.json"
 
 def write_tables(results: PromoterEnhancerResults, out_dir: Path) -> list[Path]:
     """Write every table as Parquet (the small ones also as CSV) and the summary as JSON, atomically."""
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    written: list[Path] = []
-    for stem, (attr, csv) in TABLE_FILES.items():
-        table: pd.DataFrame = getattr(results, attr).reset_index(drop=True)
-        written.append(_atomic_write(out_dir / f"{stem}.parquet", lambda p, t=table: t.to_parquet(p, index=False)))
-        if csv:
-            written.append(_atomic_write(out_dir / f"{stem}.csv", lambda p, t=table: t.to_csv(p, index=False)))
-    text = json.dumps(results.summary(), indent=2) + "\n"
-    written.append(_atomic_write(out_dir / SUMMARY_FILE, lambda p: p.write_text(text)))
+    frames = {stem: getattr(results, attr).reset_index(drop=True) for stem, (attr, _) in TABLE_FILES.items()}
+    written = write_frames(frames, out_dir, csv=[stem for stem, (_, csv) in TABLE_FILES.items() if csv])
+    written.append(write_json(Path(out_dir) / SUMMARY_FILE, results.summary()))
     return written

@@ -21,7 +21,6 @@ and the measured tables (``Oligo_index``, ``mean_exp`` linear, set columns).
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,16 +29,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from seqbench.files import atomic_write as _atomic
+from seqbench.experiment import construct_means
+from seqbench.report.tables import write_frames, write_json
 from seqbench.stats.common import correlate, fdr_bh, pearson_log
 
 KEY_COLUMNS = ("construct_id", "member", "landmark_bin")
 CORE_ELEMENTS = ("BREu", "TATA", "BREd", "Int", "MTE", "DPE")
-
-
-def construct_means(predictions: pd.DataFrame, tracks: list[str]) -> pd.DataFrame:
-    """Mean over members per construct (natural scale): ``construct_id`` + one column per track."""
-    return predictions.groupby("construct_id", sort=True)[list(tracks)].mean().astype(np.float64).reset_index()
 
 
 def _group(name: str) -> str:
@@ -261,7 +256,7 @@ def reduce_promoter_mpra(
     tracks = list(tracks or [readout])
     if readout not in tracks:
         tracks.insert(0, readout)
-    means = construct_means(predictions, tracks).merge(design, on="construct_id", how="inner")
+    means = construct_means(predictions, design, tracks)
     oligo_pred = means[means["kind"] == "oligo"][["oligo_index", "insert_type", *tracks]].reset_index(drop=True)
     endogenous = pd.concat(
         [native[["Oligo_index", "mean_exp"]], pic[["Oligo_index", "mean_exp"]]], ignore_index=True
@@ -356,14 +351,6 @@ TABLE_FILES = (
 
 def write_tables(results: PromoterMpraResults, out_dir: Path) -> list[Path]:
     """Each table as ``promoter_mpra_<name>.csv`` (and ``.parquet``), plus the summary JSON."""
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    written = []
-    for name in TABLE_FILES:
-        table: pd.DataFrame = getattr(results, name)
-        stem = out_dir / f"promoter_mpra_{name}"
-        written.append(_atomic(stem.with_suffix(".parquet"), lambda p, t=table: t.to_parquet(p, index=False)))
-        written.append(_atomic(stem.with_suffix(".csv"), lambda p, t=table: t.to_csv(p, index=False)))
-    text = json.dumps(results.summary(), indent=2) + "\n"
-    written.append(_atomic(out_dir / "promoter_mpra_summary.json", lambda p: p.write_text(text)))
+    written = write_frames({f"promoter_mpra_{name}": getattr(results, name) for name in TABLE_FILES}, out_dir, csv=True)
+    written.append(write_json(Path(out_dir) / "promoter_mpra_summary.json", results.summary()))
     return written

@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from seqbench.experiment import Design, MapFn, sequential_map
+from seqbench.experiment import Design, MapFn, construct_means, sequential_map
 from seqbench.inputs.tables import InputError
 from seqbench.keys import Key
 from seqbench.models.base import Geometry, TrackError
@@ -408,8 +408,8 @@ def variant_effects(predictions: pd.DataFrame, design: pd.DataFrame) -> pd.DataF
     """
     labels = label_map(predictions.columns)
     cols = sorted({c for v in labels.values() for c in v})
-    means = predictions.groupby("construct_id", sort=True)[cols].mean()
-    table = design.set_index("construct_id").loc[means.index].reset_index()
+    means = construct_means(predictions, design, cols)
+    table = means.drop(columns=cols)
     out = []
     for assay in (a.lower() for a in ASSAYS):
         pred = np.full(len(table), np.nan)
@@ -422,7 +422,7 @@ def variant_effects(predictions: pd.DataFrame, design: pd.DataFrame) -> pd.DataF
                     f" (expected labels {assay}:{descriptor}:<index>)"
                 )
             rows = (table["descriptor"] == descriptor).to_numpy()
-            pred[rows] = means.loc[table.loc[rows, "construct_id"], use].to_numpy(np.float64).mean(axis=1)
+            pred[rows] = means.loc[rows, use].to_numpy(np.float64).mean(axis=1)
             n_tracks[rows] = len(use)
         t = table.assign(pred=pred, n_tracks=n_tracks)
         keys = ["locus", "chromosome", "pos"]

@@ -70,9 +70,7 @@ Floats are Python floats; NaN is reported as ``None`` (JSON ``null``).
 
 from __future__ import annotations
 
-import json
 import math
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -80,7 +78,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from seqbench.files import atomic_write as _atomic_write
+from seqbench.report.tables import write_frames, write_json
+from seqbench.stats.common import correlate
 
 __all__ = [
     "ASSAYS",
@@ -159,25 +158,9 @@ SUMMARY_FILE = "saturation_mutagenesis_summary.json"
 
 
 def correlations(x: np.ndarray, y: np.ndarray) -> dict[str, float]:
-    """Pearson r, its two-sided p, Spearman rho and its p of ``x`` vs ``y`` (NaN if undefined).
-
-    Undefined: fewer than 3 finite pairs, or a constant column.
-    """
-    from scipy import stats
-
-    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
-    ok = np.isfinite(x) & np.isfinite(y)
-    x, y = x[ok], y[ok]
-    nan = {"n": int(x.size), "pearson_r": math.nan, "pearson_p": math.nan, "spearman_r": math.nan,
-           "spearman_p": math.nan}
-    if x.size < 3 or np.ptp(x) == 0 or np.ptp(y) == 0:
-        return nan
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        pr = stats.pearsonr(x, y)
-        sr = stats.spearmanr(x, y)
-    return {"n": int(x.size), "pearson_r": float(pr.statistic), "pearson_p": float(pr.pvalue),
-            "spearman_r": float(sr.statistic), "spearman_p": float(sr.pvalue)}
+    """``n``, Pearson r, its two-sided p, Spearman rho and its p of ``x`` vs ``y``: the columns of
+    :func:`seqbench.stats.common.correlate` (finite pairs; NaN below 3 of them or without variance)."""
+    return correlate(np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)).as_dict()
 
 
 def ols_slope(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
@@ -356,13 +339,6 @@ def reduce_saturation(
 
 def write_tables(results: SaturationResults, out_dir: Path) -> list[Path]:
     """Write each table as Parquet and CSV, and the summary as JSON (atomically); return the paths."""
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    written = []
-    for stem, attr in TABLE_FILES.items():
-        t: pd.DataFrame = getattr(results, attr)
-        written.append(_atomic_write(out_dir / f"{stem}.parquet", lambda p, t=t: t.to_parquet(p, index=False)))
-        written.append(_atomic_write(out_dir / f"{stem}.csv", lambda p, t=t: t.to_csv(p, index=False)))
-    text = json.dumps(results.summary(), indent=2) + "\n"
-    written.append(_atomic_write(out_dir / SUMMARY_FILE, lambda p: p.write_text(text)))
+    written = write_frames({stem: getattr(results, attr) for stem, attr in TABLE_FILES.items()}, out_dir, csv=True)
+    written.append(write_json(Path(out_dir) / SUMMARY_FILE, results.summary()))
     return written
