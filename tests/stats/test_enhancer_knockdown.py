@@ -139,14 +139,6 @@ def test_gasperini_1_20kb_correlation_in_summary():
     assert list(s) == list(st.SUMMARY_KEYS)
 
 
-def test_summary_keys_are_documented():
-    from pathlib import Path
-
-    doc = (Path(__file__).resolve().parents[2] / "docs" / "experiments" / "enhancer-knockdown.md").read_text()
-    missing = [k for k in st.SUMMARY_KEYS if f"`{k}`" not in doc]
-    assert not missing, f"summary keys missing from docs/experiments/enhancer-knockdown.md: {missing}"
-
-
 def _overlap_table():
     # TSS A (chr1:1000): validated v1 [10_000, 12_000), v2 [30_000, 32_000); TSS B (chr1:5000): validated w [0, 2_000)
     return pd.DataFrame(
