@@ -285,6 +285,7 @@ def _cli(args: list[str], cache_dir: Path, cwd: Path) -> subprocess.CompletedPro
 # ---------------------------------------------------------------- 1. a replica SIGKILLed
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="finds the replica process through /proc")
 def test_replica_killed_mid_job_completes(cache_dir, tmp_path, local_ray, reference):
     from seqbench.runtime.submit import submit
@@ -309,6 +310,7 @@ def test_replica_killed_mid_job_completes(cache_dir, tmp_path, local_ray, refere
 # ---------------------------------------------------------------- 4. a part write fails
 
 
+@pytest.mark.slow
 def test_part_write_failure_fails_job_then_resume_completes(cache_dir, tmp_path, local_ray, reference, monkeypatch):
     """The disk fills up while shard 5's part is written: half a file lands in parts/_tmp, then ENOSPC."""
     from seqbench.runtime.jobdir import JobDirError
@@ -344,6 +346,7 @@ def test_part_write_failure_fails_job_then_resume_completes(cache_dir, tmp_path,
 # ---------------------------------------------------------------- 5. a construct that cannot be built
 
 
+@pytest.mark.slow
 def test_bad_construct_fails_job_naming_shard_and_construct(cache_dir, tmp_path, local_ray, reference, monkeypatch):
     """Construct 13 (shard 6 of 12) cannot be built: found only when its shard is materialized.
 

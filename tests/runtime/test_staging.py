@@ -98,6 +98,7 @@ class _TarballServer:
         self.httpd.shutdown()
 
 
+@pytest.mark.slow
 @pytest.mark.ray
 def test_a_tfhub_url_is_downloaded_once_for_all_replicas_and_the_genome_read_locally(cache_dir, tmp_path):
     import ray

@@ -97,6 +97,7 @@ def _rows(job: Path) -> pd.DataFrame:
     return rows.sort_values(["construct_id", "member"]).reset_index(drop=True)
 
 
+@pytest.mark.slow
 def test_rows_identical_across_replicas_and_shards(cache_dir, tmp_path, local_ray):
     from seqbench.runtime.submit import submit
 
@@ -125,6 +126,7 @@ def test_rows_identical_across_replicas_and_shards(cache_dir, tmp_path, local_ra
     assert np.isfinite(ra["cage"]).all()
 
 
+@pytest.mark.slow
 def test_unfinished_job_continues_with_only_missing_shards(cache_dir, tmp_path, local_ray):
     from seqbench.runtime.jobdir import JobDir, JobDirError
     from seqbench.runtime.submit import submit
