@@ -23,7 +23,14 @@ import pyarrow as pa
 
 from seqbench.models.base import Geometry
 from seqbench.sequence.constructs import Construct, ConstructError, SourceReader, materialize
-from seqbench.sequence.ensemble import Ensemble, check_members, member_codes, member_landmarks, window_bins
+from seqbench.sequence.ensemble import (
+    Ensemble,
+    check_members,
+    member_codes,
+    member_landmarks,
+    valid_positions,
+    window_bins,
+)
 
 
 @dataclass
@@ -114,6 +121,7 @@ def materialize_shard(
             return inner(chrom, start, end)
 
         read = counted
+    span = valid_positions(ensemble, geometry)  # landmark positions every member reads inside the output
     windows = np.empty((len(constructs), width), dtype=np.uint8)
     landmarks = np.empty(len(constructs), dtype=np.int64)
     for i, c in enumerate(constructs):
@@ -123,7 +131,9 @@ def materialize_shard(
             )
             # a landmark whose readout bins leave the output for some member (an experiment's own
             # window can put it anywhere): refused, never predicted as 0 and averaged in
-            check_members(int(landmarks[i]) + ensemble.min_shift, ensemble, geometry)
+            pos = int(landmarks[i]) + ensemble.min_shift
+            if span is None or not span[0] <= pos <= span[1]:
+                check_members(pos, ensemble, geometry)  # raises, naming the members off the output
         except (ConstructError, ValueError) as exc:
             raise ShardError(f"shard {shard}, construct {construct_ids[i]} ({c.key}): {exc}") from exc
     return MaterializedShard(shard, np.asarray(construct_ids, dtype=np.int64), windows, landmarks, ambiguous[0])

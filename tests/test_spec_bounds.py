@@ -369,3 +369,24 @@ def test_planning_refuses_a_shift_off_the_planted_models_output(cache_dir):
     with pytest.raises(SpecError) as err:
         plan_job(parse_spec(raw, origin="t.toml", base_dir=layout.root))
     assert str(err.value).startswith("t.toml: ensemble.shifts = [-100000, 0]: shift -100000 moves the landmark's bins")
+
+
+@pytest.mark.parametrize(
+    ("geometry", "ensemble"),
+    [
+        (Geometry(1024, 128, 256, 4), Ensemble(shifts=(-5, 0, 5), strands=("+", "-"), bin_window=(-1, 1))),
+        (Geometry(1000, 10, 100, 80), Ensemble(shifts=(-43, 0, 43), strands=("+",), bin_window=(-2, 2))),
+        (Geometry(1000, 10, 100, 80), Ensemble(shifts=(0, 32, 64), strands=("-",), bin_window=(0, 0))),
+        (Geometry(64, 8, 0, 8), Ensemble(shifts=(-30, 30), strands=("+", "-"), bin_window=(-3, 3))),
+    ],
+)
+def test_valid_positions_is_the_brute_force_set(geometry, ensemble):
+    """The cached range a shard checks against equals, position by position, the members check."""
+    from seqbench.sequence.ensemble import valid_positions
+
+    valid = [p for p in range(geometry.sequence_length) if not members_off_output(p, ensemble, geometry)]
+    span = valid_positions(ensemble, geometry)
+    if not valid:
+        assert span is None
+    else:
+        assert span == (valid[0], valid[-1]) and valid == list(range(valid[0], valid[-1] + 1))

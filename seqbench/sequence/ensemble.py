@@ -12,6 +12,7 @@ landmark sits at input position ``p = landmark − (s − min_shift)`` on the + 
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -142,6 +143,40 @@ def members_off_output(position: int, ensemble: Ensemble, geometry: Geometry) ->
     bins = member_landmarks(int(position) - ensemble.min_shift, ensemble, geometry)[1]
     _, valid = window_bins(bins, ensemble, geometry.n_bins)
     return [int(m) for m in np.flatnonzero(~valid.astype(bool).all(axis=-1))]
+
+
+@functools.lru_cache(maxsize=64)
+def valid_positions(ensemble: Ensemble, geometry: Geometry) -> tuple[int, int] | None:
+    """The landmark input positions (at shift 0) for which every member reads inside the output, as an
+    inclusive range ``(lo, hi)``, or ``None`` when there is none.
+
+    For one member the valid positions form an interval (its bins move monotonically with the
+    position, on either strand), so for all members they do too: found by bisection from the window
+    centre with :func:`members_off_output`, so that it agrees with it exactly.  Cached: a shard checks
+    each landmark with two comparisons instead of recomputing every member's bins.
+    """
+    L = geometry.sequence_length
+    centre = L // 2
+    if members_off_output(centre, ensemble, geometry):
+        return None
+
+    def ok(p: int) -> bool:
+        return not members_off_output(p, ensemble, geometry)
+
+    lo, hi = 0, centre  # smallest valid position in [0, centre]: ok(hi) holds
+    if ok(lo):
+        hi = lo
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (lo, mid) if ok(mid) else (mid, hi)
+    first = hi
+    lo, hi = centre, L - 1  # largest valid position in [centre, L - 1]: ok(lo) holds
+    if ok(hi):
+        lo = hi
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (mid, hi) if ok(mid) else (lo, mid)
+    return first, lo
 
 
 def check_members(position: int, ensemble: Ensemble, geometry: Geometry) -> None:
