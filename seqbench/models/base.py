@@ -22,17 +22,42 @@ import pandas as pd
 
 @dataclass(frozen=True)
 class Geometry:
-    """Input/output geometry of a binned sequence model.
+    """Input/output geometry of a sequence model.
 
     ``sequence_length`` bp in; ``n_bins`` output bins of ``bin_size`` bp; the first output bin
     starts ``offset`` bp into the input.  Position ``p`` of the input (0-based) falls in output
-    bin ``(p - offset) // bin_size`` when ``0 <= p - offset < n_bins * bin_size``.
+    bin ``(p - offset) // bin_size`` when ``0 <= p - offset < n_bins * bin_size``.  The predicted
+    span need not be centred (``offset`` may be 0, or leave more input on one side).
+
+    ``anchor``: the input position (0-based, on the member's own strand) where a construct's landmark
+    sits at shift 0; ``None`` is the centre ``L // 2`` (Enformer: 196,608, the first base of bin 448).
+    A model with an anchor (Xpresso: the TSS at 7,000) reads every input in the construct's own
+    orientation (see :mod:`seqbench.sequence.ensemble`).
+
+    A *scalar* model (one value per input, Xpresso) is one bin spanning the whole input:
+    ``bin_size = sequence_length``, ``offset = 0``, ``n_bins = 1``; see :meth:`scalar_of`.
     """
 
     sequence_length: int
     bin_size: int
     offset: int
     n_bins: int
+    anchor: int | None = None
+
+    @classmethod
+    def scalar_of(cls, sequence_length: int, anchor: int | None = None) -> Geometry:
+        """The geometry of a model that returns one value per input of ``sequence_length`` bp."""
+        return cls(sequence_length, sequence_length, 0, 1, anchor)
+
+    @property
+    def scalar(self) -> bool:
+        """One value per input (no bins to read around the landmark)."""
+        return self.n_bins == 1 and self.offset == 0 and self.bin_size == self.sequence_length
+
+    @property
+    def landmark_position(self) -> int:
+        """Input position of a construct's landmark at shift 0 (``anchor``, else ``L // 2``)."""
+        return self.sequence_length // 2 if self.anchor is None else self.anchor
 
     def bin_of(self, position: int | np.ndarray) -> int | np.ndarray:
         """Output bin of an input position (0-based); may fall outside ``0..n_bins-1``."""
@@ -42,23 +67,42 @@ class Geometry:
             else (position - self.offset) // self.bin_size
         )
 
-    def mirror_bin(self, b: int | np.ndarray) -> int | np.ndarray:
-        """The bin that output bin ``b`` becomes when the input is reverse-complemented.
-
-        Exact when the predicted span is centred in the input (Enformer: ``895 - b``).
-        """
-        return self.n_bins - 1 - b
+    def describe(self) -> str:
+        if self.scalar:
+            at = f", landmark at {self.landmark_position}" if self.anchor is not None else ""
+            return f"{self.sequence_length:,} bp in, one value out{at}"
+        return (f"{self.sequence_length:,} bp in, {self.n_bins} bins of {self.bin_size} bp out, first bin at"
+                f" {self.offset:,}")
 
     def validate(self) -> None:
-        if self.offset * 2 + self.n_bins * self.bin_size != self.sequence_length:
+        """``ValueError`` (one line, naming the field) for a geometry no model can have."""
+        for name in ("sequence_length", "bin_size", "n_bins"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} = {getattr(self, name)}: expected at least 1")
+        if self.offset < 0:
+            raise ValueError(f"offset = {self.offset}: expected at least 0")
+        end = self.offset + self.n_bins * self.bin_size
+        if end > self.sequence_length:
             raise ValueError(
-                f"geometry: offset {self.offset} + {self.n_bins} bins x {self.bin_size} bp + offset "
-                f"must equal the input length {self.sequence_length}"
+                f"geometry: offset {self.offset} + {self.n_bins} bins x {self.bin_size} bp = {end} bp runs past the"
+                f" input of {self.sequence_length} bp; expected offset + n_bins x bin_size <= sequence_length"
             )
+        if self.anchor is not None and not 0 <= self.anchor < self.sequence_length:
+            raise ValueError(f"anchor = {self.anchor}: expected 0 <= anchor < {self.sequence_length}")
 
 
 #: Enformer (Avsec et al. 2021): 393,216 bp in, 896 bins of 128 bp, first bin at 139,264.
 ENFORMER_GEOMETRY = Geometry(sequence_length=393_216, bin_size=128, offset=139_264, n_bins=896)
+#: Basenji2 (Kelley 2020, cross2020 ``model_human.h5``): 131,072 bp in; ``target_length`` 1,024 then
+#: ``Cropping1D(64)``: 896 bins of 128 bp, first bin at 8,192 (experiments-spec §13 B1; read at load)
+BASENJI2_GEOMETRY = Geometry(sequence_length=131_072, bin_size=128, offset=8_192, n_bins=896)
+#: Basenji2 as the authors' code assumed it (§13 B1): 1,024 uncropped bins from position 0
+BASENJI2_AUTHORS_GEOMETRY = Geometry(sequence_length=131_072, bin_size=128, offset=0, n_bins=1_024)
+#: Basenji1 (Kelley 2018, Kipoi ``Basenji``): 131,072 bp in, 960 bins of 128 bp, first bin at 4,096
+BASENJI1_GEOMETRY = Geometry(sequence_length=131_072, bin_size=128, offset=4_096, n_bins=960)
+#: Xpresso (Agarwal & Shendure 2020): 7,000 bp upstream + 3,500 bp downstream of the TSS, the TSS at
+#: input position 7,000 on the gene's strand; one value (log10 expression) per input
+XPRESSO_GEOMETRY = Geometry.scalar_of(10_500, anchor=7_000)
 
 
 @dataclass(frozen=True)
@@ -183,3 +227,10 @@ class Model(Protocol):
     neutral_value: float
 
     def predict(self, codes: np.ndarray, bins: np.ndarray, tracks: np.ndarray) -> np.ndarray: ...
+
+
+def one_hot_table(neutral_value: float) -> np.ndarray:
+    """float32 ``[5, 4]``: row ``c`` is the one-hot of code ``c`` (A, C, G, T), row 4 (N) ``neutral_value``
+    on all four channels (Enformer's and Basenji's pipelines: 0.25; Xpresso's: 0)."""
+    nv = float(neutral_value)
+    return np.vstack([np.eye(4, dtype=np.float32), np.full((1, 4), nv, dtype=np.float32)])

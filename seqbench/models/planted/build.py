@@ -22,6 +22,7 @@ import os
 import shutil
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -111,12 +112,42 @@ def _filters() -> np.ndarray:
     return w
 
 
+def planted_law_tf(x: Any, motif_filters: Any, decay: Any, geometry: Any) -> Any:
+    """The binned planted law as TensorFlow ops (TF2 functions and TF1 graphs alike).
+
+    ``x``: float32 one-hot ``[B, L, 4]``; ``motif_filters``: :func:`_filters` (``[11, 4, 4]``);
+    ``decay``: float64 :func:`decay_matrix` of ``geometry``.  Returns float32 ``[B, n_bins, 3]``
+    (tracks in ``law.TRACKS`` order), equal to :func:`reference_output` at ``geometry``.
+    """
+    import tensorflow as tf
+
+    formulas = track_formulas()
+    o, n = geometry.offset // law.BIN_SIZE, geometry.n_bins
+    n_in = geometry.sequence_length // law.BIN_SIZE
+    # [B, L-10, 4]: number of one-hot channels agreeing with each motif, by start position
+    score = tf.nn.conv1d(x, motif_filters, stride=1, padding="VALID")
+    hit = tf.cast(score > HIT_THRESHOLD, tf.float32)
+    # start s -> centre s + 5; pad back to [B, L, 4] aligned on centre nucleotides
+    hit = tf.pad(hit, [[0, 0], [CENTRE, law.MOTIF_LENGTH - 1 - CENTRE], [0, 0]])
+    per_bin = tf.reduce_sum(tf.reshape(hit, [-1, n_in, law.BIN_SIZE, len(MOTIFS)]), axis=2)  # exact integers
+    per_bin = tf.cast(per_bin, tf.float64)
+    h_p = per_bin[..., 0] + per_bin[..., 1]  # [B, n_in]
+    h_e = per_bin[..., 2] + per_bin[..., 3]
+    prom = h_p[:, o - 1 : o - 1 + n] + h_p[:, o : o + n] + h_p[:, o + 1 : o + 1 + n]
+    # float64 matmul: exact enough, and never rewritten to TF32 on GPUs
+    enh = tf.linalg.matmul(h_e, decay)  # [B, n]
+    dnase = law.C0 + law.C1 * (h_p[:, o : o + n] + h_e[:, o : o + n])
+    tracks = [
+        law.A * (prom + law.P0) * (1.0 + gain * enh) if kind == "cage" else dnase for kind, gain in formulas
+    ]
+    return tf.cast(tf.stack(tracks, axis=-1), tf.float32)
+
+
 def _make_module() -> Any:
     """The ``tf.Module`` to save: ``root.model.predict_on_batch(x) -> {'human': [B, 896, 3]}``."""
     import tensorflow as tf
 
-    formulas = track_formulas()
-    o, n = law.OUTPUT_BIN_OFFSET, law.N_OUTPUT_BINS
+    from seqbench.models.planted.reference import PLANTED_GEOMETRY
 
     class PlantedHead(tf.Module):
         def __init__(self) -> None:
@@ -129,26 +160,7 @@ def _make_module() -> Any:
 
         @tf.function(input_signature=[tf.TensorSpec([None, law.SEQUENCE_LENGTH, 4], tf.float32, name="x")])
         def predict_on_batch(self, x: tf.Tensor) -> dict[str, tf.Tensor]:
-            # [B, L-10, 4]: number of one-hot channels agreeing with each motif, by start position
-            score = tf.nn.conv1d(x, self.motif_filters, stride=1, padding="VALID")
-            hit = tf.cast(score > HIT_THRESHOLD, tf.float32)
-            # start s -> centre s + 5; pad back to [B, L, 4] aligned on centre nucleotides
-            hit = tf.pad(hit, [[0, 0], [CENTRE, law.MOTIF_LENGTH - 1 - CENTRE], [0, 0]])
-            per_bin = tf.reduce_sum(
-                tf.reshape(hit, [-1, law.N_INPUT_BINS, law.BIN_SIZE, len(MOTIFS)]), axis=2
-            )  # [B, 3072, 4], exact small integers
-            per_bin = tf.cast(per_bin, tf.float64)
-            h_p = per_bin[..., 0] + per_bin[..., 1]  # [B, 3072]
-            h_e = per_bin[..., 2] + per_bin[..., 3]
-            prom = h_p[:, o - 1 : o - 1 + n] + h_p[:, o : o + n] + h_p[:, o + 1 : o + 1 + n]
-            # float64 matmul: exact enough, and never rewritten to TF32 on GPUs
-            enh = tf.linalg.matmul(h_e, self.decay_matrix)  # [B, 896]
-            dnase = law.C0 + law.C1 * (h_p[:, o : o + n] + h_e[:, o : o + n])
-            tracks = [
-                law.A * (prom + law.P0) * (1.0 + gain * enh) if kind == "cage" else dnase
-                for kind, gain in formulas
-            ]
-            return {"human": tf.cast(tf.stack(tracks, axis=-1), tf.float32)}
+            return {"human": planted_law_tf(x, self.motif_filters, self.decay_matrix, PLANTED_GEOMETRY)}
 
     class PlantedEnformer(tf.Module):
         def __init__(self) -> None:
@@ -205,49 +217,60 @@ def default_cache_dir() -> Path:
     return Path(env).expanduser() if env else Path.home() / ".cache" / "seqbench"
 
 
-def _remove_old_tmp(parent: Path) -> None:
+def _remove_old_tmp(parent: Path, name: str) -> None:
     now = time.time()
-    for p in parent.glob(f".{MODEL_NAME}.*"):
+    for p in parent.glob(f".{name}.*"):
         with contextlib.suppress(OSError):
             if now - p.stat().st_mtime > _STALE_TMP_AGE_S:
                 shutil.rmtree(p, ignore_errors=True)
 
 
-def ensure_planted_model(cache_dir: Path | None = None) -> Path:
-    """Path of the built planted model, ``<cache_dir>/models/planted-v1/``, building it if needed.
+def ensure_built(
+    name: str,
+    build: Callable[[Path], Any],
+    is_complete_fn: Callable[[Path], bool],
+    cache_dir: Path | None = None,
+) -> Path:
+    """Path of a model seqbench builds itself, ``<cache_dir>/models/<name>/``, building it if needed.
 
-    ``cache_dir`` defaults to :func:`default_cache_dir`.  A directory that is not a complete build
-    of the current law (no or different ``seqbench_model.json``) is replaced.  The build goes to a
-    temporary sibling directory that is renamed into place, so a half-built model never looks
-    complete; when several processes build at once, the first rename wins and the others discard
-    their copies.
+    ``build(path)`` writes the model into a new directory ``path``; ``is_complete_fn(path)`` says
+    whether a directory holds a complete build of the current version (a directory that does not is
+    replaced).  The build goes to a temporary sibling directory that is renamed into place, so a
+    half-built model never looks complete; when several processes build at once, the first rename
+    wins and the others discard their copies.  ``cache_dir`` defaults to :func:`default_cache_dir`.
     """
     cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
-    final = cache_dir / "models" / MODEL_NAME
-    if is_complete(final):
+    final = cache_dir / "models" / name
+    if is_complete_fn(final):
         return final
     parent = final.parent
     parent.mkdir(parents=True, exist_ok=True)
-    _remove_old_tmp(parent)
-    tmp = parent / f".{MODEL_NAME}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    _remove_old_tmp(parent, name)
+    tmp = parent / f".{name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     try:
-        build_planted_savedmodel(tmp)
+        build(tmp)
         for _attempt in range(5):
             try:
                 os.rename(tmp, final)  # atomic; fails if `final` is a non-empty directory
                 return final
             except OSError:
-                if is_complete(final):  # another builder won
+                if is_complete_fn(final):  # another builder won
                     return final
                 # `final` is stale or incomplete: move it aside, then try again
-                aside = parent / f".{MODEL_NAME}.stale-{uuid.uuid4().hex[:8]}"
+                aside = parent / f".{name}.stale-{uuid.uuid4().hex[:8]}"
                 with contextlib.suppress(FileNotFoundError):
                     os.rename(final, aside)
                 if aside.is_dir():
                     shutil.rmtree(aside, ignore_errors=True)
                 else:
                     aside.unlink(missing_ok=True)
-        raise OSError(f"could not move the planted model into place at {final}")
+        raise OSError(f"could not move the model {name} into place at {final}")
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def ensure_planted_model(cache_dir: Path | None = None) -> Path:
+    """Path of the built planted model, ``<cache_dir>/models/planted-v1/``, building it if needed
+    (see :func:`ensure_built`)."""
+    return ensure_built(MODEL_NAME, build_planted_savedmodel, is_complete, cache_dir)

@@ -46,6 +46,9 @@ B_HEPG2 = 0.1  # enhancer gain of the HepG2 CAGE track
 D0 = 5_000.0  # bp; distance scale of the enhancer decay g(d) = 1 / (1 + d / D0)
 C0 = 0.01  # DNase baseline
 C1 = 1.0  # DNase per motif hit in the bin
+#: the scalar law of Xpresso's twin (log10 units): per promoter hit near the TSS, per unit enhancer activity
+XP_PROMOTER = 1.0
+XP_ENHANCER = 0.2
 
 #: Track table of the planted model, in the column layout of Enformer's targets file.
 #: (index, identifier, description)

@@ -20,6 +20,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from seqbench.models.base import Geometry
 from seqbench.models.planted import law
 from seqbench.sequence.codes import N, decode, encode, reverse_complement
 
@@ -62,6 +63,21 @@ def _kmer_hash(codes: np.ndarray) -> int:
 
 _MOTIF_HASHES = tuple(_kmer_hash(encode(m)) for m in MOTIFS)
 
+#: the planted Enformer's geometry (the law's constants); the twins of other kinds pass their own
+PLANTED_GEOMETRY = Geometry(law.SEQUENCE_LENGTH, law.BIN_SIZE, law.OUTPUT_OFFSET, law.N_OUTPUT_BINS)
+
+
+def check_binned(geometry: Geometry) -> Geometry:
+    """``geometry`` if the binned law applies to it: 128-bp bins, an input and an offset that are whole
+    numbers of bins, and one input bin on either side of the output (``prom`` reads ``J - 1 .. J + 1``)."""
+    g = geometry
+    bs = law.BIN_SIZE
+    if g.bin_size != bs or g.sequence_length % bs or g.offset % bs:
+        raise ValueError(f"planted law: {g} must have {bs}-bp bins and an input and offset in whole bins")
+    if g.offset < bs or g.offset + (g.n_bins + 1) * bs > g.sequence_length:
+        raise ValueError(f"planted law: {g} needs one input bin on either side of the output")
+    return g
+
 
 def one_hot(codes: np.ndarray, neutral: float = NEUTRAL_VALUE) -> np.ndarray:
     """One-hot encode codes ``[..., L]`` -> float32 ``[..., L, 4]`` (channels A,C,G,T; N = ``neutral``)."""
@@ -101,32 +117,36 @@ def motif_hits(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return counts[0], counts[1]
 
 
-@lru_cache(maxsize=2)
-def decay_matrix(dtype: str = "float64") -> np.ndarray:
-    """Read-only ``[3072, 896]`` matrix ``G[i, j] = g(|i - (j + 1088)| * 128)``, g = ``law.decay``.
+@lru_cache(maxsize=8)
+def decay_matrix(dtype: str = "float64", geometry: Geometry = PLANTED_GEOMETRY) -> np.ndarray:
+    """Read-only ``[n_input_bins, n_bins]`` matrix ``G[i, j] = g(|i - (j + o)| * 128)``, g = ``law.decay``,
+    ``o = offset // 128`` (Enformer's geometry: ``[3072, 896]``, ``o = 1088``).
 
     ``i``: input bin, ``j``: output bin; the distance is counted in whole bins (bin-to-bin,
     i.e. between the bins holding the enhancer's and the landmark's centres), in bp.
     """
-    i = np.arange(law.N_INPUT_BINS, dtype=np.float64)[:, None]
-    big_j = np.arange(law.N_OUTPUT_BINS, dtype=np.float64)[None, :] + law.OUTPUT_BIN_OFFSET
+    g0 = check_binned(geometry)
+    i = np.arange(g0.sequence_length // law.BIN_SIZE, dtype=np.float64)[:, None]
+    big_j = np.arange(g0.n_bins, dtype=np.float64)[None, :] + g0.offset // law.BIN_SIZE
     g = 1.0 / (1.0 + np.abs(i - big_j) * law.BIN_SIZE / law.D0)
     g = g.astype(dtype)
     g.setflags(write=False)
     return g
 
 
-def promoter_strength(h_p: np.ndarray) -> np.ndarray:
-    """``prom(j) = h_P[J-1] + h_P[J] + h_P[J+1]``, ``J = j + 1088``: ``[B, 3072]`` -> float64 ``[B, 896]``."""
+def promoter_strength(h_p: np.ndarray, geometry: Geometry = PLANTED_GEOMETRY) -> np.ndarray:
+    """``prom(j) = h_P[J-1] + h_P[J] + h_P[J+1]``, ``J = j + offset // 128``: ``[B, L // 128]`` -> float64
+    ``[B, n_bins]`` (Enformer: ``J = j + 1088``, ``[B, 3072]`` -> ``[B, 896]``)."""
     h_p = np.asarray(h_p, dtype=np.float64)
-    o = law.OUTPUT_BIN_OFFSET
-    n = law.N_OUTPUT_BINS
+    o = check_binned(geometry).offset // law.BIN_SIZE
+    n = geometry.n_bins
     return h_p[:, o - 1 : o - 1 + n] + h_p[:, o : o + n] + h_p[:, o + 1 : o + 1 + n]
 
 
-def enhancer_activity(h_e: np.ndarray) -> np.ndarray:
-    """``enh(j) = sum_i h_E[i] g(|i - J| 128)``, ``J = j + 1088``: ``[B, 3072]`` -> float64 ``[B, 896]``."""
-    return np.asarray(h_e, dtype=np.float64) @ decay_matrix("float64")
+def enhancer_activity(h_e: np.ndarray, geometry: Geometry = PLANTED_GEOMETRY) -> np.ndarray:
+    """``enh(j) = sum_i h_E[i] g(|i - J| 128)``, ``J = j + offset // 128``: ``[B, L // 128]`` -> float64
+    ``[B, n_bins]``."""
+    return np.asarray(h_e, dtype=np.float64) @ decay_matrix("float64", geometry)
 
 
 def track_formulas() -> list[tuple[str, float]]:
@@ -149,17 +169,17 @@ def track_formulas() -> list[tuple[str, float]]:
     return out
 
 
-def output_from_hits(h_p: np.ndarray, h_e: np.ndarray) -> np.ndarray:
-    """The planted output from per-bin hits ``[B, 3072]`` -> float64 ``[B, 896, 3]`` (law.TRACKS order)."""
+def output_from_hits(h_p: np.ndarray, h_e: np.ndarray, geometry: Geometry = PLANTED_GEOMETRY) -> np.ndarray:
+    """The planted output from per-bin hits ``[B, L // 128]`` -> float64 ``[B, n_bins, 3]`` (law.TRACKS order)."""
     h_p = np.asarray(h_p)
     h_e = np.asarray(h_e)
-    if h_p.ndim != 2 or h_p.shape[1] != law.N_INPUT_BINS or h_e.shape != h_p.shape:
-        raise ValueError(
-            f"output_from_hits: h_P and h_E must be [B, {law.N_INPUT_BINS}], got {h_p.shape}, {h_e.shape}"
-        )
-    prom = promoter_strength(h_p)
-    enh = enhancer_activity(h_e)
-    centre = slice(law.OUTPUT_BIN_OFFSET, law.OUTPUT_BIN_OFFSET + law.N_OUTPUT_BINS)
+    n_in = check_binned(geometry).sequence_length // law.BIN_SIZE
+    if h_p.ndim != 2 or h_p.shape[1] != n_in or h_e.shape != h_p.shape:
+        raise ValueError(f"output_from_hits: h_P and h_E must be [B, {n_in}], got {h_p.shape}, {h_e.shape}")
+    prom = promoter_strength(h_p, geometry)
+    enh = enhancer_activity(h_e, geometry)
+    o = geometry.offset // law.BIN_SIZE
+    centre = slice(o, o + geometry.n_bins)
     dnase = law.C0 + law.C1 * (h_p[:, centre] + h_e[:, centre]).astype(np.float64)
     tracks = [
         law.A * (prom + law.P0) * (1.0 + gain * enh) if kind == "cage" else dnase
@@ -168,9 +188,65 @@ def output_from_hits(h_p: np.ndarray, h_e: np.ndarray) -> np.ndarray:
     return np.stack(tracks, axis=-1)
 
 
-def reference_output(codes: np.ndarray) -> np.ndarray:
-    """The planted model's output for codes uint8 ``[B, 393216]`` -> float64 ``[B, 896, 3]``."""
+def reference_output(codes: np.ndarray, geometry: Geometry = PLANTED_GEOMETRY) -> np.ndarray:
+    """The planted model's output for codes uint8 ``[B, L]`` -> float64 ``[B, n_bins, 3]`` at ``geometry``
+    (default: Enformer's, ``[B, 393216]`` -> ``[B, 896, 3]``; the Basenji twins pass theirs)."""
     codes = np.asarray(codes)
-    if codes.ndim != 2 or codes.shape[1] != law.SEQUENCE_LENGTH:
-        raise ValueError(f"reference_output: codes must be [B, {law.SEQUENCE_LENGTH}], got {codes.shape}")
-    return output_from_hits(*motif_hits(codes))
+    L = check_binned(geometry).sequence_length
+    if codes.ndim != 2 or codes.shape[1] != L:
+        raise ValueError(f"reference_output: codes must be [B, {L}], got {codes.shape}")
+    return output_from_hits(*motif_hits(codes), geometry)
+
+
+# ------------------------------------------------------------------ the scalar law (Xpresso's twin)
+
+
+def scalar_weights(length: int, anchor: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per-position weights float64 ``[length]`` of promoter and enhancer hits in the scalar law.
+
+    Positions are binned in 128-bp bins *relative to the anchor* (bin ``k`` holds
+    ``[anchor + 128 k, anchor + 128 (k + 1))``, so the anchor starts bin 0, as Enformer's landmark
+    starts output bin 448).  A promoter hit counts 1 in bins ``-1, 0, 1``; an enhancer hit counts
+    ``g(|k| 128)``: the binned law read at the landmark, with nothing outside the input.
+    """
+    q = np.arange(length, dtype=np.int64)
+    k = np.floor_divide(q - anchor, law.BIN_SIZE)
+    w_p = (np.abs(k) <= 1).astype(np.float64)
+    w_e = 1.0 / (1.0 + np.abs(k).astype(np.float64) * law.BIN_SIZE / law.D0)
+    return w_p, w_e
+
+
+def scalar_output(codes: np.ndarray, anchor: int) -> np.ndarray:
+    """Xpresso's planted twin: ``log10`` expression ``[B]`` float64 for codes uint8 ``[B, length]``.
+
+    ``y = log10(P0) + XP_PROMOTER * prom + XP_ENHANCER * enh`` with ``prom`` and ``enh`` the weighted hit
+    sums of :func:`scalar_weights`; in natural scale ``10**y = P0 * 10**(XP_PROMOTER prom) *
+    10**(XP_ENHANCER enh)``: promoter and enhancer combine multiplicatively, as in the binned law.
+    """
+    codes = np.asarray(codes)
+    if codes.ndim != 2:
+        raise ValueError(f"scalar_output: codes must be [B, L], got shape {codes.shape}")
+    length = codes.shape[1]
+    hits_p, hits_e = _hits_by_position(codes)
+    w_p, w_e = scalar_weights(length, anchor)
+    prom = hits_p @ w_p
+    enh = hits_e @ w_e
+    return np.log10(law.P0) + law.XP_PROMOTER * prom + law.XP_ENHANCER * enh
+
+
+def _hits_by_position(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Promoter and enhancer hits (motif or RC) by centre position, float64 ``[B, L]`` (any ``L``)."""
+    b, length = codes.shape
+    k = law.MOTIF_LENGTH
+    n_starts = length - k + 1
+    c = codes.astype(np.int32)
+    h = np.zeros((b, n_starts), dtype=np.int32)
+    for t in range(k):
+        h *= _BASE
+        h += c[:, t : t + n_starts]
+    out = []
+    for fwd, rev in ((0, 1), (2, 3)):
+        at = np.zeros((b, length), dtype=np.float64)
+        at[:, CENTRE : CENTRE + n_starts] = (h == _MOTIF_HASHES[fwd]).astype(np.float64) + (h == _MOTIF_HASHES[rev])
+        out.append(at)
+    return out[0], out[1]
