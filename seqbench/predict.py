@@ -5,8 +5,10 @@
 2. :func:`predict_shard` (model replica): every strand x shift member is cut from the
    extended windows, the model reads only ``bin_window`` around each member's landmark bin
    for the requested tracks, and the bins are summed on the spot.  One row per member:
-   ``construct_id`` (int64), ``member`` (uint8, index into ``Ensemble.members``),
-   ``landmark_bin`` (int16) and one float32 column per track label.
+   ``construct_id`` (int64), ``member`` (uint8, index into the model's ``Ensemble.members``,
+   see :meth:`Ensemble.for_geometry`), ``landmark_bin`` (int16), ``model`` (the model's name),
+   ``window`` (int32: the receptive-field window in bp, 0 for the whole input) and one float32
+   column per track label.
 
 The runtime runs step 1 in CPU tasks and step 2 in GPU actors; tests and benchmarks call
 them directly.
@@ -22,7 +24,7 @@ import numpy as np
 import pyarrow as pa
 
 from seqbench.models.base import Geometry
-from seqbench.sequence.constructs import Construct, ConstructError, SourceReader, materialize
+from seqbench.sequence.constructs import Construct, ConstructError, SourceReader, keep_window, materialize
 from seqbench.sequence.ensemble import (
     Ensemble,
     check_members,
@@ -43,6 +45,11 @@ class MaterializedShard:
     landmarks: np.ndarray  # int64 [n], index into each window
     #: genome bases read for these windows that were IUPAC ambiguity codes (encoded as N)
     ambiguous: int = 0
+    #: bool [n]: the construct is on the - strand (its members' strands flip; None: all on +)
+    flips: np.ndarray | None = None
+
+    def flip(self, i: int) -> bool:
+        return bool(self.flips[i]) if self.flips is not None else False
 
 
 #: Parquet schema metadata of a part: the genome's ambiguity codes read for the shard's windows
@@ -101,9 +108,16 @@ def materialize_shard(
     *,
     reuse_reference: bool = True,
     count_ambiguous: Callable[[str, int, int], int] | None = None,
+    window_length: int | None = None,
+    also: Sequence[Geometry] = (),
 ) -> MaterializedShard:
     """Extended windows of a shard; with ``reuse_reference`` the shard's reads go through one
     :class:`ReuseReader`, so constructs sharing a window fetch the reference once.
+
+    ``geometry`` sets the input length and the landmark's place (its anchor); ``window_length`` is
+    the input length the design's windows were given for (see :func:`materialize`); every member of
+    ``ensemble`` must read inside the output of ``geometry`` and of each geometry in ``also`` (the
+    other models that predict the same windows), else :class:`ShardError`.
 
     ``count_ambiguous(chrom, start, end)`` (e.g. :meth:`seqbench.genome.Genome.ambiguous_count`)
     counts the ambiguity codes of every genome piece each construct reads: the shard's
@@ -121,22 +135,30 @@ def materialize_shard(
             return inner(chrom, start, end)
 
         read = counted
-    span = valid_positions(ensemble, geometry)  # landmark positions every member reads inside the output
+    checks = [(g, ensemble.for_geometry(g)) for g in (geometry, *also)]
     windows = np.empty((len(constructs), width), dtype=np.uint8)
     landmarks = np.empty(len(constructs), dtype=np.int64)
+    flips = np.zeros(len(constructs), dtype=bool)
     for i, c in enumerate(constructs):
         try:
             windows[i], landmarks[i] = materialize(
-                c, read, sequence_length=L, min_shift=ensemble.min_shift, max_shift=ensemble.max_shift
+                c, read, sequence_length=L, min_shift=ensemble.min_shift, max_shift=ensemble.max_shift,
+                anchor=geometry.anchor, window_length=window_length,
             )
+            flips[i] = c.strand == "-"
             # a landmark whose readout bins leave the output for some member (an experiment's own
             # window can put it anywhere): refused, never predicted as 0 and averaged in
             pos = int(landmarks[i]) + ensemble.min_shift
-            if span is None or not span[0] <= pos <= span[1]:
-                check_members(pos, ensemble, geometry)  # raises, naming the members off the output
+            for g, ens in checks:
+                span = valid_positions(ens, g, bool(flips[i]))  # cached per model and strand
+                if span is None or not span[0] <= pos <= span[1]:
+                    check_members(pos, ens, g, bool(flips[i]))  # raises, naming the members off the output
         except (ConstructError, ValueError) as exc:
             raise ShardError(f"shard {shard}, construct {construct_ids[i]} ({c.key}): {exc}") from exc
-    return MaterializedShard(shard, np.asarray(construct_ids, dtype=np.int64), windows, landmarks, ambiguous[0])
+    return MaterializedShard(
+        shard, np.asarray(construct_ids, dtype=np.int64), windows, landmarks, ambiguous[0],
+        flips if flips.any() else None,
+    )
 
 
 def predict_shard(
@@ -146,15 +168,20 @@ def predict_shard(
     tracks: dict[str, int],
     *,
     chunk: int | None = None,
+    window: int | None = None,
 ) -> pa.Table:
-    """Prediction rows of a shard (see module docstring); ``tracks`` maps label -> track index."""
+    """Prediction rows of a shard (see module docstring); ``tracks`` maps label -> track index.
+
+    ``ensemble`` is the job's; the model evaluates ``ensemble.for_geometry(model.geometry)``.
+    ``window`` (bp): keep only that many bases centred on the landmark, N elsewhere (None: all)."""
     geometry: Geometry = model.geometry
+    ensemble = ensemble.for_geometry(geometry)
     L, M = geometry.sequence_length, ensemble.n_members
     n = len(shard.construct_ids)
     track_idx = np.asarray(list(tracks.values()), dtype=np.int32)
     lbins = np.empty((n, M), dtype=np.int32)
     for i in range(n):
-        lbins[i] = member_landmarks(int(shard.landmarks[i]), ensemble, geometry)[1]
+        lbins[i] = member_landmarks(int(shard.landmarks[i]), ensemble, geometry, shard.flip(i))[1]
     bins, valid = window_bins(lbins, ensemble, geometry.n_bins)  # [n, M, K]
     values = np.empty((n * M, track_idx.size), dtype=np.float32)
     flat_bins = bins.reshape(n * M, -1)
@@ -164,17 +191,25 @@ def predict_shard(
     # device batch is padded except possibly the shard's last one
     per = bs // math.gcd(bs, M)
     buf = np.empty((min(per, n) * M, L), dtype=np.uint8)  # member inputs, reused per group
+    masked = np.empty(shard.windows.shape[1], dtype=np.uint8) if window else None
     for i0 in range(0, n, per):
         i1 = min(n, i0 + per)
         codes = buf[: (i1 - i0) * M]
         for j, i in enumerate(range(i0, i1)):
-            member_codes(shard.windows[i], ensemble, L, out=codes[j * M : (j + 1) * M])
+            ext = shard.windows[i]
+            if masked is not None:
+                ext = keep_window(ext, int(shard.landmarks[i]), int(window), out=masked)
+            member_codes(ext, ensemble, L, out=codes[j * M : (j + 1) * M], flip=shard.flip(i))
         out = model.predict(codes, flat_bins[i0 * M : i1 * M], track_idx)  # [k*M, K, T]
         values[i0 * M : i1 * M] = (out * flat_valid[i0 * M : i1 * M, :, None]).sum(axis=1)
     cols: dict[str, pa.Array] = {
         "construct_id": pa.array(np.repeat(shard.construct_ids, M)),
         "member": pa.array(np.tile(np.arange(M, dtype=np.uint8), n)),
         "landmark_bin": pa.array(lbins.reshape(-1).astype(np.int16)),
+        "model": pa.DictionaryArray.from_arrays(
+            pa.array(np.zeros(n * M, dtype=np.int8)), pa.array([str(getattr(model, "name", "model"))])
+        ),
+        "window": pa.array(np.full(n * M, int(window or 0), dtype=np.int32)),
     }
     for j, label in enumerate(tracks):
         cols[label] = pa.array(values[:, j])

@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from seqbench.keys import Key, SpecError, a_type, check_table, closest
-from seqbench.models.base import ENFORMER_GEOMETRY, Geometry, TrackRequest
-from seqbench.models.registry import MODEL_KINDS, ModelSpec
+from seqbench.models.base import Geometry, TrackRequest
+from seqbench.models.registry import KINDS, MODEL_KINDS, NAME_RE, ModelSpec
 from seqbench.registry import experiment_names, get_experiment
 from seqbench.sequence.ensemble import Ensemble
 
@@ -50,11 +50,16 @@ SCHEMA: dict[str, Any] = {
     "data_root": Key(str, ".", "root of the paper's data archive (holds Data/); relative to the spec file"),
     "genome": {"fasta": Key(str, "Data/Genome/genome.fa", "genome FASTA (hg38), relative to data_root")},
     "model": {
-        "kind": Key(str, "enformer", "model kind", tuple(MODEL_KINDS)),
-        "handle": Key(str, None, "TF-Hub URL or local SavedModel directory (default: the kind's)"),
-        "targets": Key(str, None, "track table (Enformer: targets_human.txt, path or URL)"),
-        "head": Key(str, "human", "output head"),
-        "batch_size": Key(int, 8, "inputs per device call (runtime: not part of the job hash)", min=1),
+        "kind": Key(str, "enformer", "model kind (see docs/models.md)", tuple(MODEL_KINDS)),
+        "name": Key(str, None, "the model's name in reports and job folders (default: the kind's, e.g. Enformer,"
+                    " planted-v1)"),
+        "handle": Key(str, None, "the weights: TF-Hub URL or SavedModel directory (enformer), model_human.h5"
+                      " (basenji2), Kipoi Basenji directory (basenji1), .h5 (xpresso); default: the kind's"),
+        "targets": Key(str, None, "track table (enformer, basenji2: targets_human.txt, path or URL; basenji1:"
+                       " basenji1_targets.txt)"),
+        "head": Key(str, "human", "output head (enformer)"),
+        "batch_size": Key(int, None, "inputs per device call (default: the kind's: enformer 8, basenji2 16,"
+                          " basenji1 2 always, xpresso 128; runtime: not part of the job hash)", min=1),
         "sequence_length": Key(int, None, "override the kind's input length (bp)", min=1),
         "bin_size": Key(int, None, "override the kind's bin size (bp)", min=1),
         "offset": Key(int, None, "override the kind's offset of the first output bin (bp)", min=0),
@@ -70,7 +75,13 @@ SCHEMA: dict[str, Any] = {
             list, [-1, 1], "[first, last] bins around the landmark bin that are summed (inclusive; first <= last)",
             item=int, length=2,
         ),
+        "windows": Key(
+            list, [], "receptive-field restriction: keep only w bp centred on the landmark, N elsewhere; each"
+            " window (bp, distinct; 0 = the whole input) is reduced and reported side by side (default: the"
+            " whole input only)", item=int, min=0, max=10_000_000,
+        ),
     },
+    "models": None,  # [[models]]: several models side by side, each a [model] table (+ name, tracks)
     "tracks": None,  # free table: label -> {index = i} | {assay = "CAGE", cell_type = "K562"}
     "runtime": {
         "address": Key(str, None, "Ray address (default: start local Ray)"),
@@ -130,13 +141,33 @@ class JobSpec:
     job_dir: Path | None
     data_root: Path
     fasta: Path
-    model: ModelSpec
+    model: ModelSpec  # the first of ``models``: its geometry expands the design
     ensemble: Ensemble
     tracks: dict[str, TrackRequest]
     runtime: RuntimeSpec
     inputs: dict[str, Any]
     source: str  # spec file path, or "embedded demo"
     raw: dict[str, Any] = field(default_factory=dict, compare=False)
+    models: tuple[ModelSpec, ...] = ()
+    #: receptive-field windows (bp, 0 = whole input); () = the whole input only
+    windows: tuple[int, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.models:
+            object.__setattr__(self, "models", (self.model,))
+
+    @property
+    def variants(self) -> list[tuple[int, int, str]]:
+        """``(model index, window bp or 0, name)`` of every model x window reduced on its own, in order.
+
+        One model and no windows: one variant named after the model (a job as before)."""
+        windows = self.windows or (0,)
+        out = []
+        for i, m in enumerate(self.models):
+            for w in windows:
+                name = m.display_name if not self.windows else f"{m.display_name}-{'full' if w == 0 else f'w{w}'}"
+                out.append((i, w, name))
+        return out
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
@@ -147,12 +178,23 @@ class JobSpec:
         return json.loads(json.dumps(d, default=str))
 
     def content_hash(self) -> str:
-        """Hash of what determines the predictions (not the runtime layout or the job dir)."""
+        """Hash of what determines the predictions (not the runtime layout or the job dir).
+
+        A one-model job without windows hashes as before several models and windows existed."""
         d = self.to_json()
         for k in ("runtime", "job_dir", "source"):
             d.pop(k, None)
         # how many inputs share a device call changes no prediction (tested on CPU): runtime, too
-        d["model"].pop("batch_size", None)
+        for m in [d["model"], *d["models"]]:
+            m.pop("batch_size", None)
+            for k in ("name", "tracks"):
+                if not m.get(k):
+                    m.pop(k, None)
+        if len(d["models"]) == 1:
+            d.pop("models")
+        if not d["windows"]:
+            d.pop("windows")
+        d["ensemble"].pop("windows", None)
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -223,6 +265,8 @@ def parse_spec(raw: dict[str, Any], *, origin: str, base_dir: Path, defaults: di
         {k: v for k, v in SCHEMA.items() if isinstance(v, Key)},
         origin,
     )
+    if "model" in raw and "models" in raw:
+        raise SpecError(f"{origin}: give either [model] or [[models]], not both")
     tables: dict[str, dict[str, Any]] = {}
     for name in ("genome", "model", "ensemble", "runtime"):
         given = raw.get(name, {})
@@ -247,35 +291,56 @@ def parse_spec(raw: dict[str, Any], *, origin: str, base_dir: Path, defaults: di
         elif isinstance(inputs[k], list):  # a list of files: every element, resolved the same way
             inputs[k] = [(data_root / Path(v).expanduser()).resolve() for v in inputs[k]]
 
-    m = tables["model"]
-    geo_keys = ("sequence_length", "bin_size", "offset", "n_bins")
-    geometry = None
-    if any(m[k] is not None for k in geo_keys):
-        if not all(m[k] is not None for k in geo_keys):
-            raise SpecError(f"{origin}: model geometry overrides need all of {', '.join(geo_keys)}")
-        geometry = Geometry(*(m[k] for k in geo_keys))
-        try:
-            geometry.validate()
-        except ValueError as exc:
-            raise SpecError(f"{origin}: model.{exc}") from exc
-    handle = m["handle"]
-    if handle and "://" not in handle:
-        handle = str((base_dir / handle).resolve())
-    targets = m["targets"]
-    if targets and "://" not in targets:
-        targets = str((base_dir / targets).resolve())
-    model = ModelSpec(
-        kind=m["kind"], handle=handle, targets=targets, head=m["head"], batch_size=m["batch_size"], geometry=geometry
-    )
+    if "models" in raw:
+        entries = raw["models"]
+        if not isinstance(entries, list) or not entries or not all(isinstance(e, dict) for e in entries):
+            raise SpecError(f"{origin}: models must be an array of tables ([[models]]), at least one")
+        base_model = {k: v for k, v in defaults.get("model", {}).items() if k in ("kind",)}
+        models = []
+        for i, e in enumerate(entries):
+            e = dict(e)
+            per_tracks = e.pop("tracks", None)
+            if per_tracks is not None and not isinstance(per_tracks, dict):
+                raise SpecError(
+                    f"{origin}: models[{i}].tracks must be a table of label = index or {{assay, cell_type}}"
+                )
+            m = check_table(f"models[{i}].", {**base_model, **e}, SCHEMA["model"], origin)
+            models.append(_model_spec(origin, f"models[{i}].", m, base_dir, per_tracks))
+    else:
+        models = [_model_spec(origin, "model.", tables["model"], base_dir, None)]
+    seen: dict[str, int] = {}
+    for i, ms in enumerate(models):
+        nm = ms.display_name
+        if not NAME_RE.match(nm):
+            raise SpecError(f"{origin}: models[{i}].name = {nm!r}; expected letters, digits, '.', '_' or '-'"
+                            " (it names the model's folders)")
+        if nm in seen:
+            raise SpecError(f"{origin}: models[{seen[nm]}] and models[{i}] are both named {nm!r}; give each model a"
+                            " distinct name (models[i].name)")
+        seen[nm] = i
 
-    ensemble = _ensemble(origin, tables["ensemble"])
+    e = tables["ensemble"]
+    ensemble = _ensemble(origin, e)
+    windows = e["windows"]
+    dup = next((x for i, x in enumerate(windows) if x in windows[:i]), None)
+    if dup is not None:
+        raise SpecError(f"{origin}: ensemble.windows = {windows!r} repeats {dup}; expected distinct widths")
     # the geometry is known without loading a model: refuse shifts and bins off its output now
-    known = geometry or (ENFORMER_GEOMETRY if m["kind"] == "enformer" else None)
-    if known is not None:
+    for i, ms in enumerate(models):
+        if ms.info.twin_of is not None and ms.handle and ms.geometry is None:
+            continue  # a planted model of the user's: its geometry is read from its files at planning
+        known = ms.declared_geometry
+        where = f"models[{i}] ({ms.display_name}): " if len(models) > 1 else ""
         try:
-            ensemble.check_geometry(known)
+            ensemble.for_geometry(known).check_geometry(known)
         except ValueError as exc:
-            raise SpecError(f"{origin}: {exc}") from exc
+            raise SpecError(f"{origin}: {where}{exc}") from exc
+        longest = max(windows, default=0)
+        if longest > known.sequence_length:
+            raise SpecError(
+                f"{origin}: ensemble.windows: {longest} bp is longer than the input of {ms.display_name}"
+                f" ({known.sequence_length:,} bp); expected at most {known.sequence_length:,} (0: the whole input)"
+            )
     r = tables["runtime"]
     g = r["gpus_per_replica"]
     if g is not None and g > 1 and g != int(g):
@@ -290,14 +355,42 @@ def parse_spec(raw: dict[str, Any], *, origin: str, base_dir: Path, defaults: di
         job_dir=job_dir,
         data_root=data_root,
         fasta=fasta,
-        model=model,
+        model=models[0],
         ensemble=ensemble,
         tracks=tracks,
         runtime=runtime,
         inputs=inputs,
         source=origin,
         raw=raw,
+        models=tuple(models),
+        windows=tuple(windows),
     )
+
+
+def _model_spec(
+    origin: str, prefix: str, m: dict[str, Any], base_dir: Path, per_tracks: dict | None
+) -> ModelSpec:
+    """A checked model table (``[model]`` or one ``[[models]]`` entry) -> :class:`ModelSpec`."""
+    geo_keys = ("sequence_length", "bin_size", "offset", "n_bins")
+    geometry = None
+    if any(m[k] is not None for k in geo_keys):
+        if not all(m[k] is not None for k in geo_keys):
+            raise SpecError(f"{origin}: {prefix[:-1]} geometry overrides need all of {', '.join(geo_keys)}")
+        anchor = KINDS[m["kind"]].geometry.anchor
+        geometry = Geometry(*(m[k] for k in geo_keys), anchor)
+        try:
+            geometry.validate()
+        except ValueError as exc:
+            raise SpecError(f"{origin}: {prefix}{exc}") from exc
+    handle = m["handle"]
+    if handle and "://" not in handle:
+        handle = str((base_dir / Path(handle).expanduser()).resolve())
+    targets = m["targets"]
+    if targets and "://" not in targets:
+        targets = str((base_dir / Path(targets).expanduser()).resolve())
+    tracks = tuple(_track_requests(origin, per_tracks).items()) if per_tracks else ()
+    return ModelSpec(kind=m["kind"], handle=handle, targets=targets, head=m["head"], batch_size=m["batch_size"],
+                     geometry=geometry, name=m["name"], tracks=tracks)
 
 
 

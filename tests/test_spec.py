@@ -46,10 +46,15 @@ def test_content_hash_ignores_runtime_but_not_science(tmp_path):
 def test_geometry_override_must_be_complete_and_consistent(tmp_path):
     with pytest.raises(SpecError, match="need all of"):
         parse_spec({"experiment": "multiplicativity", "model": {"n_bins": 10}}, origin="t", base_dir=tmp_path)
-    with pytest.raises(SpecError, match="must equal the input length"):
+    with pytest.raises(SpecError, match=r"runs past the input of 1000 bp"):
         parse_spec({"experiment": "multiplicativity", "model": {"sequence_length": 1000, "bin_size": 128,
                                                                 "offset": 0, "n_bins": 896}},
                    origin="t", base_dir=tmp_path)
+    # a crop that is not centred is a geometry a model can have (only the output must fit the input)
+    spec = parse_spec({"experiment": "multiplicativity", "ensemble": {"shifts": [0]},
+                       "model": {"sequence_length": 393_216, "bin_size": 128, "offset": 100_000, "n_bins": 896}},
+                      origin="t", base_dir=tmp_path)
+    assert spec.model.geometry.offset == 100_000
 
 
 def test_ensemble_validation(tmp_path):

@@ -296,10 +296,14 @@ def test_spec_checks_a_declared_geometry(tmp_path):
 
 
 def test_spec_without_a_known_geometry_leaves_the_check_to_planning(tmp_path):
-    # a planted model's geometry is read from its files when the job is planned
-    spec = _parse(tmp_path, {"model": {"kind": "planted"}, "ensemble": {"shifts": [-100_000, 0]}})
+    # a planted model of the user's (model.handle) has its geometry read from its files when the job is planned
+    (tmp_path / "mine").mkdir()
+    spec = _parse(tmp_path, {"model": {"kind": "planted", "handle": "mine"}, "ensemble": {"shifts": [-100_000, 0]}})
     with pytest.raises(ValueError, match="shift -100000"):
         spec.ensemble.check_geometry(G)
+    # the built-in one declares Enformer's geometry: refused at once
+    with pytest.raises(SpecError, match="shift -100000"):
+        _parse(tmp_path, {"model": {"kind": "planted"}, "ensemble": {"shifts": [-100_000, 0]}})
 
 
 def test_members_off_output_for_a_landmark_off_centre():

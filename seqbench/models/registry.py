@@ -1,45 +1,128 @@
-"""Known model kinds and how to load one from a job spec's ``[model]`` table.
+"""Known model kinds and how to load one from a job spec's ``[model]`` (or ``[[models]]``) table.
+
+Real models (weights the user points to with ``model.handle``; see ``docs/models.md``):
 
 * ``enformer`` — Enformer from TF-Hub (default handle ``https://tfhub.dev/deepmind/enformer/1``)
   or a local SavedModel directory; honours ``TFHUB_CACHE_DIR``.  Its 5,313 human tracks are
   described by ``targets_human.txt`` (``model.targets``: a path or URL); without it tracks
   can only be requested by explicit index.
-* ``planted`` — the planted model (``docs/planted-model.md``): built by seqbench on first use
-  into the cache directory and loaded through the *same* TF-Hub code path.
+* ``basenji2`` — Basenji2's Keras ``model_human.h5`` (custom layers StochasticShift, GELU), the same
+  5,313 human tracks as Enformer (``targets_human.txt``).
+* ``basenji1`` — Basenji1 as Kipoi's ``Basenji`` model directory (TF1 checkpoint ``model.tf.*``,
+  ``const_feed_dict.pkl``, ``basenji1_targets.txt``); batch size exactly 2.
+* ``xpresso`` — Xpresso's Keras h5 (Kipoi ``human_median``); one value per input.
+
+Planted twins (built by seqbench into its cache, loaded through the same adapter code as the
+real kind; synthetic instruments with a known law, never the real model): ``planted``
+(Enformer's interface, a TF-Hub SavedModel), ``planted-basenji2`` (Keras h5 with the custom
+layers), ``planted-basenji1`` (the Kipoi TF1 checkpoint layout), ``planted-xpresso`` (Keras h5, two
+inputs, a scalar).
 """
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pandas as pd
 
-from seqbench.models.base import ENFORMER_GEOMETRY, Geometry, TrackTable
+from seqbench.models.base import (
+    BASENJI1_GEOMETRY,
+    BASENJI2_GEOMETRY,
+    ENFORMER_GEOMETRY,
+    XPRESSO_GEOMETRY,
+    Geometry,
+    TrackRequest,
+    TrackTable,
+)
 
 ENFORMER_HANDLE = "https://tfhub.dev/deepmind/enformer/1"
 ENFORMER_TARGETS_URL = "https://raw.githubusercontent.com/calico/basenji/master/manuscripts/cross2020/targets_human.txt"
 ENFORMER_N_TRACKS = 5313
+BASENJI1_N_TRACKS = 4229
 #: the paper's analyses read the merged ENCODE K562 CAGE track (CNhs12334-6), not FANTOM's 4828
 ENFORMER_PREFERRED = {("CAGE", "K562"): 5111}
 
-MODEL_KINDS = {
-    "enformer": "Enformer (Avsec et al. 2021) from TF-Hub or a local SavedModel; 5,313 human tracks",
-    "planted": "the planted model: synthetic, known biology, Enformer's interface (checks the pipeline)",
+
+@dataclass(frozen=True)
+class Kind:
+    """What seqbench knows of a model kind before loading it."""
+
+    kind: str
+    doc: str
+    #: the name reports use unless the spec names the model
+    default_name: str
+    #: declared geometry (checked against a real call at load)
+    geometry: Geometry
+    #: inputs per device call unless ``model.batch_size`` says otherwise
+    batch_size: int
+    #: the real kind a planted twin mirrors (None for a real kind)
+    twin_of: str | None = None
+    #: one-hot value of N on each channel
+    neutral_value: float = 0.25
+
+
+KINDS: dict[str, Kind] = {
+    k.kind: k
+    for k in (
+        Kind("enformer", "Enformer (Avsec et al. 2021) from TF-Hub or a local SavedModel; 5,313 human tracks",
+             "Enformer", ENFORMER_GEOMETRY, 8),
+        Kind("basenji2", "Basenji2 (Kelley 2020) Keras model_human.h5; 5,313 human tracks", "Basenji2",
+             BASENJI2_GEOMETRY, 16),
+        Kind("basenji1", "Basenji1 (Kelley et al. 2018) Kipoi directory (TF1 checkpoint); 4,229 tracks; batch 2",
+             "Basenji1", BASENJI1_GEOMETRY, 2),
+        Kind("xpresso", "Xpresso (Agarwal & Shendure 2020) Keras h5 (Kipoi human_median); one value per input",
+             "Xpresso", XPRESSO_GEOMETRY, 128, neutral_value=0.0),
+        Kind("planted", "the planted model: synthetic, known biology, Enformer's interface (checks the pipeline)",
+             "planted-v1", ENFORMER_GEOMETRY, 8, twin_of="enformer"),
+        Kind("planted-basenji2", "planted twin of basenji2: the same h5 format, custom layers and geometry",
+             "planted-basenji2-v1", BASENJI2_GEOMETRY, 16, twin_of="basenji2"),
+        Kind("planted-basenji1", "planted twin of basenji1: the same TF1 checkpoint layout, geometry and batch 2",
+             "planted-basenji1-v1", BASENJI1_GEOMETRY, 2, twin_of="basenji1"),
+        Kind("planted-xpresso", "planted twin of xpresso: the same two-input h5 and 10.5-kb scalar geometry",
+             "planted-xpresso-v1", XPRESSO_GEOMETRY, 128, twin_of="xpresso", neutral_value=0.0),
+    )
 }
+
+MODEL_KINDS = {k: v.doc for k, v in KINDS.items()}
+
+#: a model's name names its folders in a job directory
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """The ``[model]`` table of a job spec (see ``docs/spec.md``)."""
+    """The ``[model]`` table (or one ``[[models]]`` entry) of a job spec (see ``docs/spec.md``)."""
 
     kind: str = "planted"
     handle: str | None = None
     targets: str | None = None
     head: str = "human"
-    batch_size: int = 8
+    batch_size: int | None = None  # None: the kind's default
     geometry: Geometry | None = None  # override the kind's declared geometry (rarely needed)
+    name: str | None = None  # None: the kind's default name
+    #: per-model track requests (label -> request) that replace the job's for this model
+    tracks: tuple[tuple[str, TrackRequest], ...] = ()
+
+    @property
+    def info(self) -> Kind:
+        return KINDS[self.kind]
+
+    @property
+    def display_name(self) -> str:
+        return self.name or self.info.default_name
+
+    @property
+    def declared_geometry(self) -> Geometry:
+        return self.geometry or self.info.geometry
+
+    @property
+    def effective_batch_size(self) -> int:
+        if self.kind in ("basenji1", "planted-basenji1"):
+            return 2  # the graph is built for exactly 2
+        return self.batch_size or self.info.batch_size
 
     def identity(self) -> dict:
         """What names this model in manifests and reports."""
@@ -48,7 +131,11 @@ class ModelSpec:
     def resolved_handle(self) -> str:
         if self.handle:
             return self.handle
-        return ENFORMER_HANDLE if self.kind == "enformer" else "(built-in planted-v1)"
+        if self.kind == "enformer":
+            return ENFORMER_HANDLE
+        if self.info.twin_of is not None:
+            return f"(built-in {self.info.default_name})"
+        return ""
 
 
 #: URL schemes ``tensorflow_hub.load`` reads (http(s) downloads; the others through tf.io.gfile)
@@ -149,15 +236,7 @@ def enformer_tracks(targets: str | None) -> TrackTable:
     """Enformer's track table from ``targets_human.txt`` (path or URL), or index-only without it."""
     if targets:
         return read_targets(targets, ENFORMER_PREFERRED)
-    frame = pd.DataFrame(
-        {
-            "index": range(ENFORMER_N_TRACKS),
-            "identifier": [f"track_{i}" for i in range(ENFORMER_N_TRACKS)],
-            "description": [f"track {i} (no targets file given)" for i in range(ENFORMER_N_TRACKS)],
-            "assay": [""] * ENFORMER_N_TRACKS,
-        }
-    )
-    return TrackTable(frame, ENFORMER_PREFERRED)
+    return _index_only(ENFORMER_N_TRACKS, ENFORMER_PREFERRED)
 
 
 def planted_model_dir(cache_dir: Path | None = None) -> Path:
@@ -166,48 +245,178 @@ def planted_model_dir(cache_dir: Path | None = None) -> Path:
     return ensure_planted_model(cache_dir)
 
 
-def describe(spec: ModelSpec, cache_dir: Path | None = None) -> tuple[str, Geometry, TrackTable, str]:
-    """(name, geometry, track table, handle) of a model without loading its weights."""
+def twin_dir(kind: str, cache_dir: Path | None = None) -> Path:
+    """The built planted twin of ``kind`` in the cache (built on first use)."""
+    if kind == "planted":
+        return planted_model_dir(cache_dir)
+    if kind == "planted-basenji2":
+        from seqbench.models.planted.twins import ensure_basenji2_twin
+
+        return ensure_basenji2_twin(cache_dir)
+    if kind == "planted-xpresso":
+        from seqbench.models.planted.twins import ensure_xpresso_twin
+
+        return ensure_xpresso_twin(cache_dir)
+    if kind == "planted-basenji1":
+        from seqbench.models.planted.twin_basenji1 import ensure_basenji1_twin
+
+        return ensure_basenji1_twin(cache_dir)
+    raise ValueError(f"no planted twin for kind {kind!r}")
+
+
+#: the weight file of each Keras kind, when model.handle names its folder
+H5_NAMES = {"basenji2": "model_human.h5", "xpresso": "model.h5"}
+
+
+def _h5_path(spec: ModelSpec, base: Path) -> Path:
+    """The ``.h5`` a Keras kind loads: ``model.handle`` itself, or the expected file inside that folder."""
     from seqbench.models.tfhub import ModelLoadError
 
+    real = spec.info.twin_of or spec.kind
+    want = H5_NAMES[real]
+    if base.is_dir():
+        if (base / want).is_file():
+            return base / want
+        h5s = sorted(p.name for p in base.glob("*.h5"))
+        if real == "xpresso" and len(h5s) == 1:  # Zenodo's names carry the epoch and loss
+            return base / h5s[0]
+        found = f" (it holds {', '.join(h5s[:3])})" if h5s else ""
+        raise ModelLoadError(f"model.handle = {str(base)!r}: a folder without {want}{found}; expected the {real}"
+                             f" Keras .h5 file or a folder holding {want}")
+    if not base.exists():
+        raise ModelLoadError(f"model.handle = {str(base)!r}: no such file or directory; expected the {real} Keras"
+                             " .h5 file")
+    return base
+
+
+def _need_handle(spec: ModelSpec) -> None:
+    from seqbench.models.tfhub import ModelLoadError
+
+    if spec.kind in ("basenji2", "basenji1", "xpresso") and not spec.handle:
+        what = {"basenji2": "model_human.h5", "basenji1": "the Kipoi Basenji model directory",
+                "xpresso": "the Xpresso .h5 (Kipoi human_median)"}[spec.kind]
+        raise ModelLoadError(f"model.kind = {spec.kind!r} needs model.handle: the path of {what}"
+                             " (see docs/models.md for where to get it)")
+
+
+def _index_only(n: int, preferred: dict | None = None) -> TrackTable:
+    frame = pd.DataFrame(
+        {
+            "index": range(n),
+            "identifier": [f"track_{i}" for i in range(n)],
+            "description": [f"track {i} (no targets file given)" for i in range(n)],
+            "assay": [""] * n,
+        }
+    )
+    return TrackTable(frame, preferred)
+
+
+def describe(spec: ModelSpec, cache_dir: Path | None = None) -> tuple[str, Geometry, TrackTable, str]:
+    """(name, declared geometry, track table, handle) of a model without loading its weights
+    (a planted twin is built into the cache once)."""
+    from seqbench.models.tfhub import ModelLoadError
+
+    if spec.kind not in KINDS:
+        raise ValueError(f"model.kind: unknown kind {spec.kind!r}; known kinds: {', '.join(KINDS)}")
+    _need_handle(spec)
     handle = spec.handle
-    if spec.kind == "planted" and handle and Path(handle).is_dir():
-        pass  # a planted model's own check below says what a planted model directory lacks
-    elif handle:
+    twin = spec.info.twin_of is not None
+    if spec.kind == "enformer" and handle:
         check_handle(handle)
-    if spec.kind == "planted":
-        path = Path(handle) if handle else planted_model_dir(cache_dir)
-        if not (path / "seqbench_model.json").is_file():
+    if twin:
+        path = Path(handle) if handle else twin_dir(spec.kind, cache_dir)
+        if handle and not path.exists():
+            raise ModelLoadError(f"model.handle = {handle!r}: no such file or directory; omit model.handle to use"
+                                 " the built-in twin")
+        meta_file = path / "seqbench_model.json"
+        if not meta_file.is_file():
             raise ModelLoadError(
                 f"model.handle {path}: not a planted model (no seqbench_model.json);"
                 " omit model.handle to use the built-in one"
             )
-        meta = json.loads((path / "seqbench_model.json").read_text())
-        tracks = TrackTable.from_targets_file(str(path / "assets" / "targets.txt"))
+        meta = json.loads(meta_file.read_text())
+        if meta.get("kind", "planted") != spec.kind:
+            raise ModelLoadError(f"model.handle {path}: a {meta.get('kind')!r} model, not {spec.kind!r}")
+        tracks = _twin_tracks(spec.kind, path)
         g = meta["geometry"]
-        geometry = spec.geometry or Geometry(g["sequence_length"], g["bin_size"], g["offset"], g["n_bins"])
-        return meta.get("name", "planted-v1"), geometry, tracks, str(path)
+        declared = Geometry(g["sequence_length"], g["bin_size"], g["offset"], g["n_bins"], g.get("anchor"))
+        return spec.name or meta.get("name", spec.info.default_name), spec.geometry or declared, tracks, str(path)
+    name, geometry = spec.display_name, spec.declared_geometry
     if spec.kind == "enformer":
-        handle = spec.resolved_handle()
-        return "Enformer", spec.geometry or ENFORMER_GEOMETRY, enformer_tracks(spec.targets), handle
-    raise ValueError(f"model.kind: unknown kind {spec.kind!r}; known kinds: {', '.join(MODEL_KINDS)}")
+        return name, geometry, enformer_tracks(spec.targets), spec.resolved_handle()
+    assert handle is not None
+    if spec.kind == "basenji2":
+        h5 = _h5_path(spec, Path(handle))
+        tracks = read_targets(spec.targets, ENFORMER_PREFERRED) if spec.targets else _basenji2_default_tracks(h5)
+        return name, geometry, tracks, str(h5)
+    if spec.kind == "xpresso":
+        h5 = _h5_path(spec, Path(handle))
+        return name, geometry, xpresso_tracks(), str(h5)
+    # basenji1
+    from seqbench.models.basenji1 import find_checkpoint, read_basenji1_targets
+
+    model_dir = Path(handle)
+    find_checkpoint(model_dir)  # names the missing file
+    if spec.targets:
+        tracks = read_basenji1_targets(spec.targets)
+    else:
+        found = [p for p in (model_dir / "basenji1_targets.txt", model_dir / "model_files" / "basenji1_targets.txt")
+                 if p.is_file()]
+        tracks = read_basenji1_targets(str(found[0])) if found else _index_only(BASENJI1_N_TRACKS)
+    return name, geometry, tracks, str(model_dir)
+
+
+def _basenji2_default_tracks(h5: Path) -> TrackTable:
+    """``targets_human.txt`` beside the h5 if there is one, else index-only 5,313 tracks."""
+    beside = h5.parent / "targets_human.txt"
+    if beside.is_file():
+        return read_targets(str(beside), ENFORMER_PREFERRED)
+    return _index_only(ENFORMER_N_TRACKS, ENFORMER_PREFERRED)
+
+
+def xpresso_tracks() -> TrackTable:
+    """Xpresso's one output: median expression across tissues (``human_median``), natural scale."""
+    frame = pd.DataFrame({"index": [0], "identifier": ["XPRESSO_MEDIAN"],
+                          "description": ["EXPRESSION:median across tissues (Xpresso human_median; 10**output)"]})
+    return TrackTable(frame)
+
+
+def _twin_tracks(kind: str, path: Path) -> TrackTable:
+    if kind in ("planted", "planted-basenji2"):
+        name = "assets/targets.txt" if kind == "planted" else "targets_human.txt"
+        return TrackTable.from_targets_file(str(path / name))
+    if kind == "planted-basenji1":
+        from seqbench.models.basenji1 import read_basenji1_targets
+
+        return read_basenji1_targets(str(path / "basenji1_targets.txt"))
+    return TrackTable.from_targets_file(str(path / "targets.txt"))
 
 
 def load_model(spec: ModelSpec, cache_dir: Path | None = None, *, intra_op_threads: int | None = None):
     """Load the model a spec names (TensorFlow is imported here, not before)."""
-    from seqbench.models.tfhub import HubModel
-
     name, geometry, tracks, handle = describe(spec, cache_dir)
-    return HubModel(
-        handle,
-        name=name,
-        geometry=geometry,
-        tracks=tracks,
-        head=spec.head,
-        neutral_value=0.25,
-        batch_size=spec.batch_size,
-        intra_op_threads=intra_op_threads,
-    )
+    real = spec.info.twin_of or spec.kind
+    bs = spec.effective_batch_size
+    if real == "enformer":
+        from seqbench.models.tfhub import HubModel
+
+        return HubModel(handle, name=name, geometry=geometry, tracks=tracks, head=spec.head,
+                        neutral_value=spec.info.neutral_value, batch_size=bs, intra_op_threads=intra_op_threads)
+    if real == "basenji2":
+        from seqbench.models.basenji2 import Basenji2Model
+
+        h5 = handle if not Path(handle).is_dir() else str(Path(handle) / H5_NAMES["basenji2"])
+        return Basenji2Model(h5, name=name, tracks=tracks, geometry=geometry, batch_size=bs,
+                             neutral_value=spec.info.neutral_value, intra_op_threads=intra_op_threads)
+    if real == "xpresso":
+        from seqbench.models.xpresso import XpressoModel
+
+        h5 = handle if not Path(handle).is_dir() else str(_h5_path(spec, Path(handle)))
+        return XpressoModel(h5, name=name, tracks=tracks, batch_size=bs, intra_op_threads=intra_op_threads)
+    from seqbench.models.basenji1 import Basenji1Model
+
+    return Basenji1Model(handle, name=name, tracks=tracks, geometry=geometry, neutral_value=spec.info.neutral_value,
+                         intra_op_threads=intra_op_threads)
 
 
 def with_handle(spec: ModelSpec, handle: str) -> ModelSpec:

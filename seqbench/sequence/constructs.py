@@ -18,7 +18,23 @@ Windows
 -------
 At shift 0 the model input starts at ``window_start`` (a source position; the experiment's own
 window, e.g. the Avsec CRISPRi windows) or, when that is ``None``, so that the landmark sits
-at input position ``L // 2`` (Enformer: 196,608, the first base of output bin 448).
+at input position ``L // 2`` (Enformer: 196,608, the first base of output bin 448) — or at the
+model's anchor (Xpresso: 7,000), on the construct's own strand.  A ``window_start`` is given for
+the design's input length; a model with another input length takes the window with the same
+centre, and a model with an anchor always puts the landmark at its anchor.
+
+Orientation
+-----------
+``strand`` is the construct's own orientation (a gene's strand; ``+`` unless the experiment knows
+better).  On ``−`` the model reads the reverse complement of the forward window as member ``+``;
+at shift 0 the landmark then sits at input position ``L − 1 − anchor`` of the forward window, so
+that it lands on the anchor once reversed.
+
+Receptive-field restriction
+---------------------------
+:func:`keep_window` masks with N everything farther than ``w // 2`` bp from the landmark (a
+window of ``w`` bp centred on it; experiments-spec §1.2), in the extended window, so that every
+member keeps the same bases whatever its shift or strand.
 
 Shift convention (one for all experiments): a member with shift ``s`` uses the window moved
 by ``+s`` bp along the edited sequence, so its landmark sits at input position
@@ -173,8 +189,11 @@ class Construct:
     literal: str | None = None
     edits: tuple[Edit, ...] = field(default_factory=tuple)
     window_start: int | None = None
+    strand: str = "+"
 
     def __post_init__(self) -> None:
+        if self.strand not in ("+", "-"):
+            raise ConstructError(f"construct {self.key}: strand {self.strand!r}; expected '+' or '-'")
         if (self.chrom is None) == (self.literal is None):
             raise ConstructError(f"construct {self.key}: give exactly one of chrom and literal")
         prev_end = None
@@ -265,13 +284,19 @@ def materialize(
     sequence_length: int,
     min_shift: int = 0,
     max_shift: int = 0,
+    anchor: int | None = None,
+    window_length: int | None = None,
 ) -> tuple[np.ndarray, int]:
     """Build the extended window covering every shift in ``[min_shift, max_shift]``.
 
     Returns ``(codes, landmark)``: uint8 codes of length ``sequence_length + max_shift − min_shift``
-    whose slice ``[s − min_shift, s − min_shift + sequence_length)`` is the input of shift ``s``,
-    and the landmark's index in ``codes``.  ``genome_read(chrom, start, end)`` returns codes
+    whose slice ``[s − min_shift, s − min_shift + sequence_length)`` is the forward input of shift
+    ``s``, and the landmark's index in ``codes``.  ``genome_read(chrom, start, end)`` returns codes
     N-padded beyond chromosome ends (see :meth:`seqbench.genome.Genome.fetch`).
+
+    ``anchor``: the model's landmark position on the construct's strand (``None``: ``L // 2``); with an
+    anchor the construct's ``window_start`` is not used.  ``window_length``: the input length a
+    ``window_start`` was given for (``None``: ``sequence_length``); another length keeps its centre.
     """
     if construct.literal is not None:
         read = _literal_reader(encode(construct.literal, what=f"construct {construct.key}: literal"))
@@ -280,10 +305,14 @@ def materialize(
     else:
         read = genome_read
     lm = landmark_position(construct)
-    if construct.window_start is None:
-        w0 = lm - sequence_length // 2
+    if construct.window_start is None or anchor is not None:
+        at = sequence_length // 2 if anchor is None else int(anchor)
+        # on the - strand the forward window holds the landmark at L - 1 - at, which reversing puts at `at`
+        w0 = lm - (sequence_length - 1 - at if construct.strand == "-" else at)
     else:
         w0 = edited_position(construct, construct.window_start)
+        if window_length is not None and window_length != sequence_length:
+            w0 += (window_length - sequence_length) // 2  # the same centre, another length
     a = w0 + min_shift
     b = w0 + max_shift + sequence_length
     out = np.empty(b - a, dtype=np.uint8)
@@ -324,3 +353,21 @@ def materialize(
             codes = _payload_codes(construct, e, read, genome_read)
             out[s - a : t - a] = codes[s - es : t - es]
     return out, lm - a
+
+
+def keep_window(extended: np.ndarray, landmark: int, width: int, out: np.ndarray | None = None) -> np.ndarray:
+    """``extended`` with every base outside ``[landmark - width // 2, landmark - width // 2 + width)`` set
+    to N (a window of ``width`` bp on the landmark; odd widths such as 1,001 are centred exactly).
+
+    Returns ``out`` (a new array unless given; it may be ``extended`` itself)."""
+    if width < 1:
+        raise ValueError(f"window width {width}: expected at least 1 bp")
+    if out is None:
+        out = extended.copy()
+    elif out is not extended:
+        out[:] = extended
+    lo = max(0, landmark - width // 2)
+    hi = max(lo, min(out.shape[-1], landmark - width // 2 + width))
+    out[..., :lo] = N
+    out[..., hi:] = N
+    return out

@@ -6,8 +6,13 @@ index ``m`` is a position in that list and is what prediction rows store.
 For a member with shift ``s`` the input is the slice ``[s − min_shift, s − min_shift + L)``
 of the construct's extended window (:func:`seqbench.sequence.constructs.materialize`); the
 landmark sits at input position ``p = landmark − (s − min_shift)`` on the + strand and at
-``L − 1 − p`` on the − strand (the whole input is reverse-complemented), so the landmark bin
-``b = (p − offset) // bin_size`` becomes ``n_bins − 1 − b`` on the − strand.
+``L − 1 − p`` on the − strand (the whole input is reverse-complemented), in bin
+``(p − offset) // bin_size`` (for a centred crop, bin ``b`` becomes ``n_bins − 1 − b``).
+
+Strands are relative to the construct's own orientation (``Construct.strand``, ``+`` unless an
+experiment says otherwise): for a construct on ``−`` (``flip``), member ``+`` is the reverse
+complement of the forward window.  Models with an anchor read only the construct's orientation
+(:func:`for_geometry`: Xpresso sees the TSS on the gene's strand); scalar models read one "bin".
 """
 
 from __future__ import annotations
@@ -63,17 +68,28 @@ class Ensemble:
     def n_window_bins(self) -> int:
         return self.bin_window[1] - self.bin_window[0] + 1
 
+    def for_geometry(self, geometry: Geometry) -> Ensemble:
+        """The ensemble a model of ``geometry`` evaluates: this one, except that a scalar model reads its
+        one value (``bin_window`` ``(0, 0)``) and a model with an anchor reads only the construct's own
+        orientation (strand ``+``), as the authors ran Xpresso (experiments-spec §11)."""
+        strands = ("+",) if geometry.anchor is not None else self.strands
+        window = (0, 0) if geometry.scalar else self.bin_window
+        if strands == self.strands and window == self.bin_window:
+            return self
+        return Ensemble(self.shifts, strands, window)
+
     def shift_range(self, geometry: Geometry, position: int | None = None) -> tuple[int, int]:
         """The smallest and the largest shift whose readout bins (landmark bin + ``bin_window``) lie in
         the model's output ``0..n_bins-1`` on every strand of the ensemble.
 
-        ``position``: the landmark's input position at shift 0 (default ``L // 2``, the window
-        centred on the landmark).  A member with shift ``s`` has its landmark at input position
+        ``position``: the landmark's input position at shift 0 (default ``geometry.landmark_position``:
+        ``L // 2``, the window centred on the landmark, or the model's anchor).
+        A member with shift ``s`` has its landmark at input position
         ``position - s`` (+ strand) or ``L - 1 - (position - s)`` (- strand, the input reversed), in
         bin ``(p - offset) // bin_size``.  Empty (first > second) when no shift fits.
         """
         L, bs, off, n = geometry.sequence_length, geometry.bin_size, geometry.offset, geometry.n_bins
-        p0 = L // 2 if position is None else int(position)
+        p0 = geometry.landmark_position if position is None else int(position)
         # allowed landmark bins b: 0 <= b + bin_window[0] and b + bin_window[1] <= n - 1, i.e. input
         # positions x = p - offset with lo_b * bs <= x <= (hi_b + 1) * bs - 1
         lo_b, hi_b = -self.bin_window[0], n - 1 - self.bin_window[1]
@@ -100,13 +116,14 @@ class Ensemble:
             raise ValueError(
                 f"ensemble.bin_window = [{w0}, {w1}] reads {self.n_window_bins} bins; expected at most {n} {where}"
             )
-        p0 = geometry.sequence_length // 2
+        p0 = geometry.landmark_position
         b0 = sorted({int(b) for b in member_landmarks(p0, Ensemble((0,), self.strands, self.bin_window), geometry)[1]})
         lo_w, hi_w = -b0[0], n - 1 - b0[-1]
+        at = "the window centre" if geometry.anchor is None else f"the landmark at the model's anchor {p0}"
         if w0 < lo_w or w1 > hi_w:
             raise ValueError(
                 f"ensemble.bin_window = [{w0}, {w1}] reads bins off the model's output around the landmark bin"
-                f" {'/'.join(map(str, b0))} (the window centre); expected {lo_w} <= first <= last <= {hi_w} {where}"
+                f" {'/'.join(map(str, b0))} ({at}); expected {lo_w} <= first <= last <= {hi_w} {where}"
             )
         lo, hi = self.shift_range(geometry)
         bad = [s for s in self.shifts if not lo <= s <= hi]
@@ -118,20 +135,23 @@ class Ensemble:
             )
 
 
-def member_landmarks(landmark: int, ensemble: Ensemble, geometry: Geometry) -> tuple[np.ndarray, np.ndarray]:
-    """Landmark input positions ``[M]`` and landmark bins ``[M]`` of every member."""
+def member_landmarks(
+    landmark: int, ensemble: Ensemble, geometry: Geometry, flip: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
+    """Landmark input positions ``[M]`` and landmark bins ``[M]`` of every member (``landmark``: index in
+    the extended window; ``flip``: the construct is on the − strand, so every member's strand flips)."""
     L = geometry.sequence_length
     pos, bins = [], []
     for strand, shift in ensemble.members:
         p = landmark - (shift - ensemble.min_shift)
-        if strand == "-":
+        if (strand == "-") != flip:
             p = L - 1 - p
         pos.append(p)
         bins.append((p - geometry.offset) // geometry.bin_size)
     return np.asarray(pos, dtype=np.int64), np.asarray(bins, dtype=np.int32)
 
 
-def members_off_output(position: int, ensemble: Ensemble, geometry: Geometry) -> list[int]:
+def members_off_output(position: int, ensemble: Ensemble, geometry: Geometry, flip: bool = False) -> list[int]:
     """Indices (into ``ensemble.members``) of the members whose readout bins fall, wholly or partly,
     outside the model's output ``0..n_bins-1``, for a landmark at input position ``position`` at
     shift 0 (``landmark_in_window``; from :func:`seqbench.sequence.constructs.materialize`'s
@@ -140,13 +160,13 @@ def members_off_output(position: int, ensemble: Ensemble, geometry: Geometry) ->
     The same bins :func:`seqbench.predict.predict_shard` reads (:func:`member_landmarks` and
     :func:`window_bins`); ``[]`` when every member reads inside the output.
     """
-    bins = member_landmarks(int(position) - ensemble.min_shift, ensemble, geometry)[1]
+    bins = member_landmarks(int(position) - ensemble.min_shift, ensemble, geometry, flip)[1]
     _, valid = window_bins(bins, ensemble, geometry.n_bins)
     return [int(m) for m in np.flatnonzero(~valid.astype(bool).all(axis=-1))]
 
 
 @functools.lru_cache(maxsize=64)
-def valid_positions(ensemble: Ensemble, geometry: Geometry) -> tuple[int, int] | None:
+def valid_positions(ensemble: Ensemble, geometry: Geometry, flip: bool = False) -> tuple[int, int] | None:
     """The landmark input positions (at shift 0) for which every member reads inside the output, as an
     inclusive range ``(lo, hi)``, or ``None`` when there is none.
 
@@ -156,12 +176,13 @@ def valid_positions(ensemble: Ensemble, geometry: Geometry) -> tuple[int, int] |
     each landmark with two comparisons instead of recomputing every member's bins.
     """
     L = geometry.sequence_length
-    centre = L // 2
-    if members_off_output(centre, ensemble, geometry):
+    # the landmark's forward position at shift 0 (see constructs.materialize)
+    centre = L - 1 - geometry.landmark_position if flip else geometry.landmark_position
+    if members_off_output(centre, ensemble, geometry, flip):
         return None
 
     def ok(p: int) -> bool:
-        return not members_off_output(p, ensemble, geometry)
+        return not members_off_output(p, ensemble, geometry, flip)
 
     lo, hi = 0, centre  # smallest valid position in [0, centre]: ok(hi) holds
     if ok(lo):
@@ -179,16 +200,16 @@ def valid_positions(ensemble: Ensemble, geometry: Geometry) -> tuple[int, int] |
     return first, lo
 
 
-def check_members(position: int, ensemble: Ensemble, geometry: Geometry) -> None:
+def check_members(position: int, ensemble: Ensemble, geometry: Geometry, flip: bool = False) -> None:
     """``ValueError`` (one line) when a member of a landmark at input position ``position`` (at shift 0)
     reads bins off the model's output: names the first such member, its bins and the shifts allowed
     for this landmark (``ensemble.shifts``).  See :func:`members_off_output`."""
-    off = members_off_output(position, ensemble, geometry)
+    off = members_off_output(position, ensemble, geometry, flip)
     if not off:
         return
     n, (w0, w1) = geometry.n_bins, ensemble.bin_window
     strand, shift = ensemble.members[off[0]]
-    b = int(member_landmarks(int(position) - ensemble.min_shift, ensemble, geometry)[1][off[0]])
+    b = int(member_landmarks(int(position) - ensemble.min_shift, ensemble, geometry, flip)[1][off[0]])
     lo, hi = ensemble.shift_range(geometry, position)
     allowed = f"expected {lo} <= shift <= {hi}" if lo <= hi else "no shift fits"
     raise ValueError(
@@ -213,11 +234,16 @@ def _reverse_complement(codes: np.ndarray) -> np.ndarray:
 
 
 def member_codes(
-    extended: np.ndarray, ensemble: Ensemble, sequence_length: int, out: np.ndarray | None = None
+    extended: np.ndarray,
+    ensemble: Ensemble,
+    sequence_length: int,
+    out: np.ndarray | None = None,
+    flip: bool = False,
 ) -> np.ndarray:
     """Inputs ``[M, L]`` uint8 of every member, cut from one extended window (codes 0..4).
 
-    ``out`` (uint8 ``[M, L]``), when given, is filled and returned instead of a new array.
+    ``out`` (uint8 ``[M, L]``), when given, is filled and returned instead of a new array;
+    ``flip``: the construct is on the − strand (member ``+`` is reverse-complemented).
     The extended window is reverse-complemented once; the − strand members are slices of it
     (the reverse complement of ``extended[s : s + L]`` is ``rc[n − s − L : n − s]``).
     """
@@ -234,7 +260,7 @@ def member_codes(
     rc = None
     for m, (strand, shift) in enumerate(ensemble.members):
         s = shift - ensemble.min_shift
-        if strand == "-":
+        if (strand == "-") != flip:
             if rc is None:
                 rc = _reverse_complement(extended)
             out[m] = rc[n - s - L : n - s]
