@@ -88,17 +88,10 @@ def write_report_md(
 ) -> Path:
     """``report.md``: what produced the results (model, genome, spec, tracks, ensemble, design),
     the headline with the paper's values, the figures and the tables."""
-    planted = manifest["model"]["kind"] == "planted"
     lines = [
-        f"# {exp.title}",
+        f"# {exp.title}" + (f" — {summary['variant']}" if summary.get("variant") else ""),
         "",
-        f"- **Model:** {summary['model']} (`{summary['model_handle']}`)"
-        + (
-            " — the *planted* model, a synthetic instrument with known biology; these numbers check the"
-            " pipeline and say nothing about Enformer."
-            if planted
-            else ""
-        ),
+        f"- **Model:** {summary['model']} (`{summary['model_handle']}`)" + planted_note(manifest["model"]),
         f"- **Genome:** `{summary['genome']}`"
         + (
             f" ({summary['genome_ambiguous_bases']:,} IUPAC ambiguity codes in the windows read, encoded as N)"
@@ -111,6 +104,8 @@ def write_report_md(
         f"(bins {manifest['ensemble']['bin_window']} around the landmark bin, summed;"
         " mean over members, then log2(x+1))",
         f"- **Design:** {summary['n_constructs']:,} constructs, {summary['n_members']:,} forward passes",
+        *([f"- **Receptive field:** {summary['window']:,} bp centred on the landmark, N elsewhere"]
+          if summary.get("window") else []),
         f"- **seqbench:** {manifest['seqbench_version']}",
         "",
         "## Headline",
@@ -126,6 +121,67 @@ def write_report_md(
     lines += ["", "## Tables", ""]
     lines += [f"- `{p.relative_to(job_path)}`" for p in tables]
     lines += ["", "All headline figures, under stable keys, are in `summary.json`.", ""]
+    path = Path(job_path) / "report.md"
+    path.write_text("\n".join(lines))
+    return path
+
+
+#: the real model each planted twin mirrors, for the report's warning
+_TWIN_OF = {"planted": "Enformer", "planted-basenji2": "Basenji2", "planted-basenji1": "Basenji1",
+            "planted-xpresso": "Xpresso"}
+
+
+def planted_note(model: Mapping[str, Any]) -> str:
+    """The report's warning after a planted model's name ('' for a real model)."""
+    real = _TWIN_OF.get(str(model.get("kind")))
+    if real is None:
+        return ""
+    return (f" — a *planted* model ({real}'s interface and geometry), a synthetic instrument with known biology;"
+            f" these numbers check the pipeline and say nothing about {real}.")
+
+
+def write_comparison_report(
+    job_path: Path,
+    exp: Any,
+    summary: Mapping[str, Any],
+    frame: Any,
+    headline: Sequence[tuple[str, str]],
+    tables: Sequence[Path],
+    figures: Sequence[Path],
+    manifest: Mapping[str, Any],
+) -> Path:
+    """``report.md`` of a job of several models or windows: each model, the comparison table and figure,
+    and a link to each variant's own report (``variants/<name>/report.md``)."""
+    lines = [f"# {exp.title}: {len(frame)} models and windows side by side", ""]
+    for m in manifest["models"]:
+        g = m["geometry"]
+        lines.append(f"- **Model {m['name']}:** `{m['resolved_handle']}`, {g['sequence_length']:,} bp in"
+                     + planted_note(m))
+    lines += [
+        f"- **Genome:** `{summary['genome']}`",
+        f"- **Spec:** {summary['spec']}",
+        f"- **Design:** {summary['n_constructs']:,} constructs (the same for every model), {summary['n_members']:,}"
+        " forward passes in all",
+        f"- **seqbench:** {manifest['seqbench_version']}",
+        "",
+        "## Headline, side by side",
+        "",
+        "| variant | model | window (bp) | " + " | ".join(md_cell(t) for _k, t in headline) + " |",
+        "|---|---|---|" + "---|" * len(headline),
+    ]
+    for _, row in frame.iterrows():
+        cells = [md_cell(shown(row[k] if row[k] == row[k] else None)) for k, _t in headline]
+        lines.append(f"| [{row['variant']}](variants/{row['variant']}/report.md) | {md_cell(row['model'])} | "
+                     f"{int(row['window']) or 'whole input'} | " + " | ".join(cells) + " |")
+    paper = [f"{md_cell(t)}: {md_cell(exp.paper_values[k])}" for k, t in headline if exp.paper_values.get(k)]
+    if paper:
+        lines += ["", "Paper (Enformer): " + "; ".join(paper)]
+    lines += ["", "## Figures", ""]
+    lines += [f"![{p.stem}]({p.relative_to(job_path)})" for p in figures]
+    lines += ["", "## Tables", ""]
+    lines += [f"- `{p.relative_to(job_path)}`" for p in tables]
+    lines += ["", "Each variant's tables, figures, summary and report are in `variants/<name>/`;"
+              " `summary.json` holds them all under `variants`.", ""]
     path = Path(job_path) / "report.md"
     path.write_text("\n".join(lines))
     return path

@@ -8,15 +8,17 @@
       manifest.json      what was planned: experiment, model, genome, constructs, members,
                          shard size and count, content hash of spec + inputs
       design.parquet     one row per construct: construct_id, key labels
-      parts/part-NNNNNN.parquet   prediction rows of shard N (written to parts/_tmp, then renamed)
+      parts/part-NNNNNN.parquet   prediction rows of shard N (written to parts/_tmp, then renamed);
+                         a job of several models or windows: parts/<variant>/part-NNNNNN.parquet
       progress.jsonl     one line per finished shard, appended after its rename
       status.json        planned | running | reducing | failed (+ reason) | cancelled | complete
       tables/ figures/   results of reduce and report
       summary.json report.md   headline figures and the human-readable report
       log.txt
 
-A shard counts as done when its part file exists (the rename is atomic); ``progress.jsonl``
-only feeds ``status`` (throughput, ETA).  A job is complete only when every shard is done
+A shard counts as done when its part file exists (the rename is atomic) — for every variant
+(model x window) of a job with several; ``progress.jsonl`` only feeds ``status`` (throughput,
+ETA).  A job is complete only when every shard is done
 and reduce and report have written their results.
 """
 
@@ -102,8 +104,8 @@ class JobDir:
     def design_path(self) -> Path:
         return self.path / "design.parquet"
 
-    def part_path(self, shard: int) -> Path:
-        return self.parts_dir / PART_PATTERN.format(shard)
+    def part_path(self, shard: int, variant: str | None = None) -> Path:
+        return self.variant_parts_dir(variant) / PART_PATTERN.format(shard)
 
     # ---- creation and state
     def exists(self) -> bool:
@@ -219,16 +221,36 @@ class JobDir:
                 f.write(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} {message}\n")
 
     # ---- shards
-    def done_shards(self) -> set[int]:
-        if not self.parts_dir.is_dir():
+    def variants(self) -> list[str]:
+        """Names of the job's variants (model x window) when it has several, else ``[]`` (one, in parts/)."""
+        try:
+            names = self.manifest().get("variants") or []
+        except JobDirError:
+            return []
+        return [v["name"] for v in names] if len(names) > 1 else []
+
+    def variant_parts_dir(self, variant: str | None = None) -> Path:
+        return self.parts_dir / variant if variant else self.parts_dir
+
+    def done_shards(self, variant: str | None = None) -> set[int]:
+        """Shards with a part: of ``variant``, or of every variant when the job has several."""
+        if variant is None:
+            several = self.variants()
+            if several:
+                done = self.done_shards(several[0])
+                for v in several[1:]:
+                    done &= self.done_shards(v)
+                return done
+        d = self.variant_parts_dir(variant)
+        if not d.is_dir():
             return set()
         done = set()
-        for p in self.parts_dir.iterdir():
+        for p in d.iterdir():
             if p.name.startswith("part-") and p.name.endswith(".parquet"):
                 done.add(int(p.name[5:11]))
         return done
 
-    def write_part(self, shard: int, table: pa.Table) -> int:
+    def write_part(self, shard: int, table: pa.Table, variant: str | None = None) -> int:
         """Write shard's rows atomically, then record it in ``progress.jsonl``; returns bytes.
 
         A failed write (a full disk) raises :class:`JobDirError` naming the job directory and
@@ -236,11 +258,12 @@ class JobDir:
         holds complete parts.
         """
         tmp_dir = self.parts_dir / "_tmp"
-        final = self.part_path(shard)
-        tmp = tmp_dir / f"{final.name}.{os.getpid()}"
+        final = self.part_path(shard, variant)
+        tmp = tmp_dir / f"{variant + '.' if variant else ''}{final.name}.{os.getpid()}"
         try:
             tmp_dir.mkdir(parents=True, exist_ok=True)
-            pq.write_table(table, tmp, compression="zstd", compression_level=9, use_dictionary=["member"])
+            final.parent.mkdir(parents=True, exist_ok=True)
+            pq.write_table(table, tmp, compression="zstd", compression_level=9, use_dictionary=["member", "model"])
             os.replace(tmp, final)
         except OSError as exc:
             with contextlib.suppress(OSError):
@@ -248,9 +271,12 @@ class JobDir:
             what = f"prediction part {final.relative_to(self.path)}"
             raise JobDirError(f"{self.path}: {write_failure(what, exc, resume=self.path)}") from exc
         size = final.stat().st_size
+        line = {"shard": shard, "rows": table.num_rows, "bytes": size, "t": time.time()}
+        if variant:
+            line["variant"] = variant
         try:
             with open(self.progress_path, "a") as f:
-                f.write(json.dumps({"shard": shard, "rows": table.num_rows, "bytes": size, "t": time.time()}) + "\n")
+                f.write(json.dumps(line) + "\n")
         except OSError as exc:  # the part itself is complete and counts as done
             raise JobDirError(f"{self.path}: {write_failure(self.progress_path.name, exc, resume=self.path)}") from exc
         return size
@@ -268,17 +294,19 @@ class JobDir:
 
     def ambiguous_bases(self) -> int:
         """IUPAC ambiguity codes in the genome windows read for the job, summed over its parts
-        (each part records its shard's count in its Parquet metadata; 0 for parts without it)."""
+        (each part records its shard's count in its Parquet metadata; 0 for parts without it).
+        A job of several variants counts its first variant's parts (the same windows, read once)."""
         total = 0
-        for f in sorted(self.parts_dir.glob("part-*.parquet")):
+        several = self.variants()
+        for f in sorted(self.variant_parts_dir(several[0] if several else None).glob("part-*.parquet")):
             meta = pq.read_schema(f).metadata or {}
             total += int(meta.get(b"seqbench.ambiguous_bases", b"0"))
         return total
 
-    def read_predictions(self) -> pa.Table:
-        """All finished parts as one table, as written (the caller checks the row keys)."""
-        files = sorted(self.parts_dir.glob("part-*.parquet"))
+    def read_predictions(self, variant: str | None = None) -> pa.Table:
+        """All finished parts (of ``variant``) as one table, as written (the caller checks the row keys)."""
+        files = sorted(self.variant_parts_dir(variant).glob("part-*.parquet"))
         if not files:
-            raise JobDirError(f"{self.path}: no prediction parts to reduce")
+            raise JobDirError(f"{self.path}: no prediction parts{f' of {variant}' if variant else ''} to reduce")
         table = pa.concat_tables([pq.read_table(f) for f in files])
         return table

@@ -349,6 +349,15 @@ class PipelinePlan:
     cache_dir: str | None
     genome_local_dir: str | None = None  # copy the genome once per node (runtime/staging.py)
     model_cache: str | None = None  # TFHUB_CACHE_DIR of the replicas
+    #: several models reading the same windows (one group of a job): each replica loads them all and
+    #: ``tracks`` is ignored for ``model_tracks`` (label -> index, per model)
+    models: list[ModelSpec] | None = None
+    model_tracks: list[dict[str, int]] | None = None
+    #: (model position, window bp or 0, variant name or None): one part per variant and shard
+    variants: list[tuple[int, int, str | None]] | None = None
+    #: the input length the design's windows were given for; other geometries the windows must suit
+    window_length: int | None = None
+    also: tuple[Geometry, ...] = ()
 
 
 class JobCancelled(RuntimeError):
@@ -437,7 +446,8 @@ def run_pipeline(
     should_stop: Callable[[], bool] | None = None,
     on_event: Callable[[str], None] | None = None,
 ) -> int:
-    """Run every shard of ``plan``; ``on_part(shard, table)`` is called once per finished shard.
+    """Run every shard of ``plan``; ``on_part(shard, table)`` is called once per finished shard (with
+    ``plan.variants``: ``on_part(shard, {variant name: table})``).
 
     Scheduling: each replica holds at most ``runtime.max_in_flight`` shards.  A shard whose
     replica (or node, or input object) is lost goes back to the queue and runs on whichever
@@ -482,22 +492,26 @@ def run_pipeline(
     threads = None if gpus_per else max(1, int(resources.get("CPU", 1)) // n_replicas)
     # retries are the driver's (it requeues a lost shard to any healthy replica); Ray restarts actors
     env = {"TFHUB_CACHE_DIR": plan.model_cache} if plan.model_cache else {}
-    if "://" in plan.model.resolved_handle():
-        # one download into the (shared) cache before any replica starts, not one per replica
-        from seqbench.runtime.staging import stage_model
+    specs = plan.models or [plan.model]
+    for ms in specs:
+        if "://" in ms.resolved_handle():
+            # one download into the (shared) cache before any replica starts, not one per replica
+            from seqbench.runtime.staging import stage_model
 
-        stage = ray.remote(stage_model).options(num_cpus=min(runtime.materialize_cpus, 0.25), max_retries=0)
-        try:
-            ray.get(stage.remote(plan.model, plan.cache_dir, plan.model_cache))
-        except ray.exceptions.RayTaskError as exc:
-            raise PipelineError(_cause(exc)) from None
+            stage = ray.remote(stage_model).options(num_cpus=min(runtime.materialize_cpus, 0.25), max_retries=0)
+            try:
+                ray.get(stage.remote(ms, plan.cache_dir, plan.model_cache))
+            except ray.exceptions.RayTaskError as exc:
+                raise PipelineError(_cause(exc)) from None
+    model_arg = list(specs) if plan.models else plan.model
+    tracks_arg = plan.model_tracks if plan.variants is not None else plan.tracks
     Replica = ray.remote(ModelReplica).options(
         num_cpus=runtime.cpus_per_replica, num_gpus=gpus_per, max_restarts=-1, max_task_retries=0,
         runtime_env={"env_vars": env} if env else None,
     )
     # the minimum first, placed and loaded, and only then the elastic extras: created together, an
     # extra could take the GPU a minimum replica needs and leave the job waiting for nothing
-    actors = [Replica.remote(plan.model, plan.cache_dir, threads) for _ in range(n_replicas)]
+    actors = [Replica.remote(model_arg, plan.cache_dir, threads) for _ in range(n_replicas)]
     lost = _lost_worker_errors()
     note = on_event or (lambda _text: None)
     errors: list[str] = []
@@ -538,7 +552,7 @@ def run_pipeline(
         if cancelled:
             raise JobCancelled("cancelled")
         raise PipelineError(errors[0])
-    actors += [Replica.remote(plan.model, plan.cache_dir, threads) for _ in range(n_max - n_replicas)]
+    actors += [Replica.remote(model_arg, plan.cache_dir, threads) for _ in range(n_max - n_replicas)]
     if on_start:
         on_start(n_replicas)
 
@@ -564,9 +578,10 @@ def run_pipeline(
                 shard, ids = queue.popleft()
                 attempts[shard] += 1
                 mref = materialize.remote(
-                    shard, ids, builder_ref, plan.fasta, plan.geometry, plan.ensemble, plan.genome_local_dir
+                    shard, ids, builder_ref, plan.fasta, plan.geometry, plan.ensemble, plan.genome_local_dir,
+                    plan.window_length, plan.also,
                 )
-                pref = actors[ai].predict.remote(mref, plan.ensemble, plan.tracks)
+                pref = actors[ai].predict.remote(mref, plan.ensemble, tracks_arg, plan.variants)
                 in_flight[pref] = (shard, ids, ai)
                 load[ai] += 1
 

@@ -21,15 +21,21 @@ from seqbench.sequence.ensemble import Ensemble
 
 
 class ModelReplica:
-    """One loaded model; predicts whole shards."""
+    """One loaded model, or several that read the same inputs (one group of a job); predicts whole shards."""
 
-    def __init__(self, model_spec: ModelSpec, cache_dir: str | None, intra_op_threads: int | None = None):
+    def __init__(
+        self, model_spec: ModelSpec | list[ModelSpec], cache_dir: str | None, intra_op_threads: int | None = None
+    ):
         self.error: str | None = None
         self.model = None
+        self.models: list = []
+        specs = list(model_spec) if isinstance(model_spec, list | tuple) else [model_spec]
         try:
-            self.model = load_model(
-                model_spec, Path(cache_dir) if cache_dir else None, intra_op_threads=intra_op_threads
-            )
+            for ms in specs:
+                self.models.append(
+                    load_model(ms, Path(cache_dir) if cache_dir else None, intra_op_threads=intra_op_threads)
+                )
+            self.model = self.models[0]
         except ModelLoadError as exc:  # a message for the user, as is
             self.error = str(exc)
         except Exception as exc:  # reported through ready(); the driver fails the job with it
@@ -42,10 +48,24 @@ class ModelReplica:
     def pid(self) -> int:
         return os.getpid()
 
-    def predict(self, shard: MaterializedShard, ensemble: Ensemble, tracks: dict[str, int]) -> tuple[int, pa.Table]:
+    def predict(
+        self,
+        shard: MaterializedShard,
+        ensemble: Ensemble,
+        tracks: dict[str, int] | list[dict[str, int]],
+        variants: list[tuple[int, int, str | None]] | None = None,
+    ) -> tuple[int, pa.Table | dict[str | None, pa.Table]]:
+        """The shard's rows: one table, or with ``variants`` (model position, window bp or 0, name) one
+        table per variant, ``tracks`` then holding each model's label -> index."""
         if self.model is None:
             raise RuntimeError(self.error or "model not loaded")
-        return shard.shard, predict_shard(self.model, shard, ensemble, tracks)
+        if variants is None:
+            return shard.shard, predict_shard(self.model, shard, ensemble, tracks)  # type: ignore[arg-type]
+        out: dict[str | None, pa.Table] = {}
+        for pos, window, name in variants:
+            out[name] = predict_shard(self.models[pos], shard, ensemble, tracks[pos],  # type: ignore[index]
+                                      window=window or None)
+        return shard.shard, out
 
 
 _GENOMES: dict[str, object] = {}
@@ -59,6 +79,8 @@ def materialize_task(
     geometry: Geometry,
     ensemble: Ensemble,
     genome_local_dir: str | None = None,
+    window_length: int | None = None,
+    also: tuple[Geometry, ...] = (),
 ) -> MaterializedShard:
     """Build a shard's constructs and their extended windows (runs in a CPU task).
 
@@ -88,4 +110,5 @@ def materialize_task(
         except Exception as exc:  # a bad row found late: name the shard and the construct
             what = str(exc) if isinstance(exc, ValueError) else f"{type(exc).__name__}: {exc}"
             raise ShardError(f"shard {shard}, construct {i}: {what}") from exc
-    return materialize_shard(shard, construct_ids, constructs, read, geometry, ensemble, count_ambiguous=count)
+    return materialize_shard(shard, construct_ids, constructs, read, geometry, ensemble, count_ambiguous=count,
+                             window_length=window_length, also=also)

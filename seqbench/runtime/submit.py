@@ -176,46 +176,99 @@ class Progress:
 
 
 @dataclass
+class ModelPlan:
+    """One model of a job, described and with its tracks resolved (nothing loaded)."""
+
+    spec: Any  # seqbench.models.registry.ModelSpec
+    name: str
+    geometry: Any  # seqbench.models.base.Geometry
+    handle: str
+    track_table: Any  # seqbench.models.base.TrackTable
+    tracks: dict[str, int]  # label -> track index
+
+
+@dataclass
 class Plan:
     """A validated, expanded job: everything needed to run it, nothing written yet."""
 
     experiment: Any  # the experiment module
     design: Any  # seqbench.experiment.Design
-    tracks: dict[str, int]  # label -> track index
-    model_name: str
-    geometry: Any  # seqbench.models.base.Geometry
-    handle: str
-    track_table: Any  # seqbench.models.base.TrackTable
+    models: list[ModelPlan]
+    #: (model index, window bp or 0, name) of every model x window, as ``JobSpec.variants``
+    variants: list[tuple[int, int, str]]
+
+    # the first model: the one whose geometry expanded the design (and a one-model job's only one)
+    @property
+    def tracks(self) -> dict[str, int]:
+        return self.models[0].tracks
+
+    @property
+    def model_name(self) -> str:
+        return self.models[0].name
+
+    @property
+    def geometry(self) -> Any:
+        return self.models[0].geometry
+
+    @property
+    def handle(self) -> str:
+        return self.models[0].handle
+
+    @property
+    def track_table(self) -> Any:
+        return self.models[0].track_table
+
+    def groups(self) -> list[list[int]]:
+        """Model indices that read the same windows (input length and anchor), in order of first model."""
+        out: dict[tuple[int, int | None], list[int]] = {}
+        for i, m in enumerate(self.models):
+            out.setdefault((m.geometry.sequence_length, m.geometry.anchor), []).append(i)
+        return list(out.values())
 
 
-def plan_job(spec: JobSpec) -> Plan:
-    """Validate inputs, resolve the model's tracks and expand the design (writes nothing)."""
-    from seqbench.spec import SpecError, check_input_files
+def _plan_model(spec: JobSpec, exp, i: int) -> ModelPlan:
+    from seqbench.spec import SpecError
 
-    exp = get_experiment(spec.experiment)
-    genome = Genome(spec.fasta)
+    ms = spec.models[i]
+    where = f"models[{i}] ({ms.display_name}): " if len(spec.models) > 1 else ""
     try:
-        name, geometry, tracks_table, handle = registry.describe(spec.model, cache_dir())
+        name, geometry, tracks_table, handle = registry.describe(ms, cache_dir())
     except ModelLoadError as exc:
-        raise ModelLoadError(f"{spec.source}: {exc}") from exc
+        raise ModelLoadError(f"{spec.source}: {where}{exc}") from exc
     try:  # members that would read bins off the model's output: refused, never averaged in as 0
-        spec.ensemble.check_geometry(geometry)
+        spec.ensemble.for_geometry(geometry).check_geometry(geometry)
     except ValueError as exc:
-        raise SpecError(f"{spec.source}: {exc}") from exc
-    check_input_files(spec)
+        raise SpecError(f"{spec.source}: {where}{exc}") from exc
+    requests = {**spec.tracks, **dict(ms.tracks)}
     track_idx = {}
-    for label, req in spec.tracks.items():
+    for label, req in requests.items():
         try:
             track_idx[label] = tracks_table.resolve(req)
         except TrackError as exc:
-            raise TrackError(f"{spec.source}: tracks.{label}: {exc}") from exc
+            key = f"models[{i}].tracks.{label}" if label in dict(ms.tracks) else f"tracks.{label}"
+            hint = "" if len(spec.models) == 1 else f" (give models[{i}].tracks.{label} for this model)"
+            raise TrackError(f"{spec.source}: {where}{key}: {exc}{hint}") from exc
     if exp.extra_tracks is not None:  # tracks the experiment picks from the model's table by its own data
-        for label, i in exp.extra_tracks(spec, tracks_table).items():
-            track_idx.setdefault(label, int(i))
+        for label, t in exp.extra_tracks(spec, tracks_table).items():
+            track_idx.setdefault(label, int(t))
     if exp.readout not in track_idx:
         raise SpecError(f"{spec.source}: tracks: the experiment reads track label {exp.readout!r}; add it to [tracks]")
-    design = exp.expand(spec, genome, geometry)
-    return Plan(exp, design, track_idx, name, geometry, handle, tracks_table)
+    return ModelPlan(ms, name, geometry, handle, tracks_table, track_idx)
+
+
+def plan_job(spec: JobSpec) -> Plan:
+    """Validate inputs, resolve each model's tracks and expand the design (writes nothing).
+
+    The design is expanded once, with the first model's geometry; every model predicts it."""
+    from seqbench.spec import check_input_files
+
+    exp = get_experiment(spec.experiment)
+    genome = Genome(spec.fasta)
+    models = [_plan_model(spec, exp, i) for i in range(len(spec.models))]
+    check_input_files(spec)
+    design = exp.expand(spec, genome, models[0].geometry)
+    variants = [(i, w, models[i].name if len(spec.variants) == 1 else n) for i, w, n in spec.variants]
+    return Plan(exp, design, models, variants)
 
 
 def _refuse_foreign_dir(job: JobDir) -> None:
@@ -275,8 +328,8 @@ def finished_result(job: JobDir) -> JobResult:
         spec = load_job_spec(job)
     except Exception:  # the headline's labels only: the stored summary is the result
         spec = None
-    return JobResult(job.path, summary, headline_of(exp, summary, spec), summary.get("model", "?"),
-                     already_complete=True)
+    name = summary.get("model") or ", ".join(summary.get("models", [])) or "?"
+    return JobResult(job.path, summary, headline_of(exp, summary, spec), name, already_complete=True)
 
 
 def resume(
@@ -336,11 +389,14 @@ def _execute(spec: JobSpec, job: JobDir, identity: dict[str, Any], content_hash:
 def _execute_locked(
     spec: JobSpec, job: JobDir, identity: dict[str, Any], content_hash: str, progress: bool, plan: Plan
 ) -> JobResult:
-    from seqbench.runtime.pipeline import JobCancelled, PipelinePlan, init_ray, ray_map, run_pipeline
+    from seqbench.runtime.pipeline import JobCancelled, PipelinePlan, init_ray, ray_map
 
     design, track_idx, geometry, tracks_table = plan.design, plan.tracks, plan.geometry, plan.track_table
     n = design.n_constructs
     ens = spec.ensemble
+    several = len(plan.variants) > 1
+    # members of each variant's model (an anchored or scalar model evaluates fewer, see Ensemble.for_geometry)
+    v_members = [ens.for_geometry(plan.models[i].geometry).members for i, _w, _n in plan.variants]
     # shards are fixed at planning, whatever the runtime says now
     S = int(job.manifest()["shard_size"]) if job.exists() else spec.runtime.shard_size
     n_shards = (n + S - 1) // S
@@ -355,12 +411,7 @@ def _execute_locked(
             "content_hash": content_hash,
             "spec_hash": spec.content_hash(),
             "created": time.time(),
-            "model": {
-                **spec.model.identity(),
-                "name": plan.model_name,
-                "resolved_handle": plan.handle,
-                "geometry": geometry.__dict__,
-            },
+            "model": _model_record(plan.models[0]),
             "genome": str(spec.fasta),
             "spec_source": spec.source,
             "spec_base_dir": str(Path(spec.source).resolve().parent) if spec.source != "embedded demo" else None,
@@ -372,21 +423,30 @@ def _execute_locked(
                 "members": [f"{s}:{sh:+d}" for s, sh in ens.members],
             },
             "n_constructs": n,
-            "n_members": n * ens.n_members,
+            "n_members": n * sum(len(m) for m in v_members),
             "shard_size": S,
             "n_shards": n_shards,
             "inputs": identity,
             "input_snapshots": snapshot_inputs(spec, job.path),
             "versions": library_versions(),
         }
+        if several:
+            manifest["models"] = [_model_record(m) for m in plan.models]
+            manifest["variants"] = [
+                {"name": name, "model": plan.models[i].name, "model_index": i, "window": w,
+                 "members": [f"{s}:{sh:+d}" for s, sh in members]}
+                for (i, w, name), members in zip(plan.variants, v_members, strict=True)
+            ]
         atomic_write_json(job.manifest_path, manifest)
         job.set_status("planned", shards_done=0, n_shards=n_shards)
-        job.log(f"planned {n} constructs, {n * ens.n_members} members, {n_shards} shards ({spec.source})")
+        job.log(f"planned {n} constructs, {manifest['n_members']} members, {n_shards} shards"
+                f"{f', {len(plan.variants)} variants' if several else ''} ({spec.source})")
 
     cancel_file = job.path / CANCEL_REQUEST
     cancel_file.unlink(missing_ok=True)
     done = job.done_shards()
-    pending = [(k, list(range(k * S, min(n, (k + 1) * S)))) for k in range(n_shards) if k not in done]
+    names = [name if several else None for _i, _w, name in plan.variants]
+    shard_ids = {k: list(range(k * S, min(n, (k + 1) * S))) for k in range(n_shards)}
     timings: dict[str, float] = {}
     t0 = time.time()
     started = False
@@ -394,47 +454,44 @@ def _execute_locked(
         started = init_ray(spec.runtime)
         timings["ray start"] = time.time() - t0
         job.set_status("running", shards_done=len(done), n_shards=n_shards, pid=os.getpid(), host=os.uname().nodename)
-        done_members = sum(min(n, (k + 1) * S) - k * S for k in done) * ens.n_members
-        bar = Progress(n * ens.n_members, done_members, progress)
-        pplan = PipelinePlan(
-            shards=pending,
-            builder=design.build,
-            fasta=str(spec.fasta),
-            geometry=geometry,
-            ensemble=ens,
-            tracks=track_idx,
-            model=spec.model,
-            cache_dir=str(cache_dir()),
-            genome_local_dir=spec.runtime.genome_local_dir,
-            model_cache=spec.runtime.model_cache or str(default_model_cache(cache_dir())),
-        )
-        count = [len(done)]
-        t_ready = [time.time()]
-
-        def on_start(r: int) -> None:
-            t_ready[0] = time.time()
-            timings["model load"] = t_ready[0] - t0 - timings["ray start"]
-            job.log(f"{r} replica(s) started; {len(pending)} shards to run")
-            bar.begin(r)
-
-        def on_part(shard: int, table) -> None:
-            job.write_part(shard, table)
-            count[0] += 1
-            bar.advance(table.num_rows)
-
-        try:
-            replicas = run_pipeline(
-                pplan,
-                spec.runtime,
-                on_part,
-                on_start=on_start,
-                should_stop=cancel_file.exists,
-                on_event=job.log,
+        total = n * sum(len(m) for m in v_members)
+        done_members = sum(len(shard_ids[k]) * len(m) for v, m in zip(names, v_members, strict=True)
+                           for k in job.done_shards(v))
+        bar = Progress(total, done_members, progress)
+        replicas = 0
+        t_ready = [0.0]
+        for group in plan.groups():
+            g_variants = [(group.index(i), w, names[vi]) for vi, (i, w, _n) in enumerate(plan.variants) if i in group]
+            g_names = [v[2] for v in g_variants]
+            missing = {k: [v for v in g_names if not job.part_path(k, v).exists()] for k in range(n_shards)}
+            pending = [(k, shard_ids[k]) for k in range(n_shards) if missing[k]]
+            first = plan.models[group[0]]
+            pplan = PipelinePlan(
+                shards=pending,
+                builder=design.build,
+                fasta=str(spec.fasta),
+                geometry=first.geometry,
+                ensemble=ens,
+                tracks=first.tracks,
+                model=first.spec,
+                cache_dir=str(cache_dir()),
+                genome_local_dir=spec.runtime.genome_local_dir,
+                model_cache=spec.runtime.model_cache or str(default_model_cache(cache_dir())),
+                models=[plan.models[i].spec for i in group] if several else None,
+                model_tracks=[plan.models[i].tracks for i in group] if several else None,
+                variants=g_variants if several else None,
+                window_length=geometry.sequence_length,
+                also=tuple(plan.models[i].geometry for i in group[1:]),
             )
-        finally:
-            bar.close()
-        timings["predict"] = time.time() - t_ready[0]
-        job.log(f"prediction finished: {count[0]}/{n_shards} shards, {replicas} replica(s)")
+            try:
+                replicas = max(replicas, _run_group(job, spec, pplan, bar, timings, t0, t_ready, missing,
+                                                    [plan.models[i].name for i in group], cancel_file))
+            except BaseException:
+                bar.close()
+                raise
+        bar.close()
+        timings["predict"] = time.time() - (t_ready[0] or t0)
+        job.log(f"prediction finished: {len(job.done_shards())}/{n_shards} shards, {replicas} replica(s)")
         t1 = time.time()
         result = reduce_and_report(job, spec, map_fn=ray_map)
         timings["reduce and report"] = time.time() - t1
@@ -462,6 +519,44 @@ def _execute_locked(
     return result
 
 
+def _model_record(m: ModelPlan) -> dict[str, Any]:
+    """A model as the manifest records it (what names it, where its weights are, its geometry, its tracks)."""
+    return {
+        **m.spec.identity(),
+        "name": m.name,
+        "resolved_handle": m.handle,
+        "geometry": m.geometry.__dict__,
+        "tracks": {label: {"index": i, "description": m.track_table.name(i)} for label, i in m.tracks.items()},
+    }
+
+
+def _run_group(job: JobDir, spec: JobSpec, pplan, bar: Progress, timings: dict[str, float], t0: float,
+               t_ready: list[float], missing: dict[int, list], model_names: list[str],
+               cancel_file: Path) -> int:
+    """Predict the pending shards of one group of models (one input length) and write their parts."""
+    from seqbench.runtime.pipeline import run_pipeline
+
+    if not pplan.shards:
+        return 0
+
+    def on_start(r: int) -> None:
+        if not t_ready[0]:
+            t_ready[0] = time.time()
+            timings["model load"] = t_ready[0] - t0 - timings["ray start"]
+            bar.begin(r)
+        job.log(f"{r} replica(s) of {', '.join(model_names)} started; {len(pplan.shards)} shards to run")
+
+    def on_part(shard: int, table) -> None:
+        tables = table if isinstance(table, dict) else {None: table}
+        for variant, t in tables.items():
+            if variant in missing[shard]:  # a part written before an interruption is kept as it is
+                job.write_part(shard, t, variant)
+                bar.advance(t.num_rows)
+
+    return run_pipeline(pplan, spec.runtime, on_part, on_start=on_start, should_stop=cancel_file.exists,
+                        on_event=job.log)
+
+
 def reduce_and_report(job: JobDir, spec: JobSpec, *, map_fn=None) -> JobResult:
     """Reduce the stored predictions and write tables, figures, summary.json and report.md.
 
@@ -477,16 +572,19 @@ def reduce_and_report(job: JobDir, spec: JobSpec, *, map_fn=None) -> JobResult:
         raise JobDirError(f"{job.path}: {missing} of {manifest['n_shards']} shards have no prediction part yet")
     spec = with_snapshot_inputs(spec, job, manifest)
     job.set_status("reducing", shards_done=manifest["n_shards"], n_shards=manifest["n_shards"])
-    preds = job.read_predictions().to_pandas()
-    check_row_keys(job, preds, manifest)  # before anything is dropped: duplicates are an error
     design = pd.read_parquet(job.design_path)
+    variants = manifest.get("variants") or []
     t0 = time.time()
-    results = exp.reduce(preds, design, spec, map_fn=map_fn or sequential_map)
-    model_name = manifest["model"]["name"]
-    own, tables, figures = write_outputs(exp, results, job.path, model_name=model_name, spec=spec)
     ambiguous = job.ambiguous_bases()
     if ambiguous:
         job.log(f"the genome windows read held {ambiguous:,} IUPAC ambiguity codes; they were encoded as N")
+    if len(variants) > 1:
+        return _reduce_variants(job, spec, exp, manifest, design, variants, ambiguous, map_fn or sequential_map, t0)
+    preds = job.read_predictions().to_pandas()
+    check_row_keys(job, preds, manifest)  # before anything is dropped: duplicates are an error
+    results = exp.reduce(preds, design, spec, map_fn=map_fn or sequential_map)
+    model_name = manifest["model"]["name"]
+    own, tables, figures = write_outputs(exp, results, job.path, model_name=model_name, spec=spec)
     summary = assemble_summary(spec.experiment, manifest, own, ambiguous)
     atomic_write_json(job.path / "summary.json", summary)
     headline = headline_of(exp, summary, spec)
@@ -496,22 +594,83 @@ def reduce_and_report(job: JobDir, spec: JobSpec, *, map_fn=None) -> JobResult:
     return JobResult(job.path, summary, headline, model_name)
 
 
+#: where a job of several variants keeps each variant's tables, figures, summary and report
+VARIANTS_DIR = "variants"
+
+
+def _reduce_variants(job: JobDir, spec: JobSpec, exp, manifest: dict[str, Any], design: pd.DataFrame,
+                     variants: list[dict[str, Any]], ambiguous: int, map_fn, t0: float) -> JobResult:
+    """Reduce and report each variant on its own (``variants/<name>/``), then compare them side by side."""
+    from seqbench.report.compare import comparison_frame, write_comparison_figure
+    from seqbench.report.job import write_comparison_report
+    from seqbench.report.tables import write_frames
+
+    summaries: dict[str, dict[str, Any]] = {}
+    n = int(manifest["n_constructs"])
+    for v in variants:
+        name = v["name"]
+        preds = job.read_predictions(name).to_pandas()
+        check_row_keys(job, preds, manifest, members=v["members"], variant=name)
+        results = exp.reduce(preds, design, spec, map_fn=map_fn)
+        out_dir = job.path / VARIANTS_DIR / name
+        own, tables, figures = write_outputs(exp, results, out_dir, model_name=name, spec=spec)
+        record = manifest["models"][v["model_index"]]
+        sub = {**manifest, "model": record, "tracks": record["tracks"],
+               "ensemble": {**manifest["ensemble"], "members": v["members"]}, "n_members": n * len(v["members"])}
+        summary = assemble_summary(spec.experiment, sub, own, ambiguous)
+        summary = {**summary, "variant": name, "window": int(v.get("window") or 0)}
+        atomic_write_json(out_dir / "summary.json", summary)
+        write_report_md(out_dir, exp, summary, headline_of(exp, summary, spec), tables, figures, sub)
+        summaries[name] = summary
+    heads = [(k, t) for k, t, _v in headline_of(exp, {}, spec)]
+    frame = comparison_frame(variants, summaries, heads)
+    tables = write_frames({"models_compared": frame}, job.path / "tables", csv=True)
+    figure = write_comparison_figure(frame, heads, job.path / "figures" / "models_compared.png",
+                                     title=f"{exp.title}: {', '.join(frame['variant'])}")
+    summary = {
+        "experiment": spec.experiment,
+        "models": [m["name"] for m in manifest["models"]],
+        "variants": summaries,
+        "genome": manifest["genome"],
+        "spec": manifest["spec_source"],
+        "n_constructs": manifest["n_constructs"],
+        "n_members": manifest["n_members"],
+        "genome_ambiguous_bases": int(ambiguous),
+    }
+    atomic_write_json(job.path / "summary.json", summary)
+    headline = headline_of(exp, summary, spec)
+    write_comparison_report(job.path, exp, summary, frame, heads, tables, [figure] if figure else [], manifest)
+    job.log(f"reduce and report of {len(variants)} variants took {time.time() - t0:.1f} s")
+    job.set_status("complete", shards_done=manifest["n_shards"], n_shards=manifest["n_shards"])
+    return JobResult(job.path, summary, headline, ", ".join(summary["models"]))
+
+
 def headline_of(exp, summary: dict[str, Any], spec: JobSpec | None) -> list[tuple[str, str, Any]]:
-    """(key, label, value) of the experiment's headline; labels filled from the spec's inputs."""
+    """(key, label, value) of the experiment's headline; labels filled from the spec's inputs.
+
+    A job of several variants: every headline figure once per variant, ``[variant]`` after the label."""
     inputs = spec.inputs if spec is not None else None
+    per = summary.get("variants")
+    if isinstance(per, dict):
+        return [(k, f"{fill_label(text, inputs)} [{name}]", s.get(k)) for name, s in per.items()
+                for k, text in exp.headline]
     return [(k, fill_label(text, inputs), summary.get(k)) for k, text in exp.headline]
 
 
-def check_row_keys(job: JobDir, preds: pd.DataFrame, manifest: dict[str, Any]) -> None:
-    """Every planned (construct_id, member) key exactly once: the job's exactly-once contract."""
-    n, m = int(manifest["n_constructs"]), len(manifest["ensemble"]["members"])
+def check_row_keys(job: JobDir, preds: pd.DataFrame, manifest: dict[str, Any], *,
+                   members: list[str] | None = None, variant: str | None = None) -> None:
+    """Every planned (construct_id, member) key exactly once (of ``variant``, whose model evaluates
+    ``members``): the job's exactly-once contract."""
+    n = int(manifest["n_constructs"])
+    m = len(members if members is not None else manifest["ensemble"]["members"])
     key = preds["construct_id"].to_numpy(np.int64) * m + preds["member"].to_numpy(np.int64)
     counts = np.bincount(key[(key >= 0) & (key < n * m)], minlength=n * m)
     stray = int(((key < 0) | (key >= n * m)).sum())
     missing, extra = int((counts == 0).sum()), int((counts > 1).sum())
     if stray or missing or extra:
         raise JobDirError(
-            f"{job.path}: prediction rows break the plan: {missing} planned row keys missing, {extra} duplicated,"
+            f"{job.path}: prediction rows{f' of {variant}' if variant else ''} break the plan: {missing} planned"
+            f" row keys missing, {extra} duplicated,"
             f" {stray} not planned (expected {n * m} rows, one per construct and member)"
         )
 
