@@ -415,14 +415,25 @@ def plan(
             overrides["runtime"]["shard_size"] = shard_size
         job_spec = _load(experiment, spec, overrides, quiet=True)
         p = plan_job(job_spec)
-        try:
-            est = estimate(p.design.n_constructs, job_spec.ensemble.n_members, job_spec.runtime.shard_size,
-                           job_spec.model.kind, throughput=throughput, gpus=gpus, efficiency=efficiency)
-        except ValueError as exc:
-            raise SpecError(str(exc)) from exc
-        typer.echo(f"{experiment} on {p.model_name} ({job_spec.source})")
-        for line in est.lines():
-            typer.echo(f"  {line}")
+        n_windows = max(1, len(job_spec.windows))
+        ests = []
+        for m in p.models:
+            members = job_spec.ensemble.for_geometry(m.geometry).n_members * n_windows
+            try:
+                ests.append(estimate(p.design.n_constructs, members, job_spec.runtime.shard_size, m.spec.kind,
+                                     throughput=throughput, gpus=gpus, efficiency=efficiency))
+            except ValueError as exc:
+                raise SpecError(str(exc)) from exc
+        names = ", ".join(m.name for m in p.models)
+        typer.echo(f"{experiment} on {names} ({job_spec.source})")
+        for m, est in zip(p.models, ests, strict=True):
+            if len(p.models) > 1:
+                typer.echo(f"  {m.name} ({m.spec.kind}, {m.geometry.describe()}):")
+            for line in est.lines():
+                typer.echo(f"  {'  ' if len(p.models) > 1 else ''}{line}")
+        if len(p.models) > 1:
+            typer.echo(f"  all models: {sum(e.passes for e in ests):,} forward passes,"
+                       f" {sum(e.gpu_hours for e in ests):,.1f} GPU-hours (run one group of models after another)")
     except _user_errors() as exc:
         _fail(exc)
 

@@ -8,7 +8,12 @@ estimates, not measurements, and say so:
   float32 (TF32 on Ampere/Hopper tensor cores).  At a sustained ~20 % of an A100's 156 TFLOP/s
   TF32 peak that is ~10 passes/s; an H100 is faster.  Measure yours with a short job
   (``seqbench-ray status`` reports members/s) and pass ``--throughput``.
-* planted: measured here, ~140 passes/s on 2 CPU cores (``make bench``); a GPU is not needed.
+* Basenji2: about 0.23 TFLOP per 131,072-bp pass (analytic: the 7-block convolutional tower,
+  11 dilated residual blocks at 1,024 positions, the 5,313-track head), ~14x less than Enformer:
+  an estimate of 100 passes/s per GPU.  Basenji1 is of the same size but runs through a TF1
+  session with batches of exactly 2: an estimate of 40 passes/s.  Xpresso (10.5 kb, a small
+  CNN): an estimate of 2,000 passes/s.  None of these was measured on a GPU here.
+* planted twins: measured on 2 CPU cores (``make bench``); a GPU is not needed.
 """
 
 from __future__ import annotations
@@ -16,9 +21,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 #: forward passes per second per GPU (see the module docstring)
-DEFAULT_THROUGHPUT = {"enformer": 10.0, "planted": 140.0}
-#: floating-point operations per forward pass (analytic estimate)
-FLOPS_PER_PASS = {"enformer": 3.3e12}
+DEFAULT_THROUGHPUT = {
+    "enformer": 10.0,
+    "basenji2": 100.0,
+    "basenji1": 40.0,
+    "xpresso": 2000.0,
+    "planted": 140.0,
+    "planted-basenji2": 140.0,
+    "planted-basenji1": 140.0,
+    "planted-xpresso": 2000.0,
+}
+#: floating-point operations per forward pass (analytic estimates)
+FLOPS_PER_PASS = {"enformer": 3.3e12, "basenji2": 0.23e12}
 #: fraction of the ideal rate a whole job achieves (start-up, stragglers, the last shards)
 DEFAULT_EFFICIENCY = 0.9
 
