@@ -24,6 +24,7 @@ of 1 is padded with an all-``N`` input whose result is dropped.
 
 from __future__ import annotations
 
+import builtins
 import pickle
 import re
 from pathlib import Path
@@ -81,7 +82,7 @@ def _latin1_encode(text: str, encoding: str = "utf-8", errors: str = "strict") -
     return text.encode("latin1", errors)
 
 
-_BUILTINS = {name: getattr(__import__("builtins"), name) for name in (
+_BUILTINS = {name: getattr(builtins, name) for name in (
     "dict", "list", "tuple", "set", "frozenset", "bool", "int", "float", "complex", "bytes", "bytearray", "str"
 )}  # fmt: skip
 
