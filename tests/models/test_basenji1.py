@@ -134,12 +134,15 @@ def test_ensure_is_idempotent_and_checks_the_metadata(twin_dir: Path, tmp_path: 
 
 
 def test_const_feed_dict_round_trip(twin_dir: Path, tmp_path: Path) -> None:
-    """The twin's pickle (protocol 2, as Kipoi wrote it) and a protocol-5 one are read back exactly."""
+    """The twin's pickle (protocol 2, as Kipoi wrote it), the same as NumPy 1 names its globals, and a
+    protocol-5 one are read back exactly."""
     want = const_feed_dict()
-    for path in (twin_dir / "model_files" / "const_feed_dict.pkl", tmp_path / "p5.pkl"):
-        if path.parent == tmp_path:
-            path.write_bytes(pickle.dumps({**want, "scalar": np.bool_(False)}, protocol=5))
-        got = read_const_feed_dict(path)
+    twin_pkl = (twin_dir / "model_files" / "const_feed_dict.pkl").read_bytes()
+    assert b"numpy._core.multiarray\n_reconstruct" in twin_pkl
+    (tmp_path / "numpy1.pkl").write_bytes(twin_pkl.replace(b"numpy._core.", b"numpy.core."))
+    (tmp_path / "p5.pkl").write_bytes(pickle.dumps({**want, "scalar": np.bool_(False)}, protocol=5))
+    for name in ("numpy1.pkl", "p5.pkl"):
+        got = read_const_feed_dict(tmp_path / name)
         assert set(want) <= set(got)
         for key, value in want.items():
             assert np.asarray(got[key]).dtype == np.asarray(value).dtype
