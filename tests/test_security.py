@@ -30,15 +30,39 @@ FORBIDDEN = {
 }
 
 
+#: the only exceptions, each for one file and one kind of hit, with the reason.  Kipoi's Basenji1 ships a
+#: const_feed_dict.pkl: seqbench reads it only through a restricted Unpickler whose find_class allows
+#: NumPy array/dtype/scalar rebuilding and builtin containers (tests/models/test_basenji1.py refuses
+#: os.system and eval), and its planted twin writes one with pickle.dump.  pickle.load/loads stay forbidden.
+ALLOWED = {
+    ("seqbench/models/basenji1.py", "pickle / marshal / shelve / dill / joblib import"),
+    ("seqbench/models/planted/twin_basenji1.py", "pickle / marshal / shelve / dill / joblib import"),
+}
+
+
 def test_no_code_execution_or_unpickling_in_seqbench():
     hits = []
     for path in sorted((ROOT / "seqbench").rglob("*.py")):
         text = path.read_text()
         for what, pattern in FORBIDDEN.items():
+            if (str(path.relative_to(ROOT)), what) in ALLOWED:
+                continue
             for m in pattern.finditer(text):
                 line = text.count("\n", 0, m.start()) + 1
                 hits.append(f"{path.relative_to(ROOT)}:{line}: {what}: {m.group(0).strip()}")
     assert not hits, "\n".join(hits)
+
+
+def test_the_one_unpickler_is_restricted():
+    """The two exceptions above use pickle only as stated: basenji1.py through its Unpickler subclass
+    (which overrides find_class) and nothing else, the twin only to dump."""
+    text = (ROOT / "seqbench/models/basenji1.py").read_text()
+    assert set(re.findall(r"\bpickle\.(\w+)", text)) == {"Unpickler", "UnpicklingError"}
+    assert re.findall(r"class (\w+)\(pickle\.Unpickler\)", text) == ["_ConstFeedUnpickler"]
+    assert "    def find_class(self, module: str, name: str) -> Any:" in text
+    assert re.findall(r"(?<!class )\b\w*Unpickler\(", text) == ["_ConstFeedUnpickler("]
+    twin = (ROOT / "seqbench/models/planted/twin_basenji1.py").read_text()
+    assert set(re.findall(r"\bpickle\.(\w+)", twin)) == {"dump"}
 
 
 def test_a_spec_is_data_never_code(tmp_path):
