@@ -582,7 +582,7 @@ def reduce_and_report(job: JobDir, spec: JobSpec, *, map_fn=None) -> JobResult:
         return _reduce_variants(job, spec, exp, manifest, design, variants, ambiguous, map_fn or sequential_map, t0)
     preds = job.read_predictions().to_pandas()
     check_row_keys(job, preds, manifest)  # before anything is dropped: duplicates are an error
-    results = exp.reduce(preds, design, spec, map_fn=map_fn or sequential_map)
+    results = exp.reduce(_reduce_input(preds), design, spec, map_fn=map_fn or sequential_map)
     model_name = manifest["model"]["name"]
     own, tables, figures = write_outputs(exp, results, job.path, model_name=model_name, spec=spec)
     summary = assemble_summary(spec.experiment, manifest, own, ambiguous)
@@ -592,6 +592,15 @@ def reduce_and_report(job: JobDir, spec: JobSpec, *, map_fn=None) -> JobResult:
     job.log(f"reduce and report took {time.time() - t0:.1f} s")
     job.set_status("complete", shards_done=manifest["n_shards"], n_shards=manifest["n_shards"])
     return JobResult(job.path, summary, headline, model_name)
+
+
+#: row columns that name where a row came from, not what was predicted: not handed to reduce
+PROVENANCE_COLUMNS = ("model", "window")
+
+
+def _reduce_input(preds: pd.DataFrame) -> pd.DataFrame:
+    """The rows as experiments' reduce expects them: keys, member, landmark bin and track values."""
+    return preds.drop(columns=[c for c in PROVENANCE_COLUMNS if c in preds.columns])
 
 
 #: where a job of several variants keeps each variant's tables, figures, summary and report
@@ -611,7 +620,7 @@ def _reduce_variants(job: JobDir, spec: JobSpec, exp, manifest: dict[str, Any], 
         name = v["name"]
         preds = job.read_predictions(name).to_pandas()
         check_row_keys(job, preds, manifest, members=v["members"], variant=name)
-        results = exp.reduce(preds, design, spec, map_fn=map_fn)
+        results = exp.reduce(_reduce_input(preds), design, spec, map_fn=map_fn)
         out_dir = job.path / VARIANTS_DIR / name
         own, tables, figures = write_outputs(exp, results, out_dir, model_name=name, spec=spec)
         record = manifest["models"][v["model_index"]]
