@@ -40,6 +40,8 @@ def _layer_classes(config: Any) -> Iterator[str]:
     if not isinstance(config, dict):
         return
     inner = config.get("config")
+    if isinstance(inner, list):  # old Keras (2.0/2.1) wrote a Sequential's config as its list of layers
+        inner = {"layers": inner}
     if not isinstance(inner, dict):
         return
     for layer in inner.get("layers", ()) or ():
@@ -76,6 +78,22 @@ def _is_known(name: str, known: set[str], custom_objects: dict[str, Any]) -> boo
     return tf_keras.saving.get_registered_object(name) is not None  # ``@register_keras_serializable``
 
 
+def _what_it_is(path: str) -> str:
+    """A hint for a file that is not HDF5: a Git LFS pointer or a web page saved instead of the model."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(64).lstrip()
+    except OSError:
+        return ""
+    if head.startswith(b"version https://git-lfs"):
+        return " (a Git LFS pointer: fetch the real file, e.g. `git lfs pull`)"
+    if head[:1] == b"<":
+        return " (HTML or XML: a web page saved instead of the model? download it again)"
+    if not head:
+        return " (it is empty)"
+    return ""
+
+
 def read_model_config(path: str, *, what: str) -> dict[str, Any]:
     """The ``model_config`` JSON of a Keras 2 HDF5 file, after the checks a user can act on."""
     import h5py
@@ -86,7 +104,7 @@ def read_model_config(path: str, *, what: str) -> dict[str, Any]:
     if os.path.isdir(path):
         raise ModelLoadError(f"{where} is a directory; {EXPECTED}")
     if not h5py.is_hdf5(path):
-        raise ModelLoadError(f"{where} is not an HDF5 file; {EXPECTED}")
+        raise ModelLoadError(f"{where} is not an HDF5 file{_what_it_is(path)}; {EXPECTED}")
     try:
         with h5py.File(path, "r") as f:
             raw = f.attrs.get("model_config")
