@@ -350,6 +350,8 @@ def describe(spec: ModelSpec, cache_dir: Path | None = None) -> tuple[str, Geome
         tracks = read_targets(spec.targets, ENFORMER_PREFERRED) if spec.targets else _basenji2_default_tracks(h5)
         return name, geometry, tracks, str(h5)
     if spec.kind == "xpresso":
+        from seqbench.models.xpresso import xpresso_tracks
+
         h5 = _h5_path(spec, Path(handle))
         return name, geometry, xpresso_tracks(), str(h5)
     # basenji1
@@ -372,13 +374,6 @@ def _basenji2_default_tracks(h5: Path) -> TrackTable:
     if beside.is_file():
         return read_targets(str(beside), ENFORMER_PREFERRED)
     return _index_only(ENFORMER_N_TRACKS, ENFORMER_PREFERRED)
-
-
-def xpresso_tracks() -> TrackTable:
-    """Xpresso's one output: median expression across tissues (``human_median``), natural scale."""
-    frame = pd.DataFrame({"index": [0], "identifier": ["XPRESSO_MEDIAN"],
-                          "description": ["EXPRESSION:median across tissues (Xpresso human_median; 10**output)"]})
-    return TrackTable(frame)
 
 
 def _twin_tracks(kind: str, path: Path) -> TrackTable:

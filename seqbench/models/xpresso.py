@@ -61,7 +61,9 @@ def _input_order(path: str, input_shapes: Any, output_shape: Any) -> tuple[int, 
     return seq, 1 - seq
 
 
-def xpresso_tracks(description: str = "EXPRESSION:log10 median across tissues (Xpresso human_median)") -> TrackTable:
+def xpresso_tracks(
+    description: str = "EXPRESSION:median across tissues (Xpresso human_median; 10**output, natural scale)",
+) -> TrackTable:
     """A one-row track table for Xpresso's one output (the real file comes without a targets file)."""
     import pandas as pd
 

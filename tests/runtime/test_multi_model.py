@@ -22,8 +22,10 @@ from seqbench.demo.synthetic import ensure_demo
 
 pytestmark = pytest.mark.ray
 
-#: the twins of this job (one group per input length: 393,216 and 131,072 bp)
-MODELS = ["planted", "planted-basenji1"]
+#: the twins of this job: three groups of input length (393,216, 131,072 and 10,500 bp); Basenji2 and
+#: Basenji1 share their windows
+MODELS = ["planted", "planted-basenji2", "planted-basenji1", "planted-xpresso"]
+NAMES = ["planted-v1", "planted-basenji2-v1", "planted-basenji1-v1", "planted-xpresso-v1"]
 WINDOW = 20_001
 
 
@@ -50,8 +52,8 @@ def _table(truth: dict) -> pd.DataFrame:
         for what, e in (("near", near[0]), ("far", far[0])):
             s = e["motifs"][0]["start"]
             rows.append({"name": f"{g['gene']}_{what}", **base, "edits": f"mask:{s}-{s + 11}",
-                         "reference": f"{g['gene']}_ref", "what": what})
-        if len(rows) >= 6:
+                         "reference": f"{g['gene']}_ref", "what": what, "distance": e["motifs"][0]["centre"] - tss})
+        if len(rows) >= 9:
             break
     return pd.DataFrame(rows).fillna({"what": "ref"})
 
@@ -61,10 +63,12 @@ def _spec(tmp: Path, layout, table: Path, models: list[str], windows: list[int] 
     text += "[runtime]\nnum_cpus = 4\nshard_size = 4\n"
     if windows is not None:
         text += f"[ensemble]\nwindows = {windows}\n"
+    # Xpresso has one output, median expression: its readout is asked by index
+    per = {"planted-xpresso": "[models.tracks]\ncage = 0\n"}
     if len(models) == 1:
         text += f'[model]\nkind = "{models[0]}"\n'
     else:
-        text += "".join(f'[[models]]\nkind = "{k}"\n' for k in models)
+        text += "".join(f'[[models]]\nkind = "{k}"\n{per.get(k, "")}' for k in models)
     path = tmp / f"spec-{len(models)}-{windows}.toml"
     path.write_text(text)
     return path
@@ -77,53 +81,72 @@ def _parts(folder: Path) -> pd.DataFrame:
     return rows.sort_values(["construct_id", "member"]).reset_index(drop=True)
 
 
-def test_two_models_and_two_windows_side_by_side(cache_dir, tmp_path):
+def test_four_models_side_by_side_and_windows(cache_dir, tmp_path):
     layout = ensure_demo(cache_dir)
     truth = json.loads(layout.truth.read_text())
     table = _table(truth)
-    assert len(table) == 6 and set(table["what"]) == {"ref", "near", "far"}
+    assert len(table) == 9 and set(table["what"]) == {"ref", "near", "far"}
     path = tmp_path / "ko.tsv"
     table.to_csv(path, sep="\t", index=False)
 
-    job = tmp_path / "both"
-    res = _cli(["submit", "constructs", "--spec", str(_spec(tmp_path, layout, path, MODELS, [0, WINDOW])),
+    # four twins in one job: a window longer than Xpresso's 10.5 kb input is refused, naming it
+    spec = _spec(tmp_path, layout, path, MODELS, [0, WINDOW])
+    res = _cli(["submit", "constructs", "--spec", str(spec), "--job-dir", str(tmp_path / "no")], cache_dir, tmp_path)
+    assert res.returncode == 2 and not (tmp_path / "no").exists()
+    assert res.stderr.strip().endswith("ensemble.windows: 20001 bp is longer than the input of planted-xpresso-v1"
+                                       " (10,500 bp); expected at most 10,500 (0: the whole input)"), res.stderr
+
+    job = tmp_path / "four"
+    res = _cli(["submit", "constructs", "--spec", str(_spec(tmp_path, layout, path, MODELS, None)),
                 "--job-dir", str(job), "--quiet"], cache_dir, tmp_path)
     assert res.returncode == 0, res.stderr[-3000:]
     manifest = json.loads((job / "manifest.json").read_text())
-    names = [v["name"] for v in manifest["variants"]]
-    assert names == [f"{m}-{w}" for m in ("planted-v1", "planted-basenji1-v1") for w in ("full", f"w{WINDOW}")]
-
-    # the knock-downs, per variant: the far enhancer has exactly no effect inside the window only
-    for name in names:
+    assert [v["name"] for v in manifest["variants"]] == NAMES
+    # Xpresso reads the construct's own strand only, and its one value
+    members = {v["name"]: v["members"] for v in manifest["variants"]}
+    assert members["planted-xpresso-v1"] == ["+:-43", "+:+0", "+:+43"]
+    assert all(len(members[n]) == 6 for n in NAMES[:3])
+    distance = table.set_index("name")["distance"]
+    for name in NAMES:
         out = pd.read_csv(job / "variants" / name / "tables" / "constructs.tsv", sep="\t").set_index("key")
-        for gene in table["gene"].unique():
-            near, far = out.loc[f"{gene}_near", "log2fc_cage"], out.loc[f"{gene}_far", "log2fc_cage"]
-            assert near < -1e-3, (name, gene, near)  # a planted enhancer inside every window: its effect
-            if name.endswith(f"w{WINDOW}"):
-                assert far == 0.0, (name, gene, far)  # masked away by the window either way
+        for key in distance.dropna().index:
+            fc, d = out.loc[key, "log2fc_cage"], distance[key]
+            if name != "planted-xpresso-v1":
+                assert fc < -1e-4, (name, key, fc)  # a planted enhancer within 60 kb: the binned models see it
+            elif -7_000 + 100 < d < 3_500 - 100:  # Xpresso: 7 kb upstream, 3.5 kb downstream of the TSS (+ strand)
+                assert fc < -1e-3, (name, key, d, fc)
             else:
-                assert far < -1e-4, (name, gene, far)  # the whole input sees it
-
-    # each model's rows equal a job of that model alone (the same constructs, members and values)
-    alone = tmp_path / "alone"
-    res = _cli(["submit", "constructs", "--spec", str(_spec(tmp_path, layout, path, MODELS[1:], None)),
-                "--job-dir", str(alone), "--quiet"], cache_dir, tmp_path)
-    assert res.returncode == 0, res.stderr[-3000:]
-    a, b = _parts(alone / "parts"), _parts(job / "parts" / "planted-basenji1-v1-full")
-    cols = ["construct_id", "member", "landmark_bin", "cage", "model"]
-    pd.testing.assert_frame_equal(a[cols], b[cols], check_categorical=False)
-    assert set(b["model"]) == {"planted-basenji1-v1"} and set(b["window"]) == {0}
+                assert fc == 0.0, (name, key, d, fc)  # outside its 10.5 kb: no effect by construction
+    assert any(-7_000 + 100 < d < 3_500 - 100 for d in distance.dropna())  # both cases occur
 
     # one comparison table and figure, the report names every model as planted
     summary = json.loads((job / "summary.json").read_text())
-    assert summary["models"] == ["planted-v1", "planted-basenji1-v1"] and list(summary["variants"]) == names
+    assert summary["models"] == NAMES and list(summary["variants"]) == NAMES
     compared = pd.read_csv(job / "tables" / "models_compared.csv")
-    assert list(compared["variant"]) == names and list(compared["window"]) == [0, WINDOW, 0, WINDOW]
-    for name in names:
+    assert list(compared["variant"]) == NAMES and list(compared["window"]) == [0] * len(NAMES)
+    for name in NAMES:
         assert compared.set_index("variant").loc[name, "max_abs_log2fc"] == pytest.approx(
             summary["variants"][name]["max_abs_log2fc"])
     assert (job / "figures" / "models_compared.png").read_bytes()[:4] == b"\x89PNG"
     report = (job / "report.md").read_text()
-    assert "say nothing about Enformer" in report and "say nothing about Basenji1" in report
-    assert all(f"variants/{n}/report.md" in report for n in names)
+    assert all(f"say nothing about {m}" in report for m in ("Enformer", "Basenji2", "Basenji1", "Xpresso"))
+    assert all(f"variants/{n}/report.md" in report for n in NAMES)
     assert np.isfinite(compared["max_abs_log2fc"]).all()
+
+    # Basenji1 alone, with and without a window: its rows equal its rows in the four-model job, and with a
+    # window of 20,001 bp the far enhancer has exactly no effect while the near one keeps its effect
+    alone = tmp_path / "alone"
+    res = _cli(["submit", "constructs", "--spec", str(_spec(tmp_path, layout, path, ["planted-basenji1"],
+                                                            [0, WINDOW])),
+                "--job-dir", str(alone), "--quiet"], cache_dir, tmp_path)
+    assert res.returncode == 0, res.stderr[-3000:]
+    a, b = _parts(alone / "parts" / "planted-basenji1-v1-full"), _parts(job / "parts" / "planted-basenji1-v1")
+    cols = ["construct_id", "member", "landmark_bin", "cage"]
+    pd.testing.assert_frame_equal(a[cols], b[cols])
+    assert set(a["model"]) == set(b["model"]) == {"planted-basenji1-v1"} and set(a["window"]) == {0}
+    cut = pd.read_csv(alone / "variants" / f"planted-basenji1-v1-w{WINDOW}" / "tables" / "constructs.tsv",
+                      sep="\t").set_index("key")
+    assert set(_parts(alone / "parts" / f"planted-basenji1-v1-w{WINDOW}")["window"]) == {WINDOW}
+    for gene in table["gene"].unique():
+        assert cut.loc[f"{gene}_far", "log2fc_cage"] == 0.0
+        assert cut.loc[f"{gene}_near", "log2fc_cage"] < -1e-3
