@@ -27,8 +27,8 @@ DEFAULT_THROUGHPUT = {
     "basenji1": 40.0,
     "xpresso": 2000.0,
     "planted": 140.0,
-    "planted-basenji2": 140.0,
-    "planted-basenji1": 140.0,
+    "planted-basenji2": 400.0,
+    "planted-basenji1": 330.0,
     "planted-xpresso": 2000.0,
 }
 #: floating-point operations per forward pass (analytic estimates)

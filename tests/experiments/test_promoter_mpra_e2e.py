@@ -65,25 +65,46 @@ def _weight(c: int) -> float:
     return float(np.mean(w))
 
 
+TWINS = ["planted-v1", "planted-basenji2-v1", "planted-basenji1-v1"]
+
+
+def _out(result):
+    """The planted Enformer twin's outputs (the embedded default runs three twins side by side)."""
+    return result.job_dir / "variants" / "planted-v1"
+
+
+def test_three_twins_side_by_side(job):
+    _spec, result = job
+    assert result.summary["models"] == TWINS
+    compared = pd.read_csv(result.job_dir / "tables" / "models_compared.csv").set_index("variant")
+    assert list(compared.index) == TWINS
+    for name in TWINS:
+        s = result.summary["variants"][name]
+        assert s["model"] == name and compared.loc[name, "r_endogenous"] == pytest.approx(s["r_endogenous"])
+        # the same law at each twin's geometry: each recovers the planted promoter strengths
+        assert 0.8 < s["r_endogenous"] < 1.0, name
+    assert (result.job_dir / "figures" / "models_compared.png").read_bytes()[:4] == b"\x89PNG"
+
+
 def test_summary_and_report(job):
     spec, result = job
-    s = result.summary
+    s = result.summary["variants"]["planted-v1"]
     assert s["model"] == "planted-v1" and s["experiment"] == "promoter-mpra"
     # measured values are the planted law + 25 % log-normal noise: strong, not perfect, correlations
     assert 0.8 < s["r_endogenous"] < 1.0
     assert s["r_tf_motifs"] > 0.8 and s["r_core_motifs"] > 0.8
     assert s["n_ism_variants"] == 40 * 3 and s["n_occlusion_variants"] == 29
     assert s["n_constructs"] == 156 + 1 + 120 + 29
-    rep = (result.job_dir / "report.md").read_text()
+    rep = (_out(result) / "report.md").read_text()
     assert "planted" in rep
     for name in ("correlations", "endogenous_scatter", "tata_shift", "ism"):
-        assert (result.job_dir / "figures" / f"promoter_mpra_{name}.png").read_bytes()[:4] == b"\x89PNG"
-    assert json.loads((result.job_dir / "summary.json").read_text())["ism_top_position"] in range(62, 73)
+        assert (_out(result) / "figures" / f"promoter_mpra_{name}.png").read_bytes()[:4] == b"\x89PNG"
+    assert json.loads((_out(result) / "summary.json").read_text())["ism_top_position"] in range(62, 73)
 
 
 def test_tata_shift_follows_planted_positional_weighting(job):
     spec, result = job
-    tp = pd.read_parquet(result.job_dir / "tables" / "promoter_mpra_tata_profile.parquet")
+    tp = pd.read_parquet(_out(result) / "tables" / "promoter_mpra_tata_profile.parquet")
     tp = tp[tp["Background"] == "RPLP0_TATA_bg"].sort_values("TATA_position")
     design = pd.read_parquet(result.job_dir / "design.parquet")
     from seqbench.genome import Genome
@@ -110,15 +131,15 @@ def test_tata_shift_follows_planted_positional_weighting(job):
 
 def test_ism_and_occlusion_hit_the_planted_motifs(job):
     spec, result = job
-    ism = pd.read_parquet(result.job_dir / "tables" / "promoter_mpra_ism.parquet")
+    ism = pd.read_parquet(_out(result) / "tables" / "promoter_mpra_ism.parquet")
     assert len(ism) == 120 and (ism["ref"] != ism["alt"]).all()
     assert (ism.groupby("position")["alt"].nunique() == 3).all()  # §13 B4 fixed: all three alternatives
     effect = ism["log2fc"].abs()
     on_motif = ism["position"].between(CAT_BOX_START, CAT_BOX_START + 10)
     assert effect[on_motif].min() > 0.3 and effect[~on_motif].max() < 1e-5
     assert np.ptp(ism.loc[on_motif, "log2fc"]) < 1e-5  # every substitution destroys the same hit
-    occ = pd.read_parquet(result.job_dir / "tables" / "promoter_mpra_occlusion.parquet")
+    occ = pd.read_parquet(_out(result) / "tables" / "promoter_mpra_occlusion.parquet")
     hits_cat = (occ["block_start"] < CAT_BOX_START + 11) & (occ["block_start"] + 8 > CAT_BOX_START)
-    base = float(json.loads((result.job_dir / "tables" / "promoter_mpra_summary.json").read_text())["ism_top_log2fc"])
+    base = float(json.loads((_out(result) / "tables" / "promoter_mpra_summary.json").read_text())["ism_top_log2fc"])
     assert base < 0
     assert occ.loc[hits_cat, "pred"].max() < occ.loc[~hits_cat & (occ["TATA_position"] < -30), "pred"].min()

@@ -431,13 +431,15 @@ def ensure_promoter_mpra_demo(root: Path, seed: int = SEED) -> PromoterDemo:
 
 
 def demo_spec(data_root: Path) -> dict[str, Any]:
-    """The embedded default: synthetic Segal tables + plasmid under ``data_root`` and the planted model."""
+    """The embedded default: synthetic Segal tables + plasmid under ``data_root`` and three planted twins side
+    by side (Enformer's, Basenji2's and Basenji1's interface and geometry), as the paper compares the models
+    on this MPRA."""
 
     demo = ensure_promoter_mpra_demo(Path(data_root))
     return {
         "experiment": NAME,
         "data_root": str(data_root),
-        "model": {"kind": "planted"},
+        "models": [{"kind": "planted"}, {"kind": "planted-basenji2"}, {"kind": "planted-basenji1"}],
         "tracks": {
             "cage": {"assay": "CAGE", "cell_type": "K562"},
             "dnase": {"assay": "DNASE", "cell_type": "K562"},
