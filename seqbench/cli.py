@@ -16,6 +16,10 @@ from typing import Annotated
 
 import typer
 
+# TensorFlow's C++ start-up chatter (CUDA probes, oneDNN notes) would bury the one line of an error;
+# a user who wants it sets TF_CPP_MIN_LOG_LEVEL themselves
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
 app = typer.Typer(
     name="seqbench-ray",
     help="Run in silico experiments against sequence-to-expression models (Enformer and others) on Ray.\n\n"

@@ -128,15 +128,10 @@ def read_model_config(path: str, *, what: str) -> dict[str, Any]:
     return config
 
 
-def load_keras_h5(path: str, custom_objects: dict[str, Any], *, what: str) -> Any:
-    """``tf_keras.models.load_model(path, custom_objects=..., compile=False)``; every failure is one
-    line of :class:`ModelLoadError` naming the file and what was expected.
-
-    ``what`` names the loader in messages (``"basenji2"``, ``"xpresso"``).  Refused before loading:
-    a missing path, a directory, a file that is not HDF5, an HDF5 file without a model config
-    (weights only), and a model using a layer class that is neither a Keras layer nor one of
-    ``custom_objects``.
-    """
+def check_h5(path: str, custom_objects: dict[str, Any], *, what: str) -> dict[str, Any]:
+    """What :func:`load_keras_h5` refuses before loading (the file, its model config, every layer class
+    known), without loading weights: run at planning, so a bad file is refused before a job exists.
+    Returns the model config."""
     config = read_model_config(path, what=what)
     known = _known_layer_classes()
     for name in dict.fromkeys(_layer_classes(config)):  # first occurrence order, no repeats
@@ -147,6 +142,19 @@ def load_keras_h5(path: str, custom_objects: dict[str, Any], *, what: str) -> An
                 f" (it supplies {supplied}); expected a model built from Keras layers"
                 f"{' and ' + supplied if custom_objects else ''}"
             )
+    return config
+
+
+def load_keras_h5(path: str, custom_objects: dict[str, Any], *, what: str) -> Any:
+    """``tf_keras.models.load_model(path, custom_objects=..., compile=False)``; every failure is one
+    line of :class:`ModelLoadError` naming the file and what was expected.
+
+    ``what`` names the loader in messages (``"basenji2"``, ``"xpresso"``).  Refused before loading:
+    a missing path, a directory, a file that is not HDF5, an HDF5 file without a model config
+    (weights only), and a model using a layer class that is neither a Keras layer nor one of
+    ``custom_objects``.
+    """
+    check_h5(path, custom_objects, what=what)
     import tf_keras
 
     try:

@@ -346,13 +346,19 @@ def describe(spec: ModelSpec, cache_dir: Path | None = None) -> tuple[str, Geome
         return name, geometry, enformer_tracks(spec.targets), spec.resolved_handle()
     assert handle is not None
     if spec.kind == "basenji2":
+        from seqbench.models.basenji2 import custom_objects
+        from seqbench.models.keras_h5 import check_h5
+
         h5 = _h5_path(spec, Path(handle))
+        check_h5(str(h5), custom_objects(), what="basenji2")  # a layer the file needs and seqbench lacks: now
         tracks = read_targets(spec.targets, ENFORMER_PREFERRED) if spec.targets else _basenji2_default_tracks(h5)
         return name, geometry, tracks, str(h5)
     if spec.kind == "xpresso":
+        from seqbench.models.keras_h5 import check_h5
         from seqbench.models.xpresso import xpresso_tracks
 
         h5 = _h5_path(spec, Path(handle))
+        check_h5(str(h5), {}, what="xpresso")
         return name, geometry, xpresso_tracks(), str(h5)
     # basenji1
     from seqbench.models.basenji1 import find_checkpoint, read_basenji1_targets
