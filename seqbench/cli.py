@@ -471,9 +471,10 @@ def stage(
         typer.echo(f"genome: {job_spec.fasta} (indexed)")
         rt = job_spec.runtime
         cache = rt.model_cache or str(default_model_cache(cache_dir()))
-        m = stage_model(job_spec.model, cache_dir(), cache)
-        how = "downloaded into" if m["downloaded"] else "ready at"
-        typer.echo(f"model: {m['handle']} {how} {m['local_path']}")
+        for ms in job_spec.models:
+            m = stage_model(ms, cache_dir(), cache)
+            how = "downloaded into" if m["downloaded"] else "ready at"
+            typer.echo(f"model {ms.display_name}: {m['handle']} {how} {m['local_path']}")
         if rt.genome_local_dir:
             if rt.address:
                 copies = stage_on_cluster(rt, str(job_spec.fasta), rt.genome_local_dir)

@@ -39,3 +39,21 @@ def test_plan_command_on_the_demo(cache_dir):
     assert "planted-v1" in res.stdout
     bad = CliRunner().invoke(app, ["plan", "multiplicativity", "--gpus", "0"])
     assert bad.exit_code == 2 and "expected at least 1" in bad.stderr
+
+
+def test_plan_counts_passes_and_gpu_hours_per_model(cache_dir):
+    """The promoter-mpra default runs three twins: one block per model, members and passes each, and a total."""
+    from seqbench.estimate import DEFAULT_THROUGHPUT
+
+    res = CliRunner().invoke(app, ["plan", "promoter-mpra"])
+    assert res.exit_code == 0, res.output
+    out = res.stdout
+    assert "on planted-v1, planted-basenji2-v1, planted-basenji1-v1" in out
+    n = 156 + 1 + 120 + 29
+    hours = 0.0
+    for name, kind in (("planted-v1", "planted"), ("planted-basenji2-v1", "planted-basenji2"),
+                       ("planted-basenji1-v1", "planted-basenji1")):
+        assert f"  {name} ({kind}, " in out
+        hours += n * 6 / DEFAULT_THROUGHPUT[kind] / 3600 / 0.9
+    assert out.count(f"forward passes:    {n * 6:,}") == 3
+    assert f"all models: {3 * n * 6:,} forward passes, {hours:,.1f} GPU-hours" in out

@@ -113,9 +113,15 @@ def stage_model(model: ModelSpec, cache_dir: str | Path, model_cache: str | Path
     from seqbench.models.registry import describe
 
     handle = model.resolved_handle()
-    if model.kind == "planted" and not model.handle:
-        _name, _g, _t, path = describe(model, Path(cache_dir))  # builds it into the cache once
-        return {"handle": handle, "local_path": path, "downloaded": False}
+    if model.kind != "enformer":
+        # a planted twin is built into the cache once; a real Basenji/Xpresso file is checked where it is
+        from seqbench.models.tfhub import ModelLoadError
+
+        try:
+            _name, _g, _t, path = describe(model, Path(cache_dir))
+        except ModelLoadError as exc:
+            raise StagingError(str(exc)) from exc
+        return {"handle": handle or path, "local_path": path, "downloaded": False}
     if "://" not in handle:
         if not (Path(handle) / "saved_model.pb").is_file():
             raise StagingError(f"model.handle {handle}: not a SavedModel directory (no saved_model.pb)")

@@ -133,6 +133,24 @@ def test_four_models_side_by_side_and_windows(cache_dir, tmp_path):
     assert all(f"variants/{n}/report.md" in report for n in NAMES)
     assert np.isfinite(compared["max_abs_log2fc"]).all()
 
+    # exactly once per variant: parts lost from two groups are recomputed on resume, and only they
+    from seqbench.runtime.jobdir import JobDir
+
+    lost = [job / "parts" / "planted-basenji1-v1" / "part-000001.parquet",
+            job / "parts" / "planted-xpresso-v1" / "part-000000.parquet"]
+    before = {p: _parts(p.parent) for p in lost}
+    for p in lost:
+        p.unlink()
+    kept = {p: p.stat().st_mtime_ns for p in (job / "parts").rglob("part-*.parquet")}
+    JobDir(job).set_status("failed", reason="test: two parts lost")
+    res = _cli(["resume", str(job), "--quiet"], cache_dir, tmp_path)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert all(p.is_file() for p in lost)
+    assert {p: p.stat().st_mtime_ns for p in kept} == kept  # nothing else was written again
+    for p in lost:
+        pd.testing.assert_frame_equal(_parts(p.parent), before[p])
+    assert json.loads((job / "summary.json").read_text())["variants"] == summary["variants"]
+
     # Basenji1 alone, with and without a window: its rows equal its rows in the four-model job, and with a
     # window of 20,001 bp the far enhancer has exactly no effect while the near one keeps its effect
     alone = tmp_path / "alone"
