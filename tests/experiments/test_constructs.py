@@ -124,6 +124,7 @@ BAD_TABLES = [
     ([_row("a", chrom="", sequence="ACGTXACGT", landmark=2)], "row 1, column 'sequence': 'X' is not A, C, G, T or N"),
     ([_row("a"), _row("a")], "row 2, column 'name': 'a' is already the name of row 1"),
     ([_row("a", chrom="chrZ")], "row 1, column 'chrom'"),
+    ([_row("a", strand="x")], "row 1, column 'strand': 'x'; expected '+' or '-'"),
 ]
 
 

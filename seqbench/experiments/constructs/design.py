@@ -15,6 +15,10 @@ column           meaning
 ``edits``        zero or more edits separated by ``;`` (notation below; may be empty)
 ``reference``    the ``name`` of another construct to compare against (optional): reduce gives
                  the log2 fold change of this construct against it
+``strand``       the construct's own orientation, ``+`` or ``-`` (optional, default ``+``): a
+                 gene's strand.  Models with an anchor (Xpresso) read the window on this strand;
+                 the others evaluate both strands and average them either way
+                 (``docs/geometry.md``)
 anything else    labels, carried to the results; reduce summarises by each of them
 ===============  ==========================================================================
 
@@ -78,7 +82,7 @@ DEFAULT_TRACKS: dict[str, Any] = {"cage": {"assay": "CAGE", "cell_type": "K562"}
 READOUT = "cage"
 
 #: columns with a meaning; every other column is a label
-RESERVED = ("name", "chrom", "sequence", "landmark", "edits", "reference")
+RESERVED = ("name", "chrom", "sequence", "landmark", "edits", "reference", "strand")
 OPS = ("replace", "insert", "delete", "substitute", "mask", "shuffle")
 
 _SEQ = re.compile(r"^[ACGTNacgtn]*$")
@@ -265,9 +269,12 @@ def _row_construct(row: dict[str, Any], i: int, path: Path, seed: int, genome) -
             found = (genome.fetch_str(chrom, e.start, e.end) if chrom is not None else literal[e.start : e.end]).upper()
             if found != e.expect:
                 raise where(f"substitute at {e.start}: the source has {found!r} there, not REF {e.expect!r}")
+    strand = _cell(row.get("strand")) or "+"
+    if strand not in ("+", "-"):
+        raise Where(path, i, "strand")(f"{strand!r}; expected '+' or '-' (or empty: '+')")
     try:
         construct = Construct(key=name, landmark=landmark, chrom=chrom, literal=literal and literal.upper(),
-                              edits=tuple(edits))
+                              edits=tuple(edits), strand=strand)
         landmark_position(construct)
     except ConstructError as exc:
         raise where(f"{exc}") from exc
