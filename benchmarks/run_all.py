@@ -38,6 +38,7 @@ BENCHMARKS: list[tuple[str, str, list[str]]] = [
     ("output_size", "bench_output_size.py", []),
     ("knockdown", "bench_knockdown.py", ["--repeat", "2", "--shuffles", "5"]),
     ("glm", "bench_glm.py", ["--promoters", "300", "--enhancers", "300"]),
+    ("models", "bench_models.py", ["--inputs", "16", "--repeat", "1"]),
 ]
 
 
