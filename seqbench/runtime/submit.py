@@ -794,7 +794,10 @@ def load_job_spec(
         bad = set(model_overrides) - RUNTIME_MODEL_KEYS
         if bad:
             raise JobDirError(f"{job.path}: model.{sorted(bad)[0]} changes the predictions; it cannot change on resume")
-        raw = deep_merge(raw, {"model": model_overrides})
+        if isinstance(raw.get("models"), list):  # several models: each takes the override
+            raw = {**raw, "models": [deep_merge(m, model_overrides) for m in raw["models"]]}
+        else:
+            raw = deep_merge(raw, {"model": model_overrides})
     manifest = job.manifest()
     base = Path(manifest.get("spec_base_dir") or job.path)
     return parse_spec(raw, origin=str(job.path / "spec.json"), base_dir=base.resolve())

@@ -168,3 +168,25 @@ def test_four_models_side_by_side_and_windows(cache_dir, tmp_path):
     for gene in table["gene"].unique():
         assert cut.loc[f"{gene}_far", "log2fc_cage"] == 0.0
         assert cut.loc[f"{gene}_near", "log2fc_cage"] < -1e-3
+
+
+def test_resume_batch_size_applies_to_every_model(cache_dir, tmp_path):
+    """`resume --batch-size` on a job of several models: every model takes it; what it computes is unchanged."""
+    from seqbench.runtime.jobdir import JobDir
+    from seqbench.runtime.submit import load_job_spec
+
+    layout = ensure_demo(cache_dir)
+    raw = {"experiment": "constructs", "data_root": str(layout.root), "inputs": {"table": str(tmp_path / "t.tsv")},
+           "models": [{"kind": "planted"}, {"kind": "planted-basenji1"}, {"kind": "planted-xpresso",
+                                                                          "tracks": {"cage": 0}}]}
+    job = tmp_path / "job"
+    job.mkdir()
+    (job / "spec.json").write_text(json.dumps(raw))
+    (job / "manifest.json").write_text(json.dumps({"experiment": "constructs", "spec_base_dir": str(tmp_path)}))
+    before = load_job_spec(JobDir(job))
+    after = load_job_spec(JobDir(job), model_overrides={"batch_size": 4})
+    assert [m.batch_size for m in after.models] == [4, 4, 4]
+    assert [m.effective_batch_size for m in after.models] == [4, 2, 4]  # Basenji1's graph takes exactly 2
+    assert after.content_hash() == before.content_hash()
+    with pytest.raises(Exception, match="changes the predictions"):
+        load_job_spec(JobDir(job), model_overrides={"kind": "planted"})
