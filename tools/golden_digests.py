@@ -22,13 +22,15 @@ import pyarrow.parquet as pq
 
 #: summary keys that hold paths of this machine, not results
 PATH_KEYS = ("model_handle", "genome", "spec", "timings", "elapsed")
+#: row columns that say where a row came from (added with several models per job), not what was predicted
+PROVENANCE = ("model", "window")
 
 
 def rows_digest(job: Path) -> tuple[str, int]:
     table = pq.read_table(job / "parts")
     frame = table.to_pandas().sort_values(["construct_id", "member"], kind="stable").reset_index(drop=True)
     h = hashlib.sha256()
-    for col in sorted(frame.columns):
+    for col in sorted(c for c in frame.columns if c not in PROVENANCE):
         h.update(col.encode())
         h.update(frame[col].to_numpy().tobytes())
     return h.hexdigest(), len(frame)
