@@ -589,8 +589,8 @@ def test_rows_identical_whatever_replicas_shards_and_resumptions(
     write_part = JobDir.write_part
     stopped = [0]
 
-    def stop_after_part(self, shard, table):
-        size = write_part(self, shard, table)
+    def stop_after_part(self, shard, table, variant=None):
+        size = write_part(self, shard, table, variant)
         if stopped[0] < stops:
             (self.path / CANCEL_REQUEST).touch()
         return size
