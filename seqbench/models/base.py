@@ -13,6 +13,7 @@ returns     float32 ``[B, K, T]`` — only what was asked leaves the device.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
@@ -227,6 +228,29 @@ class Model(Protocol):
     neutral_value: float
 
     def predict(self, codes: np.ndarray, bins: np.ndarray, tracks: np.ndarray) -> np.ndarray: ...
+
+
+def predict_in_fixed_batches(
+    run: Callable[[np.ndarray, np.ndarray], np.ndarray],
+    codes: np.ndarray,
+    bins: np.ndarray,
+    n_tracks: int,
+    batch_size: int,
+) -> np.ndarray:
+    """``run(codes [bs, L] uint8, bins [bs, K] int32) -> [bs, K, n_tracks]`` over every input, ``batch_size`` at
+    a time; the last batch is padded with all-N inputs (bins 0) whose results are dropped, so that the device
+    sees one shape (no retracing, no XLA recompiles; Basenji1's graph takes nothing else).  Returns float32
+    ``[B, K, n_tracks]``."""
+    n, bs = codes.shape[0], int(batch_size)
+    out = np.empty((n, bins.shape[1], n_tracks), dtype=np.float32)
+    for i in range(0, n, bs):
+        c, b = codes[i : i + bs], bins[i : i + bs]
+        k = c.shape[0]
+        if k < bs:
+            c = np.concatenate([c, np.full((bs - k, c.shape[1]), 4, np.uint8)])
+            b = np.concatenate([b, np.zeros((bs - k, b.shape[1]), np.int32)])
+        out[i : i + k] = np.asarray(run(c, b))[:k]
+    return out
 
 
 def one_hot_table(neutral_value: float) -> np.ndarray:

@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from seqbench.models.base import BASENJI1_GEOMETRY, Geometry, TrackTable, one_hot_table
+from seqbench.models.base import BASENJI1_GEOMETRY, Geometry, TrackTable, one_hot_table, predict_in_fixed_batches
 from seqbench.models.tfhub import ModelLoadError, configure_tensorflow
 
 #: the checkpoint prefix Kipoi's model.yaml downloads (``model.tf.meta``, ``.index``, ``.data-*``)
@@ -421,17 +421,8 @@ class Basenji1Model:
             raise ValueError(
                 f"model {self.name}: tracks must lie in 0..{len(self.tracks) - 1}, got {tracks.min()}..{tracks.max()}"
             )
-        n = codes.shape[0]
-        out = np.empty((n, bins.shape[1], tracks.size), dtype=np.float32)
-        for i in range(0, n, BATCH_SIZE):
-            c, b = codes[i : i + BATCH_SIZE], bins[i : i + BATCH_SIZE]
-            k = c.shape[0]
-            if k < BATCH_SIZE:  # the graph takes exactly 2: pad with all-N and drop its result
-                c = np.concatenate([c, np.full((BATCH_SIZE - k, L), 4, np.uint8)])
-                b = np.concatenate([b, np.zeros((BATCH_SIZE - k, b.shape[1]), np.int32)])
-            values, _ = self._run(c, b, tracks)
-            out[i : i + k] = values[:k]
-        return out
+        # the graph takes exactly 2: an odd last input is paired with an all-N one whose result is dropped
+        return predict_in_fixed_batches(lambda c, b: self._run(c, b, tracks)[0], codes, bins, tracks.size, BATCH_SIZE)
 
     def close(self) -> None:
         """Release the session (and its device memory)."""

@@ -26,9 +26,9 @@ from typing import Any
 
 import numpy as np
 
-from seqbench.models.base import Geometry, TrackTable, one_hot_table
+from seqbench.models.base import Geometry, TrackTable, predict_in_fixed_batches
 from seqbench.models.keras_h5 import load_keras_h5
-from seqbench.models.tfhub import ModelLoadError, configure_tensorflow
+from seqbench.models.tfhub import ModelLoadError, configure_tensorflow, readout_function
 
 #: basenji's bin width (the product of the trunk's pooling strides)
 BIN_SIZE = 128
@@ -174,7 +174,6 @@ class Basenji2Model:
         neutral_value: float = 0.25,
         intra_op_threads: int | None = None,
     ):
-        import tensorflow as tf
 
         configure_tensorflow(intra_op_threads)
         self.path = str(path)
@@ -191,24 +190,8 @@ class Basenji2Model:
                 " expected the targets file that belongs to this model (cross2020: targets_human.txt, 5,313 rows)"
             )
         model = self._model
-        table = tf.constant(one_hot_table(self.neutral_value))
-        L = self.geometry.sequence_length
-
-        @tf.function(
-            input_signature=[
-                tf.TensorSpec([None, L], tf.uint8),
-                tf.TensorSpec([None, None], tf.int32),
-                tf.TensorSpec([None], tf.int32),
-            ],
-            reduce_retracing=True,
-        )
-        def _run(codes: Any, bins: Any, track_idx: Any) -> Any:
-            x = tf.gather(table, tf.cast(codes, tf.int32))  # [B, L, 4]
-            out = model(x, training=False)  # [B, n_bins, n_tracks]
-            out = tf.gather(out, track_idx, axis=2)  # [B, n_bins, T]
-            return tf.cast(tf.gather(out, bins, batch_dims=1), tf.float32)  # [B, K, T]
-
-        self._run = _run
+        self._run = readout_function(lambda x: model(x, training=False), self.neutral_value,
+                                     self.geometry.sequence_length)
         self._warm_up()
 
     def _warm_up(self) -> None:
@@ -234,14 +217,6 @@ class Basenji2Model:
         codes = np.asarray(codes, dtype=np.uint8)
         bins = np.asarray(bins, dtype=np.int32)
         tracks = np.asarray(tracks, dtype=np.int32)
-        n = codes.shape[0]
-        out = np.empty((n, bins.shape[1], tracks.size), dtype=np.float32)
-        bs = self.batch_size
-        for i in range(0, n, bs):
-            c, b = codes[i : i + bs], bins[i : i + bs]
-            k = c.shape[0]
-            if k < bs:  # pad: a fixed batch shape avoids retracing
-                c = np.concatenate([c, np.full((bs - k, c.shape[1]), 4, np.uint8)])
-                b = np.concatenate([b, np.zeros((bs - k, b.shape[1]), np.int32)])
-            out[i : i + k] = self._run(c, b, tracks).numpy()[:k]
-        return out
+        return predict_in_fixed_batches(
+            lambda c, b: self._run(c, b, tracks).numpy(), codes, bins, tracks.size, self.batch_size
+        )

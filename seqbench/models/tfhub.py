@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from seqbench.models.base import Geometry, TrackTable
+from seqbench.models.base import Geometry, TrackTable, predict_in_fixed_batches
 
 TFHUB_HINT = (
     "if this machine is offline, download the model once elsewhere and point the spec's"
@@ -43,6 +43,33 @@ def configure_tensorflow(intra_op_threads: int | None = None) -> None:
         with contextlib.suppress(RuntimeError):
             tf.config.threading.set_intra_op_parallelism_threads(intra_op_threads)
             tf.config.threading.set_inter_op_parallelism_threads(2)
+
+
+def readout_function(call: Any, neutral_value: float, sequence_length: int) -> Any:
+    """A ``tf.function`` ``(codes uint8 [B, L], bins int32 [B, K], tracks int32 [T]) -> float32 [B, K, T]``:
+    the one-hot encoding (a table gather, N = ``neutral_value`` on every channel), the model's
+    ``call(x [B, L, 4]) -> [B, n_bins, n_tracks]``, then the tracks and the bins gathered, all on the device,
+    so only what was asked is copied back.  Shared by the TF-Hub and the Keras adapters."""
+    import tensorflow as tf
+
+    from seqbench.models.base import one_hot_table
+
+    table = tf.constant(one_hot_table(neutral_value))
+
+    @tf.function(
+        input_signature=[
+            tf.TensorSpec([None, sequence_length], tf.uint8),
+            tf.TensorSpec([None, None], tf.int32),
+            tf.TensorSpec([None], tf.int32),
+        ],
+        reduce_retracing=True,
+    )
+    def run(codes: Any, bins: Any, track_idx: Any) -> Any:
+        x = tf.gather(table, tf.cast(codes, tf.int32))  # [B, L, 4]
+        out = tf.gather(call(x), track_idx, axis=2)  # [B, n_bins, T]
+        return tf.cast(tf.gather(out, bins, batch_dims=1), tf.float32)  # [B, K, T]
+
+    return run
 
 
 def load_hub_object(handle: str) -> Any:
@@ -86,7 +113,6 @@ class HubModel:
         batch_size: int = 8,
         intra_op_threads: int | None = None,
     ):
-        import tensorflow as tf
 
         configure_tensorflow(intra_op_threads)
         geometry.validate()
@@ -99,28 +125,13 @@ class HubModel:
         if fn is None:
             raise ModelLoadError(f"model handle {handle}: the loaded object has no predict_on_batch")
         self._fn = fn
-        nv = self.neutral_value
-        table = tf.constant(
-            [[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1], [nv, nv, nv, nv]], dtype=tf.float32
-        )
-        L = geometry.sequence_length
+        head_ = head
 
-        @tf.function(
-            input_signature=[
-                tf.TensorSpec([None, L], tf.uint8),
-                tf.TensorSpec([None, None], tf.int32),
-                tf.TensorSpec([None], tf.int32),
-            ],
-            reduce_retracing=True,
-        )
-        def _run(codes, bins, track_idx):
-            x = tf.gather(table, tf.cast(codes, tf.int32))  # [B, L, 4]
+        def call(x):
             out = fn(x)
-            out = out[head] if isinstance(out, dict) else out
-            out = tf.gather(out, track_idx, axis=2)  # [B, n_bins, T]
-            return tf.gather(out, bins, batch_dims=1)  # [B, K, T]
+            return out[head_] if isinstance(out, dict) else out
 
-        self._run = _run
+        self._run = readout_function(call, self.neutral_value, geometry.sequence_length)
         self._check_geometry()
 
     def _check_geometry(self) -> None:
@@ -157,14 +168,6 @@ class HubModel:
         codes = np.asarray(codes, dtype=np.uint8)
         bins = np.asarray(bins, dtype=np.int32)
         tracks = np.asarray(tracks, dtype=np.int32)
-        n = codes.shape[0]
-        out = np.empty((n, bins.shape[1], tracks.size), dtype=np.float32)
-        bs = self.batch_size
-        for i in range(0, n, bs):
-            c, b = codes[i : i + bs], bins[i : i + bs]
-            k = c.shape[0]
-            if k < bs:  # pad: a fixed batch shape avoids retracing and XLA recompiles
-                c = np.concatenate([c, np.full((bs - k, c.shape[1]), 4, np.uint8)])
-                b = np.concatenate([b, np.zeros((bs - k, b.shape[1]), np.int32)])
-            out[i : i + k] = self._run(c, b, tracks).numpy()[:k]
-        return out
+        return predict_in_fixed_batches(
+            lambda c, b: self._run(c, b, tracks).numpy(), codes, bins, tracks.size, self.batch_size
+        )

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from seqbench.models.base import XPRESSO_GEOMETRY, TrackTable, one_hot_table
+from seqbench.models.base import XPRESSO_GEOMETRY, TrackTable, one_hot_table, predict_in_fixed_batches
 from seqbench.models.keras_h5 import load_keras_h5
 from seqbench.models.tfhub import ModelLoadError, configure_tensorflow
 
@@ -157,13 +157,8 @@ class XpressoModel:
         if tracks.size and np.any(tracks != 0):
             bad = int(tracks[tracks != 0][0])
             raise ValueError(f"model {self.name}: track {bad} requested; Xpresso has one track, index 0")
-        n = codes.shape[0]
-        values = np.empty(n, dtype=np.float32)
-        bs = self.batch_size
-        for i in range(0, n, bs):
-            c = codes[i : i + bs]
-            k = c.shape[0]
-            if k < bs:  # pad: a fixed batch shape avoids retracing
-                c = np.concatenate([c, np.full((bs - k, L), 4, np.uint8)])
-            values[i : i + k] = self._run(c).numpy()[:k]
-        return np.ascontiguousarray(np.broadcast_to(values[:, None, None], (n, bins.shape[1], tracks.size)))
+        k, t = bins.shape[1], tracks.size
+        return predict_in_fixed_batches(
+            lambda c, _b: np.broadcast_to(self._run(c).numpy()[:, None, None], (c.shape[0], k, t)),
+            codes, bins, t, self.batch_size,
+        )

@@ -57,6 +57,37 @@ NOTE = (
 )
 
 
+def binned_law_constants() -> dict[str, Any]:
+    """The binned law's constants as every planted model's ``seqbench_model.json`` records them."""
+    return {"A": law.A, "P0": law.P0, "B_K562": law.B_K562, "B_HEPG2": law.B_HEPG2, "D0": law.D0,
+            "C0": law.C0, "C1": law.C1, "motif_length": law.MOTIF_LENGTH}
+
+
+def write_metadata(path: Path, meta: dict[str, Any], **versions: str) -> None:
+    """``seqbench_model.json`` with ``built_with`` (TensorFlow's and ``versions``), written last and
+    atomically: a directory with it holds a complete build."""
+    import tensorflow as tf
+
+    meta = {**meta, "built_with": {"tensorflow": tf.__version__, **versions, "built_at_unix": round(time.time(), 3)}}
+    tmp = path / (METADATA_FILE + ".tmp")
+    tmp.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+    os.replace(tmp, path / METADATA_FILE)
+
+
+def metadata_matches(path: Path, expected: dict[str, Any], files: tuple[str, ...] = ()) -> bool:
+    """Whether ``path`` holds ``files`` and a ``seqbench_model.json`` equal to ``expected`` (apart from
+    ``built_with``): a complete build of the current version."""
+    path = Path(path)
+    try:
+        meta = json.loads((path / METADATA_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    if not isinstance(meta, dict) or not all((path / f).is_file() for f in files):
+        return False
+    meta.pop("built_with", None)
+    return meta == expected
+
+
 def planted_metadata() -> dict[str, Any]:
     """The content of ``seqbench_model.json`` for the current law (without build details)."""
     return {
@@ -78,14 +109,7 @@ def planted_metadata() -> dict[str, Any]:
             "n_input_bins": law.N_INPUT_BINS,
         },
         "law": {
-            "A": law.A,
-            "P0": law.P0,
-            "B_K562": law.B_K562,
-            "B_HEPG2": law.B_HEPG2,
-            "D0": law.D0,
-            "C0": law.C0,
-            "C1": law.C1,
-            "motif_length": law.MOTIF_LENGTH,
+            **binned_law_constants(),
             "hit_threshold": HIT_THRESHOLD,
             "formulas": {
                 "prom": "h_P[J-1] + h_P[J] + h_P[J+1], J = j + 1088",
@@ -190,25 +214,13 @@ def build_planted_savedmodel(path: Path) -> Path:
     module = _make_module()
     tf.saved_model.save(module, str(path))
     _write_targets(path / TARGETS_FILE)
-    meta = planted_metadata()
-    meta["built_with"] = {"tensorflow": tf.__version__, "built_at_unix": round(time.time(), 3)}
-    tmp = path / (METADATA_FILE + ".tmp")
-    tmp.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, path / METADATA_FILE)
+    write_metadata(path, planted_metadata())
     return path
 
 
 def is_complete(path: Path) -> bool:
     """Whether ``path`` holds a complete build of the current planted model (law and format)."""
-    path = Path(path)
-    try:
-        meta = json.loads((path / METADATA_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return False
-    if not isinstance(meta, dict) or not (path / "saved_model.pb").is_file():
-        return False
-    meta.pop("built_with", None)
-    return meta == planted_metadata()
+    return metadata_matches(path, planted_metadata(), ("saved_model.pb",))
 
 
 def default_cache_dir() -> Path:

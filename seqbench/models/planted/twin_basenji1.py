@@ -25,10 +25,7 @@ True, its negative; ``Placeholder``, ``_2``..``_13`` and ``_15`` are declared an
 
 from __future__ import annotations
 
-import json
-import os
 import pickle
-import time
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +33,14 @@ import numpy as np
 
 from seqbench.models.base import BASENJI1_GEOMETRY
 from seqbench.models.planted import law
-from seqbench.models.planted.build import _filters, ensure_built, planted_law_tf
+from seqbench.models.planted.build import (
+    _filters,
+    binned_law_constants,
+    ensure_built,
+    metadata_matches,
+    planted_law_tf,
+    write_metadata,
+)
 from seqbench.models.planted.reference import MOTIFS, NEUTRAL_VALUE, decay_matrix
 
 MODEL_NAME = "planted-basenji1-v1"
@@ -82,16 +86,7 @@ def twin_metadata() -> dict[str, Any]:
             "n_bins": g.n_bins,
             "n_input_bins": g.sequence_length // g.bin_size,
         },
-        "law": {
-            "A": law.A,
-            "P0": law.P0,
-            "B_K562": law.B_K562,
-            "B_HEPG2": law.B_HEPG2,
-            "D0": law.D0,
-            "C0": law.C0,
-            "C1": law.C1,
-            "motif_length": law.MOTIF_LENGTH,
-        },
+        "law": binned_law_constants(),
         "motifs": {"promoter": MOTIFS[0], "promoter_rc": MOTIFS[1], "enhancer": MOTIFS[2], "enhancer_rc": MOTIFS[3]},
         "tracks": [{"index": i, "identifier": ident, "description": desc} for i, ident, desc in law.TRACKS],
     }
@@ -145,11 +140,7 @@ def build_basenji1_twin(path: Path) -> Path:
     with open(files / "const_feed_dict.pkl", "wb") as f:
         pickle.dump(const_feed_dict(), f, protocol=2)
     _write_targets(path / "basenji1_targets.txt")
-    meta = twin_metadata()
-    meta["built_with"] = {"tensorflow": tf.__version__, "built_at_unix": round(time.time(), 3)}
-    tmp = path / (METADATA_FILE + ".tmp")
-    tmp.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, path / METADATA_FILE)
+    write_metadata(path, twin_metadata())
     return path
 
 
@@ -159,16 +150,11 @@ def is_complete(path: Path) -> bool:
 
     path = Path(path)
     try:
-        meta = json.loads((path / METADATA_FILE).read_text(encoding="utf-8"))
         find_checkpoint(path)
     except (OSError, ValueError, ModelLoadError):
         return False
-    if not isinstance(meta, dict):
-        return False
-    if not (path / MODEL_FILES / "const_feed_dict.pkl").is_file() or not (path / "basenji1_targets.txt").is_file():
-        return False
-    meta.pop("built_with", None)
-    return meta == twin_metadata()
+    files = (f"{MODEL_FILES}/const_feed_dict.pkl", "basenji1_targets.txt")
+    return metadata_matches(path, twin_metadata(), files)
 
 
 def ensure_basenji1_twin(cache_dir: Path | None = None) -> Path:

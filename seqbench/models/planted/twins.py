@@ -42,10 +42,7 @@ TensorFlow is imported inside the functions, so importing this module is cheap.
 
 from __future__ import annotations
 
-import json
 import math
-import os
-import time
 import warnings
 from pathlib import Path
 from typing import Any
@@ -54,7 +51,14 @@ import numpy as np
 
 from seqbench.models.base import BASENJI2_GEOMETRY, XPRESSO_GEOMETRY, Geometry
 from seqbench.models.planted import law
-from seqbench.models.planted.build import _filters, _write_targets, ensure_built
+from seqbench.models.planted.build import (
+    _filters,
+    _write_targets,
+    binned_law_constants,
+    ensure_built,
+    metadata_matches,
+    write_metadata,
+)
 from seqbench.models.planted.reference import MOTIFS, decay_matrix, scalar_weights, track_formulas
 
 #: bump when a twin's file or metadata change; older cached builds are rebuilt
@@ -142,14 +146,7 @@ def basenji2_twin_metadata() -> dict[str, Any]:
         },
         "geometry": _geometry_dict(g),
         "law": {
-            "A": law.A,
-            "P0": law.P0,
-            "B_K562": law.B_K562,
-            "B_HEPG2": law.B_HEPG2,
-            "D0": law.D0,
-            "C0": law.C0,
-            "C1": law.C1,
-            "motif_length": law.MOTIF_LENGTH,
+            **binned_law_constants(),
             "motif_detection": _motif_detection(),
             "formulas": {
                 "prom": f"h_P[J-1] + h_P[J] + h_P[J+1], J = j + {o}",
@@ -204,40 +201,19 @@ def xpresso_twin_metadata() -> dict[str, Any]:
 
 
 def _write_metadata(path: Path, meta: dict[str, Any]) -> None:
-    import tensorflow as tf
     import tf_keras
 
-    meta = dict(meta)
-    meta["built_with"] = {
-        "tensorflow": tf.__version__,
-        "tf_keras": tf_keras.__version__,
-        "built_at_unix": round(time.time(), 3),
-    }
-    tmp = path / (METADATA_FILE + ".tmp")
-    tmp.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, path / METADATA_FILE)
-
-
-def _is_complete(path: Path, files: tuple[str, ...], expected: dict[str, Any]) -> bool:
-    path = Path(path)
-    try:
-        meta = json.loads((path / METADATA_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return False
-    if not isinstance(meta, dict) or not all((path / f).is_file() for f in files):
-        return False
-    meta.pop("built_with", None)
-    return meta == expected
+    write_metadata(path, meta, tf_keras=tf_keras.__version__)
 
 
 def is_basenji2_twin_complete(path: Path) -> bool:
     """Whether ``path`` holds a complete build of the current Basenji2 twin (law and format)."""
-    return _is_complete(path, (BASENJI2_TWIN_FILE, BASENJI2_TWIN_TARGETS), basenji2_twin_metadata())
+    return metadata_matches(path, basenji2_twin_metadata(), (BASENJI2_TWIN_FILE, BASENJI2_TWIN_TARGETS))
 
 
 def is_xpresso_twin_complete(path: Path) -> bool:
     """Whether ``path`` holds a complete build of the current Xpresso twin (law and format)."""
-    return _is_complete(path, (XPRESSO_TWIN_FILE, XPRESSO_TWIN_TARGETS), xpresso_twin_metadata())
+    return metadata_matches(path, xpresso_twin_metadata(), (XPRESSO_TWIN_FILE, XPRESSO_TWIN_TARGETS))
 
 
 # ------------------------------------------------------------------------------------------ networks
