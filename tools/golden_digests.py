@@ -55,7 +55,9 @@ def main() -> int:
     result = {}
     for name in names:
         before = set(root.iterdir())
-        subprocess.run(["seqbench-ray", "submit", name], env=env, check=True, stdout=subprocess.DEVNULL)
+        # this interpreter, so that PYTHONPATH chooses the checkout measured (an old commit's worktree)
+        subprocess.run([sys.executable, "-m", "seqbench.cli", "submit", name], env=env, check=True,
+                       stdout=subprocess.DEVNULL)
         (job,) = set(root.iterdir()) - before
         rows, n = rows_digest(job)
         sdig, summary = summary_digest(job)
