@@ -136,6 +136,8 @@ def materialize_shard(
 
         read = counted
     checks = [(g, ensemble.for_geometry(g)) for g in (geometry, *also)]
+    # landmark positions every member reads inside each output, per strand of the construct (cached ranges)
+    spans = {flip: [(valid_positions(ens, g, flip), g, ens) for g, ens in checks] for flip in (False, True)}
     windows = np.empty((len(constructs), width), dtype=np.uint8)
     landmarks = np.empty(len(constructs), dtype=np.int64)
     flips = np.zeros(len(constructs), dtype=bool)
@@ -149,8 +151,7 @@ def materialize_shard(
             # a landmark whose readout bins leave the output for some member (an experiment's own
             # window can put it anywhere): refused, never predicted as 0 and averaged in
             pos = int(landmarks[i]) + ensemble.min_shift
-            for g, ens in checks:
-                span = valid_positions(ens, g, bool(flips[i]))  # cached per model and strand
+            for span, g, ens in spans[bool(flips[i])]:
                 if span is None or not span[0] <= pos <= span[1]:
                     check_members(pos, ens, g, bool(flips[i]))  # raises, naming the members off the output
         except (ConstructError, ValueError) as exc:
