@@ -63,6 +63,7 @@ def test_h5_with_a_layer_seqbench_lacks(cache_dir, tmp_path):
     assert "StochasticShift, GELU" in line
 
 
+@pytest.mark.slow  # a Ray job; the adapter's own refusal is tested fast in tests/models/test_basenji2.py
 def test_output_shape_contradicting_the_declared_geometry(cache_dir, tmp_path):
     """The authors' Basenji2 geometry (1,024 bins from 0, spec §13 B1) declared for a file that outputs 896."""
     from seqbench.models.planted.twins import ensure_basenji2_twin
