@@ -105,8 +105,8 @@ def differential_calls(observed_dev: np.ndarray, predicted_dev: np.ndarray, thre
 
     Returns counts (``tp``, ``fp``, ``fn``, ``tn``), ``precision``, ``recall``, ``mcc`` (Matthews; 0 when
     a margin is empty, as scikit-learn's ``matthews_corrcoef``), ``prevalence``, ``fpr`` (false positives /
-    measured negatives) and ``fpr_as_coded`` (predicted positives / measured negatives: the authors' definition, §13 B16).
-    NaN where a ratio has no denominator.
+    measured negatives) and ``fpr_as_coded`` (predicted positives / measured negatives: the authors'
+    definition, §13 B16).  NaN where a ratio has no denominator.
     """
     truth = np.abs(np.asarray(observed_dev, dtype=np.float64)) > threshold
     called = np.abs(np.asarray(predicted_dev, dtype=np.float64)) > threshold
