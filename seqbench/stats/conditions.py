@@ -10,6 +10,9 @@ predicted one, both already in log10 scale (``log10(TPM + 1)``), as the authors 
   ``n_rows / 2`` of a table with two rows per gene).
 * :func:`variance_decomposition` — how much of the variance the gene means explain, and how much the
   model does (residual sums of squares against the grand mean of the gene means).
+* :func:`ablation_metrics` — the sequence-window ablation (item 9): RMSE, MAE, Pearson and R² of each
+  predictor against the target on three levels (every gene x condition, the gene means, the deviations
+  from the gene means), and each predictor's difference from a reference predictor.
 * :func:`differential_calls` — a condition is *differential* for a gene when its deviation from the
   gene's mean exceeds ``threshold`` (log2 units); predicted calls against measured ones, with the
   authors' FPR (predicted positives / measured negatives, experiments-spec §13 B16) beside the usual
@@ -23,7 +26,16 @@ import math
 import numpy as np
 import pandas as pd
 
-__all__ = ["between_condition_correlations", "differential_calls", "dynamic_range_class", "variance_decomposition"]
+__all__ = [
+    "ablation_metrics",
+    "between_condition_correlations",
+    "differential_calls",
+    "dynamic_range_class",
+    "variance_decomposition",
+]
+
+#: the three views of a prediction the window ablation scores (experiments-spec §1.4 item 9)
+LEVELS = ("total", "between-gene", "between-condition")
 
 LOG10_2 = math.log10(2.0)
 
@@ -134,3 +146,52 @@ def differential_calls(observed_dev: np.ndarray, predicted_dev: np.ndarray, thre
 def _mcc(tp: int, fp: int, fn: int, tn: int) -> float:
     denom = math.sqrt(float(tp + fp) * (tp + fn) * (tn + fp) * (tn + fn))
     return (tp * tn - fp * fn) / denom if denom else 0.0
+
+
+def ablation_metrics(
+    frame: pd.DataFrame, predictors: list[str], *, gene: str = "gene_id", observed: str = "log_obs",
+    reference: str | None = None,
+) -> pd.DataFrame:
+    """RMSE, MAE, Pearson r and R² of each predictor column against ``observed`` on each of :data:`LEVELS`:
+
+    * ``total`` — every row: observed vs predicted;
+    * ``between-gene`` — one value per gene: the mean observed vs the mean predicted;
+    * ``between-condition`` — every row: observed minus its gene's mean vs predicted minus its gene's mean.
+
+    ``observed`` may itself be a prediction (the full-window one: the authors' self-consistency variant).
+    With ``reference`` (a predictor, e.g. Basenji2's), columns ``delta_<metric>`` hold each metric minus the
+    reference's on the same level.  One row per (predictor, level), in the order given.
+    """
+    from sklearn.metrics import r2_score
+
+    from seqbench.stats.common import correlate
+
+    keys = frame[gene]
+    obs = frame[observed].to_numpy(np.float64)
+    obs_gene = frame.groupby(gene, sort=True)[observed].mean()
+    obs_dev = obs - keys.map(obs_gene).to_numpy(np.float64)
+    rows = []
+    for col in predictors:
+        pred = frame[col].to_numpy(np.float64)
+        pred_gene = frame.groupby(gene, sort=True)[col].mean()
+        pred_dev = pred - keys.map(pred_gene).to_numpy(np.float64)
+        views = {
+            "total": (obs, pred),
+            "between-gene": (obs_gene.to_numpy(np.float64), pred_gene.to_numpy(np.float64)),
+            "between-condition": (obs_dev, pred_dev),
+        }
+        for level in LEVELS:
+            t, p = views[level]
+            rows.append({
+                "predictor": col, "level": level, "n": int(t.size),
+                "rmse": float(np.sqrt(np.mean((t - p) ** 2))), "mae": float(np.mean(np.abs(t - p))),
+                "pearson": correlate(t, p).pearson_r, "r2": float(r2_score(t, p)) if t.size >= 2 else math.nan,
+            })
+    out = pd.DataFrame(rows)
+    if reference is not None:
+        if reference not in predictors:
+            raise ValueError(f"ablation_metrics: the reference {reference!r} is not among the predictors")
+        ref = out[out["predictor"] == reference].set_index("level")
+        for m in ("rmse", "mae", "pearson", "r2"):
+            out[f"delta_{m}"] = out[m].to_numpy() - out["level"].map(ref[m]).to_numpy()
+    return out

@@ -11,6 +11,7 @@ import pytest
 from scipy import stats as sps
 
 from seqbench.stats.conditions import (
+    ablation_metrics,
     between_condition_correlations,
     differential_calls,
     dynamic_range_class,
@@ -95,3 +96,37 @@ def test_differential_calls_by_counting():
     none = differential_calls(np.zeros(5), np.zeros(5))
     assert math.isnan(none["precision"]) and math.isnan(none["recall"]) and none["fpr"] == 0.0
     assert none["mcc"] == 0.0  # scikit-learn's convention for an empty margin
+
+
+def test_ablation_metrics_by_brute_force():
+    f = _frame(3)
+    rng = np.random.default_rng(5)
+    f["w1001"] = f["log_pred"].mean() + rng.normal(0, 0.3, len(f))  # a narrow window: little signal
+    f["full"] = f["log_pred"]
+    out = ablation_metrics(f, ["w1001", "full"], reference="w1001").set_index(["predictor", "level"])
+    for col in ("w1001", "full"):
+        tot = out.loc[(col, "total")]
+        assert tot["rmse"] == pytest.approx(math.sqrt(((f["log_obs"] - f[col]) ** 2).mean()))
+        assert tot["mae"] == pytest.approx((f["log_obs"] - f[col]).abs().mean())
+        assert tot["pearson"] == pytest.approx(sps.pearsonr(f["log_obs"], f[col])[0])
+        og, pg = [], []
+        od, pd_ = [], []
+        for _, grp in f.groupby("gene_id"):  # by hand, one gene at a time
+            og.append(grp["log_obs"].mean())
+            pg.append(grp[col].mean())
+            od += list(grp["log_obs"] - grp["log_obs"].mean())
+            pd_ += list(grp[col] - grp[col].mean())
+        bg, bc = out.loc[(col, "between-gene")], out.loc[(col, "between-condition")]
+        assert bg["n"] == len(og) and bg["pearson"] == pytest.approx(sps.pearsonr(og, pg)[0])
+        ss = sum((a - b) ** 2 for a, b in zip(od, pd_, strict=True))
+        assert bc["r2"] == pytest.approx(1 - ss / sum(a**2 for a in od))
+        assert bc["mae"] == pytest.approx(np.mean(np.abs(np.subtract(od, pd_))))
+    # deltas over the reference; the reference's own are 0
+    assert (out.loc["w1001", "delta_rmse"] == 0).all()
+    for level in ("total", "between-gene", "between-condition"):
+        assert out.loc[("full", level), "delta_r2"] == pytest.approx(
+            out.loc[("full", level), "r2"] - out.loc[("w1001", level), "r2"])
+    assert out.loc[("full", "between-condition"), "delta_pearson"] > 0  # the full window holds the signal
+    # self-consistency: a predictor scored against itself is perfect
+    self = ablation_metrics(f, ["full"], observed="full").set_index("level")
+    assert (self["rmse"] == 0).all() and (self["r2"] == 1).all()
