@@ -83,3 +83,78 @@ def test_plugin_experiment_runs_through_submit(site, cache_dir, tmp_path):
     # so the CAGE landmark sum falls by far more than half
     assert summary["median_log2fc"] < -1.0
     assert (job / "tables" / "promoter_mask.tsv").is_file() and "planted" in (job / "report.md").read_text()
+
+
+#: a plug-in whose design has no constructs: it reduces its input table alone (as class-imbalance will)
+ZERO = '''
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from seqbench.experiment import Design, Experiment
+from seqbench.keys import Key
+
+
+@dataclass
+class Results:
+    distances: pd.DataFrame
+
+    def summary(self):
+        return {"n_elements": len(self.distances), "median_distance": float(self.distances["d"].median())}
+
+
+def expand(spec, genome, geometry):
+    return Design(pd.DataFrame({"construct_id": np.arange(0)}), lambda i: None)
+
+
+def reduce(predictions, design, spec, map_fn=None):
+    assert len(predictions) == 0 and "cage" in predictions.columns
+    return Results(pd.read_csv(spec.inputs["elements"], sep="\\t"))
+
+
+def write_tables(results, out_dir):
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / "distances.tsv"
+    results.distances.to_csv(path, sep="\\t", index=False)
+    return [path]
+
+
+EXPERIMENT = Experiment(
+    name="distances-only", title="Distances of elements (no model)",
+    inputs={"elements": Key(str, "elements.tsv", "elements table", path=True)},
+    path_inputs=frozenset({"elements"}), default_tracks={"cage": {"assay": "CAGE", "cell_type": "K562"}},
+    readout="cage", expand=expand, reduce=reduce, write_tables=write_tables,
+    write_figures=lambda results, out_dir, *, title_suffix: [],
+    demo_spec=lambda root: {"experiment": "distances-only", "data_root": str(root), "model": {"kind": "planted"}},
+    headline=(("median_distance", "median distance (bp)"),), summary_keys=("n_elements", "median_distance"),
+)
+'''
+
+
+def test_an_experiment_without_constructs_runs_without_ray(cache_dir, tmp_path):
+    """Zero forward passes: planned, reduced from its inputs alone, complete; Ray is never started."""
+    site = tmp_path / "site"
+    _install(site, "zero-plugin", "0.1", {"distances-only": "zero_plugin:EXPERIMENT"}, modules={"zero_plugin": ZERO})
+    from seqbench.demo.synthetic import ensure_demo
+
+    root = ensure_demo(cache_dir).root
+    (tmp_path / "elements.tsv").write_text("name\td\na\t100\nb\t3000\nc\t250\n")
+    spec = tmp_path / "d.toml"
+    spec.write_text(f'experiment = "distances-only"\ndata_root = "{root}"\n[model]\nkind = "planted"\n'
+                    f'[inputs]\nelements = "{tmp_path / "elements.tsv"}"\n')
+    plan = _cli(["plan", "distances-only", "--spec", str(spec)], cache_dir, site, tmp_path)
+    assert plan.returncode == 0, plan.stderr[-2000:]
+    assert "forward passes:    0" in plan.stdout and "0.0 GPU-hours" in plan.stdout
+    job = tmp_path / "job"
+    res = _cli(["submit", "distances-only", "--spec", str(spec), "--job-dir", str(job), "--quiet"], cache_dir, site,
+               tmp_path)
+    assert res.returncode == 0, res.stderr[-3000:]
+    summary = json.loads((job / "summary.json").read_text())
+    assert summary["n_elements"] == 3 and summary["median_distance"] == 250.0 and summary["n_members"] == 0
+    assert json.loads((job / "status.json").read_text())["state"] == "complete"
+    log = (job / "log.txt").read_text()
+    assert "Ray not started" in log
+    assert "ray start" not in json.loads((job / "timings.json").read_text())
+    assert not (job / "parts").exists() or not any((job / "parts").rglob("part-*.parquet"))

@@ -451,6 +451,13 @@ def _execute_locked(
     t0 = time.time()
     started = False
     try:
+        if n == 0:  # an experiment that runs no model (its design has no constructs): no Ray, no replicas
+            job.log("no constructs: no forward passes, Ray not started; reducing the inputs alone")
+            result = reduce_and_report(job, spec)
+            timings["reduce and report"] = timings["total"] = time.time() - t0
+            result.timings = timings
+            atomic_write_json(job.path / "timings.json", timings)
+            return result
         started = init_ray(spec.runtime)
         timings["ray start"] = time.time() - t0
         job.set_status("running", shards_done=len(done), n_shards=n_shards, pid=os.getpid(), host=os.uname().nodename)
@@ -580,7 +587,7 @@ def reduce_and_report(job: JobDir, spec: JobSpec, *, map_fn=None) -> JobResult:
         job.log(f"the genome windows read held {ambiguous:,} IUPAC ambiguity codes; they were encoded as N")
     if len(variants) > 1:
         return _reduce_variants(job, spec, exp, manifest, design, variants, ambiguous, map_fn or sequential_map, t0)
-    preds = job.read_predictions().to_pandas()
+    preds = _empty_predictions(manifest) if manifest["n_shards"] == 0 else job.read_predictions().to_pandas()
     check_row_keys(job, preds, manifest)  # before anything is dropped: duplicates are an error
     results = exp.reduce(_reduce_input(preds), design, spec, map_fn=map_fn or sequential_map)
     model_name = manifest["model"]["name"]
@@ -592,6 +599,15 @@ def reduce_and_report(job: JobDir, spec: JobSpec, *, map_fn=None) -> JobResult:
     job.log(f"reduce and report took {time.time() - t0:.1f} s")
     job.set_status("complete", shards_done=manifest["n_shards"], n_shards=manifest["n_shards"])
     return JobResult(job.path, summary, headline, model_name)
+
+
+def _empty_predictions(manifest: dict[str, Any]) -> pd.DataFrame:
+    """The rows of a job without constructs: none, with the columns a part would have."""
+    cols = {"construct_id": np.int64, "member": np.uint8, "landmark_bin": np.int16}
+    frame = pd.DataFrame({c: pd.Series(dtype=t) for c, t in cols.items()})
+    for label in manifest.get("tracks", {}):
+        frame[label] = pd.Series(dtype=np.float32)
+    return frame
 
 
 #: row columns that name where a row came from, not what was predicted: not handed to reduce
@@ -618,7 +634,7 @@ def _reduce_variants(job: JobDir, spec: JobSpec, exp, manifest: dict[str, Any], 
     n = int(manifest["n_constructs"])
     for v in variants:
         name = v["name"]
-        preds = job.read_predictions(name).to_pandas()
+        preds = _empty_predictions(manifest) if manifest["n_shards"] == 0 else job.read_predictions(name).to_pandas()
         check_row_keys(job, preds, manifest, members=v["members"], variant=name)
         results = exp.reduce(_reduce_input(preds), design, spec, map_fn=map_fn)
         out_dir = job.path / VARIANTS_DIR / name
