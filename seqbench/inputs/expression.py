@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from seqbench.inputs.tables import InputError
+from seqbench.inputs.tables import InputError, parser_error
 
 #: the seven organs of Cardoso-Moreira et al. (``Human.RPKM.txt``)
 KAESSMANN_ORGANS = ("Brain", "Cerebellum", "Heart", "Kidney", "Liver", "Ovary", "Testis")
@@ -93,15 +93,7 @@ def _parse(path: Path, text: str, what: str, sep: str, sep_name: str) -> pd.Data
     try:
         return pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False, na_values=[], index_col=False)
     except pd.errors.ParserError as exc:
-        ragged = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(exc))
-        if ragged:  # the line counts the header: line N is data row N - 1
-            want, line, saw = (int(x) for x in ragged.groups())
-            raise InputError(
-                f"{path}: row {line - 1} has {saw} {sep_name}-separated fields; expected {want},"
-                f" as many as the {what}'s header"
-            ) from exc
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise InputError(f"{path}: {what} cannot be parsed as a {sep_name}-separated table ({first})") from exc
+        raise parser_error(path, exc, what, sep) from exc
 
 
 def _unique_header(path: Path, header: list[str], what: str) -> None:

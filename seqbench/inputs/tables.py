@@ -29,15 +29,7 @@ def read_table(path: Path, required: Sequence[str], *, what: str, sep: str = "\t
     except pd.errors.EmptyDataError as exc:
         raise InputError(f"{path}: {what} is empty") from exc
     except pd.errors.ParserError as exc:
-        ragged = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(exc))
-        if ragged:  # the line counts the header: line N is data row N - 1
-            want, line, saw = (int(x) for x in ragged.groups())
-            raise InputError(
-                f"{path}: row {line - 1} has {saw} {_SEP_NAMES.get(sep, repr(sep))}-separated fields; expected {want},"
-                f" as many as the {what}'s header{_sep_hint(sep)}"
-            ) from exc
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise InputError(f"{path}: {what} cannot be parsed as a tab-separated table ({first})") from exc
+        raise parser_error(path, exc, what, sep, hint=_sep_hint(sep)) from exc
     except UnicodeDecodeError as exc:
         raise InputError(
             f"{path}: {what} is not UTF-8 text ({exc.reason}); expected a UTF-8 tab-separated table"
@@ -55,7 +47,7 @@ def read_table(path: Path, required: Sequence[str], *, what: str, sep: str = "\t
     return frame
 
 
-_SEP_NAMES = {"\t": "tab", ",": "comma", ";": "semicolon"}
+_SEP_NAMES = {"\t": "tab", ",": "comma", ";": "semicolon", " ": "space"}
 
 
 def _sep_hint(sep: str) -> str:
@@ -86,6 +78,20 @@ def _check_header(path: Path, frame: pd.DataFrame, required: Sequence[str], *, w
                 " expected unique column names"
             )
         seen[name] = j
+
+
+def parser_error(path: Path, exc: Exception, what: str, sep: str = "\t", *, hint: str = "") -> InputError:
+    """pandas' ``ParserError`` as one line: a ragged row names its data row (1-based) and its field count."""
+    name = _SEP_NAMES.get(sep, repr(sep))
+    ragged = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(exc))
+    if ragged:  # the line counts the header: line N is data row N - 1
+        want, line, saw = (int(x) for x in ragged.groups())
+        return InputError(
+            f"{path}: row {line - 1} has {saw} {name}-separated fields; expected {want}, as many as the {what}'s"
+            f" header{hint}"
+        )
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return InputError(f"{path}: {what} cannot be parsed as a {name}-separated table ({first})")
 
 
 def open_input(path: Path, what: str = "input file"):

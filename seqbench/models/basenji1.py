@@ -193,7 +193,7 @@ def find_checkpoint(model_dir: str | Path) -> Path:
     """The checkpoint prefix ``<folder>/model.tf`` in ``model_dir`` or its ``model_files/`` sub-folder.
 
     The folder must hold ``model.tf.meta``, ``model.tf.index`` and every data shard
-    ``model.tf.data-XXXXX-of-NNNNN`` (Kipoi's: one, ``-00000-of-00001``); the error names the first
+    ``model.tf.data-<shard>-of-<shards>`` (Kipoi's: one, ``-00000-of-00001``); the error names the first
     file missing."""
     model_dir = Path(model_dir)
     if not model_dir.exists():
