@@ -46,9 +46,10 @@ def spec_reference() -> str:
         name = mod.name
         out += ["", f"### `[inputs]` of `{name}`", "", *header]
         out += [_row(f"inputs.{k}", v) for k, v in mod.inputs.items()]
+        reads = (f"; the experiment reads the label `{mod.readout}`." if mod.readout is not None
+                 else "; the experiment picks the tracks it reads from each model's track table.")
         out += ["", f"Default `[tracks]` of `{name}`: "
-                + ", ".join(f"`{k}` = `{v}`" for k, v in mod.default_tracks.items())
-                + f"; the experiment reads the label `{mod.readout}`."]
+                + (", ".join(f"`{k}` = `{v}`" for k, v in mod.default_tracks.items()) or "none") + reads]
         for table, keys in mod.spec_defaults.items():
             shown = ", ".join(f"`{table}.{k}` = `{v!r}`".replace("'", '"') for k, v in keys.items())
             out += ["", f"Defaults of `{name}` that differ from the tables above: {shown}."]

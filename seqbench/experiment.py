@@ -83,7 +83,8 @@ class Experiment:
 
     Required: ``name`` (what ``seqbench-ray submit NAME`` takes), ``title``, ``inputs`` (the keys
     of the spec's ``[inputs]`` table, with types and bounds), ``default_tracks`` (label ->
-    ``{assay, cell_type}`` or an index), ``readout`` (the track label the statistics read),
+    ``{assay, cell_type}`` or an index), ``readout`` (the track label the statistics read; ``None``
+    for an experiment that reads the tracks its ``extra_tracks`` picks, or runs no model),
     ``expand``, ``reduce``, ``write_tables``, ``write_figures``, ``demo_spec(data_root) -> dict``
     (the embedded default: writes its demo inputs under ``data_root`` and returns the spec),
     ``headline`` ((summary key, label) pairs printed after a job) and ``summary_keys`` (the keys
@@ -103,7 +104,7 @@ class Experiment:
     title: str
     inputs: Mapping[str, Key]
     default_tracks: Mapping[str, Any]
-    readout: str
+    readout: str | None
     expand: Callable[[Any, Genome, Geometry], Design]
     reduce: Callable[..., Any]
     write_tables: Callable[[Any, Path], list[Path]]

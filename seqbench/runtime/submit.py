@@ -251,7 +251,7 @@ def _plan_model(spec: JobSpec, exp, i: int) -> ModelPlan:
     if exp.extra_tracks is not None:  # tracks the experiment picks from the model's table by its own data
         for label, t in exp.extra_tracks(spec, tracks_table).items():
             track_idx.setdefault(label, int(t))
-    if exp.readout not in track_idx:
+    if exp.readout is not None and exp.readout not in track_idx:
         raise SpecError(f"{spec.source}: tracks: the experiment reads track label {exp.readout!r}; add it to [tracks]")
     return ModelPlan(ms, name, geometry, handle, tracks_table, track_idx)
 
