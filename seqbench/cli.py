@@ -419,9 +419,9 @@ def plan(
             overrides["runtime"]["shard_size"] = shard_size
         job_spec = _load(experiment, spec, overrides, quiet=True)
         p = plan_job(job_spec)
-        n_windows = max(1, len(job_spec.windows))
         ests = []
-        for m in p.models:
+        for i, m in enumerate(p.models):
+            n_windows = sum(1 for v in job_spec.variants if v[0] == i)
             members = job_spec.ensemble.for_geometry(m.geometry).n_members * n_windows
             try:
                 ests.append(estimate(p.design.n_constructs, members, job_spec.runtime.shard_size, m.spec.kind,

@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import tomllib
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -161,11 +161,11 @@ class JobSpec:
         """``(model index, window bp or 0, name)`` of every model x window reduced on its own, in order.
 
         One model and no windows: one variant named after the model (a job as before)."""
-        windows = self.windows or (0,)
+        named = bool(self.windows) or any(m.windows for m in self.models)
         out = []
         for i, m in enumerate(self.models):
-            for w in windows:
-                name = m.display_name if not self.windows else f"{m.display_name}-{'full' if w == 0 else f'w{w}'}"
+            for w in (m.windows if m.windows is not None else self.windows) or (0,):
+                name = m.display_name if not named else f"{m.display_name}-{'full' if w == 0 else f'w{w}'}"
                 out.append((i, w, name))
         return out
 
@@ -187,8 +187,8 @@ class JobSpec:
         # how many inputs share a device call changes no prediction (tested on CPU): runtime, too
         for m in [d["model"], *d["models"]]:
             m.pop("batch_size", None)
-            for k in ("name", "tracks"):
-                if not m.get(k):
+            for k in ("name", "tracks", "windows"):
+                if m.get(k) is None or (k != "windows" and not m.get(k)):
                     m.pop(k, None)
         if len(d["models"]) == 1:
             d.pop("models")
@@ -300,12 +300,13 @@ def parse_spec(raw: dict[str, Any], *, origin: str, base_dir: Path, defaults: di
         for i, e in enumerate(entries):
             e = dict(e)
             per_tracks = e.pop("tracks", None)
+            per_windows = _model_windows(origin, i, e.pop("windows", None))
             if per_tracks is not None and not isinstance(per_tracks, dict):
                 raise SpecError(
                     f"{origin}: models[{i}].tracks must be a table of label = index or {{assay, cell_type}}"
                 )
             m = check_table(f"models[{i}].", {**base_model, **e}, SCHEMA["model"], origin)
-            models.append(_model_spec(origin, f"models[{i}].", m, base_dir, per_tracks))
+            models.append(replace(_model_spec(origin, f"models[{i}].", m, base_dir, per_tracks), windows=per_windows))
     else:
         models = [_model_spec(origin, "model.", tables["model"], base_dir, None)]
     seen: dict[str, int] = {}
@@ -335,10 +336,12 @@ def parse_spec(raw: dict[str, Any], *, origin: str, base_dir: Path, defaults: di
             ensemble.for_geometry(known).check_geometry(known)
         except ValueError as exc:
             raise SpecError(f"{origin}: {where}{exc}") from exc
-        longest = max(windows, default=0)
+        own = ms.windows is not None
+        longest = max(ms.windows if own else windows, default=0)
         if longest > known.sequence_length:
+            key = f"models[{i}].windows" if own else "ensemble.windows"
             raise SpecError(
-                f"{origin}: ensemble.windows: {longest} bp is longer than the input of {ms.display_name}"
+                f"{origin}: {key}: {longest} bp is longer than the input of {ms.display_name}"
                 f" ({known.sequence_length:,} bp); expected at most {known.sequence_length:,} (0: the whole input)"
             )
     r = tables["runtime"]
@@ -365,6 +368,19 @@ def parse_spec(raw: dict[str, Any], *, origin: str, base_dir: Path, defaults: di
         models=tuple(models),
         windows=tuple(windows),
     )
+
+
+def _model_windows(origin: str, i: int, raw: Any) -> tuple[int, ...] | None:
+    """A ``[[models]]`` entry's own ``windows`` (bp, distinct, 0 = whole input), or None (the job's)."""
+    if raw is None:
+        return None
+    if not isinstance(raw, list) or not all(isinstance(w, int) and not isinstance(w, bool) and w >= 0 for w in raw):
+        raise SpecError(f"{origin}: models[{i}].windows = {raw!r}; expected a list of widths in bp (whole numbers"
+                        " >= 0; 0 = the whole input)")
+    dup = next((x for j, x in enumerate(raw) if x in raw[:j]), None)
+    if dup is not None:
+        raise SpecError(f"{origin}: models[{i}].windows = {raw!r} repeats {dup}; expected distinct widths")
+    return tuple(raw)
 
 
 def _model_spec(

@@ -61,3 +61,29 @@ def test_ensemble_validation(tmp_path):
     with pytest.raises(SpecError, match="strands"):
         parse_spec({"experiment": "multiplicativity", "ensemble": {"strands": ["+", "x"]}}, origin="t",
                    base_dir=tmp_path)
+
+
+def test_a_model_may_have_its_own_windows(tmp_path):
+    """``[[models]] windows`` replaces ``ensemble.windows`` for that model (Basenji2 in-genome only, as
+    the paper), and a spec without it hashes as before."""
+    base = {"experiment": "multiplicativity", "ensemble": {"windows": [1001, 0]}}
+    two = [{"kind": "planted"}, {"kind": "planted-basenji2"}]
+    plain = parse_spec({**base, "models": two}, origin="t", base_dir=tmp_path)
+    assert [v[2] for v in plain.variants] == ["planted-v1-w1001", "planted-v1-full",
+                                               "planted-basenji2-v1-w1001", "planted-basenji2-v1-full"]
+    own = parse_spec({**base, "models": [two[0], {**two[1], "windows": [0]}]}, origin="t", base_dir=tmp_path)
+    assert [(i, w) for i, w, _ in own.variants] == [(0, 1001), (0, 0), (1, 0)]
+    assert own.variants[-1][2] == "planted-basenji2-v1-full"
+    assert own.content_hash() != plain.content_hash()
+    # only a model's own windows name its variants when the job has none
+    solo = parse_spec({"experiment": "multiplicativity", "models": [two[0], {**two[1], "windows": [3001]}]},
+                      origin="t", base_dir=tmp_path)
+    assert [v[2] for v in solo.variants] == ["planted-v1-full", "planted-basenji2-v1-w3001"]
+    with pytest.raises(SpecError, match=r"models\[1\]\.windows: 200001 bp is longer than the input of"):
+        parse_spec({**base, "models": [two[0], {**two[1], "windows": [200_001]}]}, origin="t", base_dir=tmp_path)
+    with pytest.raises(SpecError, match=r"models\[0\]\.windows = \[5, 5\] repeats 5"):
+        parse_spec({"experiment": "multiplicativity", "models": [{"kind": "planted", "windows": [5, 5]}]},
+                   origin="t", base_dir=tmp_path)
+    with pytest.raises(SpecError, match=r"models\[0\]\.windows = 'x'; expected a list of widths"):
+        parse_spec({"experiment": "multiplicativity", "models": [{"kind": "planted", "windows": "x"}]},
+                   origin="t", base_dir=tmp_path)

@@ -105,6 +105,8 @@ class ModelSpec:
     name: str | None = None  # None: the kind's default name
     #: per-model track requests (label -> request) that replace the job's for this model
     tracks: tuple[tuple[str, TrackRequest], ...] = ()
+    #: receptive-field windows of this model (bp, 0 = whole input) replacing ``ensemble.windows``; None: the job's
+    windows: tuple[int, ...] | None = None
 
     @property
     def info(self) -> Kind:
