@@ -7,8 +7,11 @@
    for the requested tracks, and the bins are summed on the spot.  One row per member:
    ``construct_id`` (int64), ``member`` (uint8, index into the model's ``Ensemble.members``,
    see :meth:`Ensemble.for_geometry`), ``landmark_bin`` (int16), ``model`` (the model's name),
-   ``window`` (int32: the receptive-field window in bp, 0 for the whole input) and one float32
-   column per track label.
+   ``window`` (int32: the receptive-field window in bp, 0 for the whole input) and the track
+   values: one float32 column per track label, or, from :data:`LIST_LAYOUT_MIN_TRACKS` tracks on
+   (tissue-expression reads every CAGE track, 635 on Enformer), one fixed-size-list column
+   ``tracks`` (float32 x T, the labels in order in the field's metadata) so that a row stays one
+   column wide.  :func:`predictions_frame` reads either layout back as one column per label.
 
 The runtime runs step 1 in CPU tasks and step 2 in GPU actors; tests and benchmarks call
 them directly.
@@ -16,11 +19,13 @@ them directly.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 
 from seqbench.models.base import Geometry
@@ -54,6 +59,11 @@ class MaterializedShard:
 
 #: Parquet schema metadata of a part: the genome's ambiguity codes read for the shard's windows
 AMBIGUOUS_KEY = "seqbench.ambiguous_bases"
+#: from this many tracks on, a row holds its values in one fixed-size-list column ``tracks``
+LIST_LAYOUT_MIN_TRACKS = 16
+#: the column of the list layout, and the key of its field metadata that lists the labels in order
+TRACKS_COLUMN = "tracks"
+TRACK_LABELS_KEY = b"seqbench.track_labels"
 
 
 class ShardError(RuntimeError):
@@ -212,6 +222,43 @@ def predict_shard(
         ),
         "window": pa.array(np.full(n * M, int(window or 0), dtype=np.int32)),
     }
-    for j, label in enumerate(tracks):
-        cols[label] = pa.array(values[:, j])
-    return pa.table(cols).replace_schema_metadata({AMBIGUOUS_KEY: str(int(shard.ambiguous))})
+    fields = [pa.field(k, v.type) for k, v in cols.items()]
+    if len(tracks) >= LIST_LAYOUT_MIN_TRACKS:
+        t = len(tracks)
+        cols[TRACKS_COLUMN] = pa.FixedSizeListArray.from_arrays(pa.array(values.reshape(-1)), t)
+        fields.append(pa.field(TRACKS_COLUMN, pa.list_(pa.float32(), t),
+                               metadata={TRACK_LABELS_KEY: json.dumps(list(tracks)).encode()}))
+    else:
+        for j, label in enumerate(tracks):
+            cols[label] = pa.array(values[:, j])
+            fields.append(pa.field(label, pa.float32()))
+    schema = pa.schema(fields, metadata={AMBIGUOUS_KEY: str(int(shard.ambiguous))})
+    return pa.Table.from_arrays(list(cols.values()), schema=schema)
+
+
+def track_labels(schema: pa.Schema) -> list[str] | None:
+    """The labels of a list-layout prediction table, in column order (None: one column per label)."""
+    if TRACKS_COLUMN not in schema.names:
+        return None
+    meta = schema.field(TRACKS_COLUMN).metadata or {}
+    if TRACK_LABELS_KEY not in meta:
+        raise ValueError(f"prediction column {TRACKS_COLUMN!r} has no track labels in its metadata")
+    return list(json.loads(meta[TRACK_LABELS_KEY]))
+
+
+def predictions_frame(table: pa.Table) -> pd.DataFrame:
+    """Prediction rows as pandas, one float32 column per track label whichever layout they were written in.
+
+    The list layout is unpacked without a Python loop: the flat values are reshaped to
+    ``[rows, T]`` and become one float32 block of the frame."""
+    labels = track_labels(table.schema)
+    if labels is None:
+        return table.to_pandas()
+    col = table.column(TRACKS_COLUMN).combine_chunks()
+    if col.null_count:
+        raise ValueError(f"prediction column {TRACKS_COLUMN!r} has {col.null_count} missing rows")
+    flat = col.flatten().to_numpy(zero_copy_only=False).astype(np.float32, copy=False)
+    values = flat.reshape(len(table), len(labels))
+    rest = table.drop_columns([TRACKS_COLUMN]).to_pandas()
+    block = pd.DataFrame(values, columns=labels, index=rest.index)
+    return pd.concat([rest, block], axis=1)

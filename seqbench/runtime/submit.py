@@ -29,6 +29,7 @@ from seqbench.inputs.tables import open_input
 from seqbench.models import registry
 from seqbench.models.base import TrackError
 from seqbench.models.tfhub import ModelLoadError
+from seqbench.predict import predictions_frame
 from seqbench.registry import get_experiment
 from seqbench.report.job import assemble_summary, headline_lines, write_report_md
 from seqbench.report.job import label as fill_label
@@ -587,7 +588,7 @@ def reduce_and_report(job: JobDir, spec: JobSpec, *, map_fn=None) -> JobResult:
         job.log(f"the genome windows read held {ambiguous:,} IUPAC ambiguity codes; they were encoded as N")
     if len(variants) > 1:
         return _reduce_variants(job, spec, exp, manifest, design, variants, ambiguous, map_fn or sequential_map, t0)
-    preds = _empty_predictions(manifest) if manifest["n_shards"] == 0 else job.read_predictions().to_pandas()
+    preds = _empty_predictions(manifest) if manifest["n_shards"] == 0 else predictions_frame(job.read_predictions())
     check_row_keys(job, preds, manifest)  # before anything is dropped: duplicates are an error
     results = exp.reduce(_reduce_input(preds), design, spec, map_fn=map_fn or sequential_map)
     model_name = manifest["model"]["name"]
@@ -634,7 +635,8 @@ def _reduce_variants(job: JobDir, spec: JobSpec, exp, manifest: dict[str, Any], 
     n = int(manifest["n_constructs"])
     for v in variants:
         name = v["name"]
-        preds = _empty_predictions(manifest) if manifest["n_shards"] == 0 else job.read_predictions(name).to_pandas()
+        preds = (_empty_predictions(manifest) if manifest["n_shards"] == 0
+                 else predictions_frame(job.read_predictions(name)))
         check_row_keys(job, preds, manifest, members=v["members"], variant=name)
         results = exp.reduce(_reduce_input(preds), design, spec, map_fn=map_fn)
         out_dir = job.path / VARIANTS_DIR / name
