@@ -39,6 +39,7 @@ BENCHMARKS: list[tuple[str, str, list[str]]] = [
     ("knockdown", "bench_knockdown.py", ["--repeat", "2", "--shuffles", "5"]),
     ("glm", "bench_glm.py", ["--promoters", "300", "--enhancers", "300"]),
     ("models", "bench_models.py", ["--inputs", "16", "--repeat", "1"]),
+    ("track_layout", "bench_track_layout.py", ["--constructs", "50", "--repeat", "1"]),
 ]
 
 
