@@ -85,7 +85,8 @@ def main() -> None:
         "list_over_wide_write": out["list"]["write_s"] / out["wide"]["write_s"],
         "list_over_wide_read": out["list"]["read_s"] / out["wide"]["read_s"],
         "target": "list layout bytes per member row <= wide layout's", "pass": bool(ratio_bytes <= 1.0),
-        "headline": {"list B/row": round(out["list"]["bytes_per_row"]), "wide B/row": round(out["wide"]["bytes_per_row"]),
+        "headline": {"list B/row": round(out["list"]["bytes_per_row"]),
+                     "wide B/row": round(out["wide"]["bytes_per_row"]),
                      "read list/wide": round(out["list"]["read_s"] / out["wide"]["read_s"], 2)},
         "machine": machine(),
     })
