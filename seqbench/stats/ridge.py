@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["RIDGE_ALPHAS", "RidgeMatch", "RidgeMatchError", "fit_ridge_match", "match_metrics"]
+__all__ = ["RIDGE_ALPHAS", "RidgeMatch", "RidgeMatchError", "fit_ridge_match", "fit_ridge_matches", "match_metrics"]
 
 #: scikit-learn's ``RidgeCV`` default alphas, which the authors used (scikit-learn 1.0.2)
 RIDGE_ALPHAS = (0.1, 1.0, 10.0)
@@ -158,6 +158,57 @@ def fit_ridge_match(
         y_offset=offset,
         n_train=int(X.shape[0]),
     )
+
+
+def fit_ridge_matches(
+    X_train: np.ndarray,
+    Y_train: np.ndarray,
+    features: Sequence[str],
+    conditions: Sequence[str],
+    *,
+    alphas: Sequence[float] = RIDGE_ALPHAS,
+) -> list[RidgeMatch]:
+    """:func:`fit_ridge_match` for every column of ``Y_train`` ``[n, k]`` (one per condition) at once.
+
+    The conditions share the genes, hence ``X`` and its scaler; ``RidgeCV(alpha_per_target=True)``
+    solves all ``k`` ridge problems from one decomposition of ``X`` and picks each condition's alpha
+    from that condition's own leave-one-out errors, so each match equals the one-condition fit
+    (tested against a loop of :func:`fit_ridge_match`) at a fraction of the cost: 54 GTEx tissues
+    on 635 features decompose ``X`` once instead of 54 times.
+    """
+    from sklearn.linear_model import RidgeCV
+    from sklearn.preprocessing import StandardScaler
+
+    X = np.asarray(X_train, dtype=np.float64)
+    Y = np.asarray(Y_train, dtype=np.float64)
+    p, k = len(features), len(conditions)
+    if X.ndim != 2 or X.shape[1] != p or Y.shape != (X.shape[0], k):
+        raise RidgeMatchError(f"conditions {list(conditions)[:3]}...: X {X.shape} and Y {Y.shape} do not match"
+                              f" {p} features and {k} conditions")
+    if k == 0:
+        return []
+    if X.shape[0] < p:
+        raise RidgeMatchError(
+            f"condition {conditions[0]!r}: {X.shape[0]} training genes for {p} features; expected at least as many"
+            " training genes as features"
+        )
+    bad = np.flatnonzero(~np.isfinite(Y).all(axis=0))
+    if bad.size or not np.isfinite(X).all():
+        which = conditions[int(bad[0])] if bad.size else conditions[0]
+        raise RidgeMatchError(f"condition {which!r}: non-finite values among the training genes")
+    offsets = Y.mean(axis=0)
+    scaler = StandardScaler().fit(X)
+    ridge = RidgeCV(alphas=tuple(alphas), alpha_per_target=True).fit(scaler.transform(X), Y - offsets)
+    coef = np.atleast_2d(ridge.coef_)
+    intercept = np.atleast_1d(ridge.intercept_)
+    alpha = np.broadcast_to(np.atleast_1d(ridge.alpha_), (k,))
+    mean, scale = tuple(float(v) for v in scaler.mean_), tuple(float(v) for v in scaler.scale_)
+    return [
+        RidgeMatch(condition=str(c), features=tuple(map(str, features)), scaler_mean=mean, scaler_scale=scale,
+                   coef=tuple(float(v) for v in coef[j]), intercept=float(intercept[j]), alpha=float(alpha[j]),
+                   y_offset=float(offsets[j]), n_train=int(X.shape[0]))
+        for j, c in enumerate(conditions)
+    ]
 
 
 def match_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:

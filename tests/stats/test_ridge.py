@@ -10,7 +10,14 @@ import numpy as np
 import pytest
 from scipy import stats as sps
 
-from seqbench.stats.ridge import RIDGE_ALPHAS, RidgeMatch, RidgeMatchError, fit_ridge_match, match_metrics
+from seqbench.stats.ridge import (
+    RIDGE_ALPHAS,
+    RidgeMatch,
+    RidgeMatchError,
+    fit_ridge_match,
+    fit_ridge_matches,
+    match_metrics,
+)
 
 
 def _planted(n: int, p: int, noise: float, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -106,3 +113,33 @@ def test_fewer_training_genes_than_features_is_refused():
     with pytest.raises(RidgeMatchError, match=r"condition 'Testis': 5 training genes for 8 features; expected at"
                                               r" least as many training genes as features"):
         fit_ridge_match(X, y, [str(i) for i in range(8)], condition="Testis")
+
+
+def test_many_conditions_at_once_equal_one_fit_per_condition():
+    """fit_ridge_matches (one multi-target RidgeCV) against a loop of one-condition fits: same alpha choice,
+    same coefficients; the conditions are built to pick different alphas."""
+    rng = np.random.default_rng(11)
+    n, p = 60, 5
+    X = rng.normal(size=(n, p)) * np.array([1.0, 3.0, 0.2, 1.0, 5.0]) + 2.0
+    w = rng.normal(size=(p, 4))
+    noise = np.array([0.05, 1.0, 4.0, 20.0])  # from nearly noiseless to mostly noise: alphas differ
+    Y = X @ w + rng.normal(size=(n, 4)) * noise + np.array([1.0, -2.0, 0.0, 5.0])
+    names = [f"f{j}" for j in range(p)]
+    conds = ["a", "b", "c", "d"]
+    many = fit_ridge_matches(X, Y, names, conds)
+    alphas = set()
+    for j, c in enumerate(conds):
+        one = fit_ridge_match(X, Y[:, j], names, condition=c)
+        got = many[j]
+        assert got.condition == c and got.alpha == one.alpha and got.n_train == n
+        np.testing.assert_allclose(got.coef, one.coef, rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose([got.intercept, got.y_offset], [one.intercept, one.y_offset], atol=1e-12)
+        np.testing.assert_allclose(got.predict(X), one.predict(X), atol=1e-10)
+        alphas.add(got.alpha)
+    assert len(alphas) > 1
+    with pytest.raises(RidgeMatchError, match="3 training genes for 5 features"):
+        fit_ridge_matches(X[:3], Y[:3], names, conds)
+    Y2 = Y.copy()
+    Y2[0, 2] = np.nan
+    with pytest.raises(RidgeMatchError, match="condition 'c': non-finite"):
+        fit_ridge_matches(X, Y2, names, conds)
