@@ -96,7 +96,13 @@ class Experiment:
     track_table) -> {label: index}`` (tracks chosen by the experiment's own data),
     ``from_job`` (``{source experiment: {input key: path in that job}}`` for ``--from JOB``),
     ``summary_extra(spec) -> dict`` (summary entries that come from the spec, not the results),
-    ``docs`` (the experiment's documentation page, relative to the repository's ``docs/``).
+    ``docs`` (the experiment's documentation page, relative to the repository's ``docs/``),
+    ``combine(results by variant name, variant records, spec) -> combined`` and
+    ``write_combined(combined, job_dir, *, title) -> paths`` (a job of several models or windows:
+    statistics across its variants, e.g. the paper's window ablation; ``combined.summary()`` goes
+    to ``summary.json`` under ``combined``; the paths lie under ``job_dir/tables`` and
+    ``job_dir/figures``).  A variant record holds ``name``, ``model``, ``model_index``, ``window``
+    (bp, 0 = the whole input) and ``members``.
     ``source`` is set by the registry: ``"built-in"`` or the distribution that registered it.
     """
 
@@ -119,12 +125,16 @@ class Experiment:
     from_job: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     summary_extra: Callable[[Any], dict[str, Any]] | None = None
     docs: str | None = None
+    combine: Callable[[Mapping[str, Any], Sequence[Mapping[str, Any]], Any], Any] | None = None
+    write_combined: Callable[..., list[Path]] | None = None  # (combined, job_dir, *, title)
     source: str = "built-in"
 
     def __post_init__(self) -> None:
         unknown = set(self.path_inputs) - set(self.inputs)
         if unknown:
             raise ValueError(f"experiment {self.name}: path_inputs {sorted(unknown)} are not input keys")
+        if (self.combine is None) != (self.write_combined is None):
+            raise ValueError(f"experiment {self.name}: give both combine and write_combined, or neither")
         heads = {k for k, _ in self.headline} - set(self.summary_keys)
         if heads:
             raise ValueError(f"experiment {self.name}: headline keys {sorted(heads)} are not summary keys")

@@ -632,6 +632,7 @@ def _reduce_variants(job: JobDir, spec: JobSpec, exp, manifest: dict[str, Any], 
     from seqbench.report.tables import write_frames
 
     summaries: dict[str, dict[str, Any]] = {}
+    by_variant: dict[str, Any] = {}
     n = int(manifest["n_constructs"])
     for v in variants:
         name = v["name"]
@@ -639,6 +640,8 @@ def _reduce_variants(job: JobDir, spec: JobSpec, exp, manifest: dict[str, Any], 
                  else predictions_frame(job.read_predictions(name)))
         check_row_keys(job, preds, manifest, members=v["members"], variant=name)
         results = exp.reduce(_reduce_input(preds), design, spec, map_fn=map_fn)
+        if exp.combine is not None:
+            by_variant[name] = results
         out_dir = job.path / VARIANTS_DIR / name
         own, tables, figures = write_outputs(exp, results, out_dir, model_name=name, spec=spec)
         record = manifest["models"][v["model_index"]]
@@ -654,6 +657,14 @@ def _reduce_variants(job: JobDir, spec: JobSpec, exp, manifest: dict[str, Any], 
     tables = write_frames({"models_compared": frame}, job.path / "tables", csv=True)
     figure = write_comparison_figure(frame, heads, job.path / "figures" / "models_compared.png",
                                      title=f"{exp.title}: {', '.join(frame['variant'])}")
+    figures = [figure] if figure else []
+    combined_summary = None
+    if exp.combine is not None and exp.write_combined is not None:  # statistics across the variants
+        combined = exp.combine(by_variant, variants, spec)
+        written = exp.write_combined(combined, job.path, title=f"{exp.title}: {', '.join(frame['variant'])}")
+        tables += [p for p in written if p.suffix != ".png"]
+        figures += [p for p in written if p.suffix == ".png"]
+        combined_summary = combined.summary()
     summary = {
         "experiment": spec.experiment,
         "models": [m["name"] for m in manifest["models"]],
@@ -664,9 +675,11 @@ def _reduce_variants(job: JobDir, spec: JobSpec, exp, manifest: dict[str, Any], 
         "n_members": manifest["n_members"],
         "genome_ambiguous_bases": int(ambiguous),
     }
+    if combined_summary is not None:
+        summary["combined"] = combined_summary
     atomic_write_json(job.path / "summary.json", summary)
     headline = headline_of(exp, summary, spec)
-    write_comparison_report(job.path, exp, summary, frame, heads, tables, [figure] if figure else [], manifest)
+    write_comparison_report(job.path, exp, summary, frame, heads, tables, figures, manifest)
     job.log(f"reduce and report of {len(variants)} variants took {time.time() - t0:.1f} s")
     job.set_status("complete", shards_done=manifest["n_shards"], n_shards=manifest["n_shards"])
     return JobResult(job.path, summary, headline, ", ".join(summary["models"]))
