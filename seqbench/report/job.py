@@ -176,6 +176,10 @@ def write_comparison_report(
     paper = [f"{md_cell(t)}: {md_cell(exp.paper_values[k])}" for k, t in headline if exp.paper_values.get(k)]
     if paper:
         lines += ["", "Paper (Enformer): " + "; ".join(paper)]
+    combined = summary.get("combined")
+    if isinstance(combined, Mapping) and combined:
+        lines += ["", "## Across the variants", "", "| figure | value |", "|---|---|"]
+        lines += [f"| {md_cell(k)} | {md_cell(shown(v))} |" for k, v in combined.items()]
     lines += ["", "## Figures", ""]
     lines += [f"![{p.stem}]({p.relative_to(job_path)})" for p in figures]
     lines += ["", "## Tables", ""]
