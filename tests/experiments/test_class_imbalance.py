@@ -327,6 +327,24 @@ def test_job_runs_through_submit_without_ray(demo, tmp_path):
     assert [k for k, _label, _v in result.headline][0] == "median_distance_crispri_valid"
 
 
+def test_cli_plans_zero_passes_and_submits_the_embedded_default_without_ray(demo, tmp_path):
+    import ray
+    from typer.testing import CliRunner
+
+    from seqbench.cli import app
+
+    plan = CliRunner().invoke(app, ["plan", "class-imbalance"])
+    assert plan.exit_code == 0, plan.output
+    assert "forward passes:    0" in plan.output and "0.0 GPU-hours" in plan.output
+    job = tmp_path / "job"
+    res = CliRunner().invoke(app, ["submit", "class-imbalance", "--job-dir", str(job), "--quiet"])
+    assert res.exit_code == 0, res.output
+    assert not ray.is_initialized()
+    summary = json.loads((job / "summary.json").read_text())
+    assert summary["experiment"] == "class-imbalance" and summary["n_constructs"] == 0
+    assert (job / "report.md").is_file() and (job / "figures" / "class_imbalance_distance_ecdf.png").is_file()
+
+
 # ------------------------------------------------------------ bad input: one line naming file, row, column
 
 
