@@ -47,7 +47,9 @@ def spec_reference() -> str:
         out += ["", f"### `[inputs]` of `{name}`", "", *header]
         out += [_row(f"inputs.{k}", v) for k, v in mod.inputs.items()]
         reads = (f"; the experiment reads the label `{mod.readout}`." if mod.readout is not None
-                 else "; the experiment picks the tracks it reads from each model's track table.")
+                 else "; the experiment picks the tracks it reads from each model's track table."
+                 if mod.extra_tracks is not None or mod.default_tracks
+                 else "; the experiment reads no track (it runs no model).")
         out += ["", f"Default `[tracks]` of `{name}`: "
                 + (", ".join(f"`{k}` = `{v}`" for k, v in mod.default_tracks.items()) or "none") + reads]
         for table, keys in mod.spec_defaults.items():

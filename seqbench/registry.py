@@ -17,6 +17,7 @@ import dataclasses
 import difflib
 from importlib import metadata
 
+import seqbench.experiments.class_imbalance as _class_imbalance
 import seqbench.experiments.constructs as _constructs
 import seqbench.experiments.enhancer_knockdown as _enhancer_knockdown
 import seqbench.experiments.enhancer_shift as _enhancer_shift
@@ -38,6 +39,7 @@ BUILTINS: tuple[Experiment, ...] = (
     _promoter_mpra.EXPERIMENT,
     _saturation_mutagenesis.EXPERIMENT,
     _promoter_enhancer_mpra.EXPERIMENT,
+    _class_imbalance.EXPERIMENT,
     _constructs.EXPERIMENT,
 )
 
