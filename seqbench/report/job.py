@@ -88,10 +88,19 @@ def write_report_md(
 ) -> Path:
     """``report.md``: what produced the results (model, genome, spec, tracks, ensemble, design),
     the headline with the paper's values, the figures and the tables."""
+    no_model = int(summary.get("n_constructs") or 0) == 0  # an experiment that runs no model (class-imbalance)
+    model_lines = [
+        f"- **Model:** {summary['model']} (`{summary['model_handle']}`)" + planted_note(manifest["model"]),
+        "- **Tracks:** " + tracks_line(manifest["tracks"]),
+        f"- **Ensemble:** {', '.join(manifest['ensemble']['members'])} "
+        f"(bins {manifest['ensemble']['bin_window']} around the landmark bin, summed;"
+        " mean over members, then log2(x+1))",
+    ]
     lines = [
         f"# {exp.title}" + (f" — {summary['variant']}" if summary.get("variant") else ""),
         "",
-        f"- **Model:** {summary['model']} (`{summary['model_handle']}`)" + planted_note(manifest["model"]),
+        *(["- **Model:** none: this experiment reduces its input tables alone (no forward pass)"] if no_model
+          else model_lines[:1]),
         f"- **Genome:** `{summary['genome']}`"
         + (
             f" ({summary['genome_ambiguous_bases']:,} IUPAC ambiguity codes in the windows read, encoded as N)"
@@ -99,11 +108,9 @@ def write_report_md(
             else ""
         ),
         f"- **Spec:** {summary['spec']}",
-        "- **Tracks:** " + tracks_line(manifest["tracks"]),
-        f"- **Ensemble:** {', '.join(manifest['ensemble']['members'])} "
-        f"(bins {manifest['ensemble']['bin_window']} around the landmark bin, summed;"
-        " mean over members, then log2(x+1))",
-        f"- **Design:** {summary['n_constructs']:,} constructs, {summary['n_members']:,} forward passes",
+        *([] if no_model else model_lines[1:]),
+        *([] if no_model else
+          [f"- **Design:** {summary['n_constructs']:,} constructs, {summary['n_members']:,} forward passes"]),
         *([f"- **Receptive field:** {summary['window']:,} bp centred on the landmark, N elsewhere"]
           if summary.get("window") else []),
         f"- **seqbench:** {manifest['seqbench_version']}",

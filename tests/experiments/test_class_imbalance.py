@@ -324,6 +324,7 @@ def test_job_runs_through_submit_without_ray(demo, tmp_path):
     report = (job / "report.md").read_text()
     assert report.startswith("# Class imbalance") and "(`median_distance_crispri_valid`)" in report
     assert "Receptive field" not in report  # the summary has no key 'window' (the runtime's model window)
+    assert "**Model:** none" in report and "**Tracks:**" not in report and "forward passes" not in report
     assert [k for k, _label, _v in result.headline][0] == "median_distance_crispri_valid"
 
 
