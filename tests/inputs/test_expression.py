@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import gzip
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -11,6 +14,7 @@ from seqbench.inputs.expression import (
     gene_lengths,
     read_biomart_tss,
     read_gct,
+    read_gtf,
     read_kaessmann_rpkm,
     read_regions_bed,
     split_train_test,
@@ -344,3 +348,151 @@ def test_gene_lengths_by_hand():
     assert got.name == "len"
     with pytest.raises(ValueError, match="exon row 2"):
         gene_lengths(exons.assign(end=[50, 100, 200, 20, 40, 1100, 1210, 1001, 1600]))
+
+
+# ------------------------------------------------------------------------------------------------ GTF
+
+GTF_TEXT = (
+    "##description: evidence-based annotation (GENCODE-like)\n"
+    "##format: gtf\n"
+    'chr1\tHAVANA\tgene\t11869\t14409\t.\t+\t.\tgene_id "ENSG00000223972.5"; gene_type "protein_coding";'
+    ' gene_name "DDX11L1"; level 2; havana_gene "OTTHUMG00000000961.2";\n'
+    'chr1\tHAVANA\ttranscript\t11869\t14409\t.\t+\t.\tgene_id "ENSG00000223972.5"; transcript_id'
+    ' "ENST00000456328.2"; gene_type "protein_coding"; gene_name "DDX11L1";\n'
+    'chr1\tHAVANA\texon\t11869\t12227\t.\t+\t.\tgene_id "ENSG00000223972.5"; transcript_id "ENST00000456328.2";'
+    ' gene_type "protein_coding"; gene_name "DDX11L1"; exon_number 1; exon_id "ENSE00002234944.1";\n'
+    "# a comment between records\n"
+    'chr1\tHAVANA\texon\t12613\t12721\t.\t+\t.\tgene_id "ENSG00000223972.5"; transcript_id "ENST00000456328.2";'
+    " exon_number 2;\n"
+    'chr1\tHAVANA\tCDS\t12613\t12721\t.\t+\t0\tgene_id "ENSG00000223972.5"; transcript_id "ENST00000456328.2";\n'
+    'chr1\tHAVANA\texon\t12010\t12057\t.\t+\t.\tgene_id "ENSG00000223972.5"; transcript_id "ENST00000450305.2";\n'
+    "\n"
+    'chrY\tHAVANA\tgene\t2\t100\t.\t-\t.\tgene_id "ENSG00000182378.14_PAR_Y"; gene_type "protein_coding";'
+    ' gene_name "PLCXD1";\n'
+    'chrY\tHAVANA\texon\t2\t2\t.\t-\t.\tgene_id "ENSG00000182378.14_PAR_Y"; transcript_id "ENST00000381192.10_PAR_Y";\n'
+    "chrM\tENSEMBL\tgene\t3307\t4262\t.\t+\t.\tgene_id ENSG00000198888; gene_biotype protein_coding;\n"
+)
+
+
+def test_gtf_genes_and_exons_are_0_based_half_open_with_versions_stripped(tmp_path):
+    genes, exons = read_gtf(write(tmp_path, "genes.gtf", GTF_TEXT))
+    assert list(genes.columns) == ["gene_id", "gene_name", "chrom", "start", "end", "strand", "gene_type"]
+    assert genes.values.tolist() == [
+        ["ENSG00000223972", "DDX11L1", "chr1", 11868, 14409, "+", "protein_coding"],
+        ["ENSG00000182378_PAR_Y", "PLCXD1", "chrY", 1, 100, "-", "protein_coding"],
+        # unquoted values, Ensembl's gene_biotype, no gene_name
+        ["ENSG00000198888", "", "chrM", 3306, 4262, "+", "protein_coding"],
+    ]
+    assert list(exons.columns) == ["gene_id", "transcript_id", "start", "end"]
+    assert exons.values.tolist() == [
+        ["ENSG00000223972", "ENST00000456328.2", 11868, 12227],
+        ["ENSG00000223972", "ENST00000456328.2", 12612, 12721],
+        ["ENSG00000223972", "ENST00000450305.2", 12009, 12057],
+        ["ENSG00000182378_PAR_Y", "ENST00000381192.10_PAR_Y", 1, 2],  # a 1-bp exon: [2, 2] -> [1, 2)
+    ]
+    assert genes["start"].dtype == np.int64 and exons["end"].dtype == np.int64
+    # the exons feed gene_lengths: (359 + 109) and 48 -> median 258; 1
+    assert gene_lengths(exons).to_dict() == {"ENSG00000182378_PAR_Y": 1.0, "ENSG00000223972": 258.0}
+
+
+def test_gtf_gzip_and_small_blocks_read_the_same(tmp_path):
+    plain = read_gtf(write(tmp_path, "genes.gtf", GTF_TEXT))
+    gz = tmp_path / "genes.gtf.gz"
+    gz.write_bytes(gzip.compress(GTF_TEXT.encode()))
+    named_plain = tmp_path / "compressed.gtf"  # recognised by its first bytes, not its name
+    named_plain.write_bytes(gzip.compress(GTF_TEXT.encode()))
+    for other in (read_gtf(gz), read_gtf(named_plain), read_gtf(tmp_path / "genes.gtf", block_size=300)):
+        pd.testing.assert_frame_equal(plain.genes, other.genes)
+        pd.testing.assert_frame_equal(plain.exons, other.exons)
+
+
+def _brute_gtf(text: str) -> tuple[list, list]:
+    """A line-by-line reading of a GTF, independent of read_gtf."""
+    genes, exons = [], []
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        f = line.split("\t")
+        attrs = dict(re.findall(r'(\w+) "?([^";]*)"?;', f[8]))
+        gid = re.sub(r"\.\d+(?=(_PAR_Y)?$)", "", attrs["gene_id"])
+        if f[2] == "gene":
+            genes.append([gid, attrs.get("gene_name", ""), f[0], int(f[3]) - 1, int(f[4]), f[6], attrs["gene_type"]])
+        elif f[2] == "exon":
+            exons.append([gid, attrs["transcript_id"], int(f[3]) - 1, int(f[4])])
+    return genes, exons
+
+
+def test_gtf_matches_a_line_by_line_reading_across_many_blocks(tmp_path):
+    rng = np.random.default_rng(5)
+    lines = ["#!genome-build synthetic\n"]
+    for g in range(60):
+        chrom, strand = f"chr{g % 3 + 1}", "+-"[g % 2]
+        start = int(rng.integers(1, 10**6))
+        gid = f"ENSG{g:011d}.{g % 7 + 1}"
+        lines.append(f'{chrom}\tHAVANA\tgene\t{start}\t{start + 5000}\t.\t{strand}\t.\tgene_id "{gid}"; '
+                     f'gene_type "{"protein_coding" if g % 4 else "lncRNA"}"; gene_name "G{g}"; level 2;\n')
+        for t in range(int(rng.integers(1, 4))):
+            tid = f"ENST{g:09d}{t:02d}.1"
+            lines.append(f'{chrom}\tHAVANA\ttranscript\t{start}\t{start + 5000}\t.\t{strand}\t.\tgene_id "{gid}"; '
+                         f'transcript_id "{tid}";\n')
+            for e in range(int(rng.integers(1, 5))):
+                a = start + 1000 * e + int(rng.integers(0, 500))
+                lines.append(f'{chrom}\tHAVANA\texon\t{a}\t{a + int(rng.integers(0, 400))}\t.\t{strand}\t.\t'
+                             f'gene_id "{gid}"; transcript_id "{tid}"; exon_number {e + 1};\n')
+                if g % 5 == 0:
+                    lines.append("# interleaved comment\n")
+    text = "".join(lines)
+    want_genes, want_exons = _brute_gtf(text)
+    for block in (1 << 10, 1 << 20):
+        genes, exons = read_gtf(write(tmp_path, "random.gtf", text), block_size=block)
+        assert genes.values.tolist() == want_genes
+        assert exons.values.tolist() == want_exons
+
+
+GTF_GENE = 'chr1\tHAVANA\tgene\t10\t500\t.\t+\t.\tgene_id "ENSG1.1"; gene_name "A";\n'
+
+
+def gtf_error(tmp_path, name: str, body: str, **kwargs) -> str:
+    path = write(tmp_path, name, "##format: gtf\n" + GTF_GENE + body)
+    with pytest.raises(InputError) as exc:
+        read_gtf(path, **kwargs)
+    msg = str(exc.value)
+    assert "\n" not in msg and msg.startswith(str(path))
+    return msg
+
+
+def test_gtf_errors_name_the_line_what_was_found_and_what_was_expected(tmp_path):
+    exon = 'chr1\tHAVANA\texon\t{s}\t{e}\t.\t+\t.\tgene_id "ENSG1.1"; transcript_id "ENST1.1";\n'
+    msg = gtf_error(tmp_path, "space.gtf", 'chr1 HAVANA exon 10 20 . + . gene_id "ENSG1.1";\n')
+    assert "line 3 has 1 tab-separated field(s) (it looks space-separated)" in msg and "expected 9" in msg
+    msg = gtf_error(tmp_path, "int.gtf", "# c\n" + exon.format(s=10, e="2e3"))
+    assert "line 4: exon end (column 5) is '2e3'" in msg and "expected an integer >= 1" in msg
+    msg = gtf_error(tmp_path, "zero.gtf", exon.format(s=0, e=20))
+    assert "line 3: exon start (column 4) is '0'" in msg and "1-based" in msg
+    msg = gtf_error(tmp_path, "order.gtf", exon.format(s=30, e=20))
+    assert "line 3: exon end (column 5) 20 is before its start 30" in msg and "start <= end" in msg
+    msg = gtf_error(tmp_path, "tx.gtf", 'chr1\tH\texon\t10\t20\t.\t+\t.\tgene_id "ENSG1.1"; exon_number 1;\n')
+    assert "line 3: exon line without transcript_id" in msg
+    msg = gtf_error(tmp_path, "gid.gtf", 'chr1\tH\tgene\t10\t20\t.\t+\t.\tgene_name "B";\n')
+    assert "line 3: gene line without gene_id" in msg
+    msg = gtf_error(tmp_path, "strand.gtf", 'chr1\tH\tgene\t10\t20\t.\t.\t.\tgene_id "ENSG2.1";\n')
+    assert "line 3: gene strand (column 7) is '.'; expected + or -" in msg
+    msg = gtf_error(tmp_path, "dup.gtf", "\n# c\n" + 'chr2\tH\tgene\t10\t20\t.\t-\t.\tgene_id "ENSG1.2";\n')
+    assert "line 5: gene 'ENSG1' ('ENSG1.2') is already the gene of line 2" in msg
+    # the line is found across blocks, comments counted
+    many = "".join(exon.format(s=10 + i, e=20 + i) + ("# c\n" if i % 3 == 0 else "") for i in range(200))
+    msg = gtf_error(tmp_path, "late.gtf", many + exon.format(s=50, e=40), block_size=1 << 10)
+    assert f"line {2 + 200 + 67 + 1}: exon end (column 5) 40 is before its start 50" in msg
+    # a bad line that the reader would drop (a transcript) is still not refused, but a ragged one is
+    path = write(tmp_path, "ok.gtf", GTF_GENE + 'chr1\tH\ttranscript\tx\t20\t.\t+\t.\tgene_id "ENSG1.1";\n')
+    assert len(read_gtf(path).genes) == 1
+    msg = gtf_error(tmp_path, "ragged.gtf", "chr1\tH\texon\t10\t20\n")
+    assert "line 3 has 5 tab-separated field(s)" in msg
+    msg = error(read_gtf, write(tmp_path, "nogene.gtf", "#c\n" + exon.format(s=1, e=2)))
+    assert "no 'gene' line" in msg
+    assert "is empty" in error(read_gtf, write(tmp_path, "empty.gtf", ""))
+    assert "not found" in error(read_gtf, tmp_path / "nope.gtf")
+    assert "is a directory" in error(read_gtf, tmp_path)
+    binary = tmp_path / "bin.gtf"
+    binary.write_bytes(b"\xff\xfe\x00chr1")
+    assert "not UTF-8" in error(read_gtf, binary)
