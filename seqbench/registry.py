@@ -25,6 +25,7 @@ import seqbench.experiments.multiplicativity as _multiplicativity
 import seqbench.experiments.promoter_enhancer_mpra as _promoter_enhancer_mpra
 import seqbench.experiments.promoter_mpra as _promoter_mpra
 import seqbench.experiments.saturation_mutagenesis as _saturation_mutagenesis
+import seqbench.experiments.tissue_expression as _tissue_expression
 from seqbench.experiment import Experiment
 from seqbench.keys import SpecError
 
@@ -39,6 +40,7 @@ BUILTINS: tuple[Experiment, ...] = (
     _promoter_mpra.EXPERIMENT,
     _saturation_mutagenesis.EXPERIMENT,
     _promoter_enhancer_mpra.EXPERIMENT,
+    _tissue_expression.EXPERIMENT,
     _class_imbalance.EXPERIMENT,
     _constructs.EXPERIMENT,
 )

@@ -6,6 +6,23 @@ from pathlib import Path
 from typing import Any
 
 from seqbench.experiments.tissue_expression.design import NAME
+from seqbench.files import write_if_changed
+
+#: training-free matching of the demo: which planted CAGE track stands for which tissue or organ
+MANUAL_KEYWORDS = Path("Data/TSS_sim/manual_keywords.toml")
+MANUAL_KEYWORDS_TEXT = """\
+# keywords per GTEx tissue ([gtex]) and Cardoso-Moreira organ ([kaessmann]), matched case-insensitively
+# in the descriptions of the model's CAGE tracks (the planted model has K562 and HepG2 CAGE)
+[gtex]
+"Liver" = ["hepg2"]
+"Cells - EBV-transformed lymphocytes" = ["k562"]
+"Whole Blood" = ["k562"]
+
+[kaessmann]
+Liver = ["hepg2"]
+Brain = ["k562", "hepg2"]
+Testis = ["k562"]
+"""
 
 #: the windows of the demo's ablation (bp; 0 = the whole input): a few of the paper's, to stay quick
 DEMO_WINDOWS = [1001, 12501, 65537, 0]
@@ -19,6 +36,7 @@ def demo_spec(data_root: Path) -> dict[str, Any]:
     from seqbench.demo.expression import ensure_expression_inputs
 
     ensure_expression_inputs(Path(data_root))
+    write_if_changed(Path(data_root) / MANUAL_KEYWORDS, MANUAL_KEYWORDS_TEXT.encode())
     return {
         "experiment": NAME,
         "data_root": str(data_root),

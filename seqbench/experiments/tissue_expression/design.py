@@ -37,8 +37,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+import seqbench.experiments.tissue_expression.stats as stats
 from seqbench.experiment import Design, MapFn, construct_means, sequential_map
-from seqbench.experiments.tissue_expression import stats
 from seqbench.inputs import expression as ex
 from seqbench.inputs.tables import InputError
 from seqbench.keys import Key
@@ -134,8 +134,22 @@ def transcripts(spec, genome=None) -> tuple[pd.DataFrame, int]:
     return tx, skipped
 
 
+def check_inputs(spec) -> None:
+    """Read every input the reduce reads, at planning: a bad file is refused before any forward pass
+    (the readers are cached per file, so the reduce in the same process reads them again for free)."""
+    genes, exons = read_gtf(Path(spec.inputs["gtf"]))
+    load_split(spec, genes)
+    if not spec.inputs["gtex"] and not spec.inputs["kaessmann"]:
+        raise InputError(f"{spec.source}: inputs.gtex and inputs.kaessmann are both ''; expected at least one")
+    loaded = {kind: load_dataset(kind, Path(spec.inputs[kind]), genes) for kind in stats.DATASETS
+              if spec.inputs[kind]}
+    tissues = list(loaded["gtex"].observed.columns) if "gtex" in loaded else None
+    load_extras(spec, genes, exons, [], tissues)
+
+
 def expand(spec, genome, geometry: Geometry) -> Design:
-    """One construct per canonical transcript (see the module docstring)."""
+    """One construct per canonical transcript (see the module docstring); every input is checked first."""
+    check_inputs(spec)
     tx, _skipped = transcripts(spec, genome)
     n = len(tx)
     table = pd.DataFrame({
@@ -248,15 +262,16 @@ def load_split(spec, genes: pd.DataFrame) -> tuple[pd.Series, int]:
     return kept.astype(str), int(split.isna().sum())
 
 
-def load_extras(spec, genes: pd.DataFrame, exons: pd.DataFrame, features: list[str]) -> stats.Extras:
-    """The optional add-on inputs (absent ones stay None)."""
+def load_extras(spec, genes: pd.DataFrame, exons: pd.DataFrame, features: list[str],
+                tissues: list[str] | None = None) -> stats.Extras:
+    """The optional add-on inputs (absent ones stay None); ``tissues``: the GTEx tissues of the job."""
     extras = stats.Extras()
     if spec.inputs["exon_intron"]:
         if not spec.inputs["gene2transcript"]:
             raise InputError(f"{spec.source}: inputs.exon_intron needs inputs.gene2transcript (the transcript ->"
                              " gene table)")
         extras.exon_intron = exon_intron_by_gene(Path(spec.inputs["exon_intron"]),
-                                                 Path(spec.inputs["gene2transcript"]))
+                                                 Path(spec.inputs["gene2transcript"]), tissues)
     if spec.inputs["xpresso_predictions"]:
         extras.xpresso = read_xpresso(Path(spec.inputs["xpresso_predictions"]))
         lengths = ex.gene_lengths(exons)
@@ -280,19 +295,27 @@ def read_xpresso(path: Path) -> pd.Series:
     return pd.Series(values.to_numpy(np.float64), index=ids.to_numpy()).groupby(level=0).mean()
 
 
-def exon_intron_by_gene(path: Path, g2t: Path) -> pd.DataFrame:
+def exon_intron_by_gene(path: Path, g2t: Path, tissues: list[str] | None = None) -> pd.DataFrame:
     """The exon-intron ratio per gene and GTEx tissue as the authors process it (§1.4 item 6): transcript ->
     gene; a missing value takes its row's median; mean per (gene, tissue); the tissue mean subtracted; what
-    is still missing -> 0.  Columns keep the file's ``_``-style tissue names."""
+    is still missing -> 0.  Columns keep the file's ``_``-style tissue names.  With ``tissues`` (GTEx
+    names), only the columns naming one of them (:func:`stats.tissue_key`) are kept, so that other
+    numeric columns of the file (sequence features) never enter a row's median."""
     from seqbench.inputs.tables import read_table
 
-    frame = pd.read_csv(path)
+    frame = read_table(path, (), what="exon-intron ratio table", sep=",")
     if frame.shape[1] < 2:
         raise InputError(f"{path}: {frame.shape[1]} column(s); expected a transcript id, then one column per"
                          " tissue")
     tx = frame.iloc[:, 0].astype(str).map(ex.strip_version)
     values = frame.iloc[:, 1:].apply(pd.to_numeric, errors="coerce")
     numeric = [c for c in values.columns if values[c].notna().any()]
+    if tissues is not None:
+        keys = {stats.tissue_key(t) for t in tissues}
+        numeric = [c for c in numeric if stats.tissue_key(c) in keys]
+        if not numeric:
+            raise InputError(f"{path}: no column names a GTEx tissue of the job ({', '.join(tissues[:3])}, ...);"
+                             " expected one ratio column per tissue, '_'-style (Whole_Blood)")
     values = values[numeric]
     values = values.apply(lambda row: row.fillna(row.median()), axis=1)
     mapping = read_table(g2t, ("Gene stable ID", "Transcript stable ID"), what="gene2transcript table")
@@ -352,14 +375,15 @@ def reduce(predictions: pd.DataFrame, design: pd.DataFrame, spec, map_fn: MapFn 
     genes, exons = read_gtf(Path(spec.inputs["gtf"]))
     split, n_dropped = load_split(spec, genes)
     split = split[split.index.isin(features.index)]
-    extras = load_extras(spec, genes, exons, list(features.columns))
+    loaded = {kind: load_dataset(kind, Path(spec.inputs[kind]), genes) for kind in stats.DATASETS
+              if spec.inputs[kind]}
+    tissues = list(loaded["gtex"].observed.columns) if "gtex" in loaded else None
+    extras = load_extras(spec, genes, exons, list(features.columns), tissues)
     datasets = {}
-    for kind in stats.DATASETS:
-        if spec.inputs[kind]:
-            data = load_dataset(kind, Path(spec.inputs[kind]), genes)
-            datasets[kind] = stats.analyse_dataset(
-                data, features, split, map_fn=map_fn, extras=extras,
-                differential_threshold=float(spec.inputs["differential_threshold"]))
+    for kind, data in loaded.items():
+        datasets[kind] = stats.analyse_dataset(
+            data, features, split, map_fn=map_fn, extras=extras,
+            differential_threshold=float(spec.inputs["differential_threshold"]))
     if not datasets:
         raise InputError(f"{spec.source}: inputs.gtex and inputs.kaessmann are both ''; expected at least one")
     predicted = features.index[features.notna().all(axis=1)]

@@ -23,7 +23,7 @@ Across variants (``combine``): ``fig2a_r_by_condition.png`` (r per condition per
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -32,7 +32,6 @@ from seqbench.report.figures import label_every, legend, n_label, new_figure, sa
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-    from seqbench.experiments.tissue_expression.combine import CombinedResults
     from seqbench.experiments.tissue_expression.stats import ExpressionResults
 
 FIGURE_FILES = ("fig2a_r_per_tissue.png", "fig2b_development.png", "fig2c_deviations.png",
@@ -150,8 +149,9 @@ def write_figures(results: ExpressionResults, out_dir: Path, *, title_suffix: st
     return save_all(draw_figures(results, title_suffix=title_suffix), out_dir)
 
 
-def models_figure(combined: CombinedResults, title: str) -> Figure:
-    """r per condition, one column of points per variant and dataset, medians marked."""
+def models_figure(combined: Any, title: str) -> Figure:
+    """r per condition, one column of points per variant and dataset, medians marked (``combined``: a
+    :class:`~seqbench.experiments.tissue_expression.combine.CombinedResults`)."""
     t = combined.r_by_condition
     fig = new_figure(max(5.0, 1.0 + 0.9 * t[["dataset", "variant"]].drop_duplicates().shape[0]), 4.2)
     ax = fig.add_subplot()
@@ -168,7 +168,7 @@ def models_figure(combined: CombinedResults, title: str) -> Figure:
     return fig
 
 
-def ablation_figure(combined: CombinedResults, title: str) -> Figure:
+def ablation_figure(combined: Any, title: str) -> Figure:
     """Each metric per window on the three levels; the whole input at the right, the reference dashed."""
     a = combined.ablation
     levels = list(dict.fromkeys(a["level"]))

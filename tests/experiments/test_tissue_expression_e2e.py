@@ -1,0 +1,127 @@
+"""End to end: ``tissue-expression`` through local Ray on the planted model, against the planted truth.
+
+The synthetic archive (:mod:`seqbench.demo.expression`) records, per gene, the exact planted CAGE
+features of every window (the NumPy law, member by member; an enhancer copy at ``x`` bp from the TSS
+counts in window ``w`` exactly when ``|x| <= (w - 1) / 2 - 5``, so an enhancer at ``d`` is lost once the
+window is narrower than ``2 d + 11``), and per tissue the planted weights and the noise that sets the
+implied test correlation.  The job must reproduce the features, recover each tissue's weight direction,
+reach the implied r, and store fits that reproduce its own test predictions.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from seqbench.experiments.tissue_expression import demo as te_demo
+from seqbench.predict import predictions_frame
+from seqbench.runtime.jobdir import JobDir
+from seqbench.spec import parse_spec
+from seqbench.stats.ridge import RidgeMatch
+
+pytestmark = pytest.mark.ray
+
+WINDOW = 12501
+#: per tissue, 3 sampling standard deviations of r at n = 76 test genes and r = 0.8 ((1 - r²) / sqrt(n - 1))
+R_TOLERANCE = 0.12
+#: the direction of two weights that correlate at 0.9 over ~144 training genes (the archive's identifiability)
+MAX_ANGLE_DEGREES = 25.0
+
+
+@pytest.fixture(scope="module")
+def job(cache_dir, tmp_path_factory, local_ray):
+    from seqbench.runtime.submit import submit
+
+    root = tmp_path_factory.mktemp("expression-data")
+    raw = te_demo.demo_spec(root)
+    raw["models"] = [{"kind": "planted", "windows": [WINDOW, 0]}]
+    spec = parse_spec(raw, origin="test", base_dir=root)
+    result = submit(spec, job_dir=tmp_path_factory.mktemp("tissue") / "job", progress=False)
+    truth = json.loads((root / "Data/TSS_sim/expression_truth.json").read_text())
+    return result.job_dir, truth, result
+
+
+def _gene_features(job_dir: Path, variant: str) -> pd.DataFrame:
+    frame = predictions_frame(JobDir(job_dir).read_predictions(variant))
+    design = pd.read_parquet(job_dir / "design.parquet")[["construct_id", "gene_id"]]
+    cols = [c for c in frame.columns if "|CAGE" in c]
+    means = frame.groupby("construct_id")[cols].mean().join(design.set_index("construct_id"))
+    return means.groupby("gene_id")[cols].mean()
+
+
+def test_features_equal_the_planted_law_in_every_window(job):
+    job_dir, truth, _ = job
+    by_id = {g["gene_id"]: g for g in truth["genes"]}
+    tracks = {"0": "PLANTED_CAGE_K562", "2": "PLANTED_CAGE_HEPG2"}
+    for variant, w in (("planted-v1-full", "0"), (f"planted-v1-w{WINDOW}", str(WINDOW))):
+        got = _gene_features(job_dir, variant)
+        assert len(got) >= 200
+        lost = 0
+        for gene, row in got.iterrows():
+            for col, value in row.items():
+                want = by_id[gene]["features"][tracks[col.split("|")[0]]][w]
+                assert value == pytest.approx(want, rel=2e-6), (variant, gene, col)
+            full = by_id[gene]["features"]["PLANTED_CAGE_K562"]
+            lost += full[w] < full["0"]
+        if w != "0":
+            # enhancers beyond the window are lost (the planted law), so some genes must lose signal
+            assert lost > 0
+
+
+def test_ridge_recovers_each_tissues_planted_direction_and_the_implied_r(job):
+    job_dir, truth, _ = job
+    tables = job_dir / "variants" / "planted-v1-full" / "tables"
+    fits = json.loads((tables / "gtex_ridge_matches.json").read_text())
+    r = pd.read_csv(tables / "gtex_ridge_by_condition.csv").set_index("condition")
+    params = truth["gtex"]["params"]
+    assert set(r.index) == set(params)
+    for d in fits["matches"]:
+        p = params[d["condition"]]
+        coef = np.asarray(d["coef"]) / np.asarray(d["scaler_scale"])  # per unit of log10(F + 1)
+        planted = np.array([p["w_K562"] if "K562" in f else p["w_HepG2"] for f in d["features"]])
+        cos = coef @ planted / np.linalg.norm(coef) / np.linalg.norm(planted)
+        assert math.degrees(math.acos(min(1.0, cos))) < MAX_ANGLE_DEGREES, d["condition"]
+        assert abs(r.loc[d["condition"], "pearson"] - p["implied_r"]) < R_TOLERANCE, d["condition"]
+    # the exon-intron ratio carries part of the noise: adding it helps in most tissues
+    assert (r["pearson_exon_intron"] > r["pearson"]).mean() >= 0.75
+    k = pd.read_csv(tables / "kaessmann_ridge_by_condition.csv").set_index("condition")
+    for c, p in truth["kaessmann"]["params"].items():
+        assert abs(k.loc[c, "pearson"] - p["implied_r"]) < R_TOLERANCE, c
+
+
+def test_stored_fits_reproduce_the_test_predictions(job):
+    """The matches are data: applied to the job's own features they give its test predictions."""
+    job_dir, _truth, _ = job
+    tables = job_dir / "variants" / "planted-v1-full" / "tables"
+    fits = json.loads((tables / "gtex_ridge_matches.json").read_text())
+    preds = pd.read_parquet(tables / "gtex_test_predictions.parquet")
+    feats = np.log10(_gene_features(job_dir, "planted-v1-full") + 1.0)
+    for d in fits["matches"][:3]:
+        m = RidgeMatch.from_json(d)
+        rows = preds[preds["condition"] == m.condition].set_index("gene_id")
+        got = m.predict(feats.loc[rows.index, list(m.features)].to_numpy(), m.features)
+        np.testing.assert_allclose(got, rows["log_pred"].to_numpy(), atol=1e-9)
+
+
+def test_windows_are_compared_and_reported(job):
+    job_dir, _truth, result = job
+    abl = pd.read_csv(job_dir / "tables" / "window_ablation.csv")
+    assert set(abl["level"]) == {"total", "between-gene", "between-condition"}
+    total = abl[abl["level"] == "total"].set_index("window")
+    assert total.loc[0, "r2"] > total.loc[WINDOW, "r2"]  # the expression law reads the whole input
+    selfc = pd.read_csv(job_dir / "tables" / "window_self_consistency.csv")
+    same = selfc[(selfc["predictor"] == "planted-v1-full") & (selfc["level"] == "total")]
+    assert same["r2"].iloc[0] == pytest.approx(1.0)
+    assert (job_dir / "figures" / "fig3a_window_ablation.png").stat().st_size > 10_000
+    for name in ("fig2a_r_per_tissue.png", "fig2b_development.png", "fig2c_deviations.png",
+                 "fig2d_between_tissue.png"):
+        assert (job_dir / "variants" / "planted-v1-full" / "figures" / name).is_file()
+    summary = json.loads((job_dir / "summary.json").read_text())
+    assert summary["combined"]["ablation_reference"] is None
+    report = (job_dir / "report.md").read_text()
+    assert "planted" in report and "Across the variants" in report
