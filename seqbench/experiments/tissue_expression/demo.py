@@ -30,7 +30,8 @@ DEMO_WINDOWS = [1001, 12501, 65537, 0]
 
 def demo_spec(data_root: Path) -> dict[str, Any]:
     """The embedded default: the planted model (its two CAGE tracks are the features) beside the planted
-    Basenji2 twin (in-genome only, the ablation's reference), over the synthetic archive of
+    Basenji2 twin (in-genome only, the ablation's reference) and the planted Xpresso twin (its one output
+    is the feature, read on the gene's strand), as the paper's Fig. 2A, over the synthetic archive of
     :mod:`seqbench.demo.expression` (GTEx-like tissues and Cardoso-Moreira-like samples whose expression
     the planted tracks set through known weights plus noise)."""
     from seqbench.demo.expression import ensure_expression_inputs
@@ -44,6 +45,7 @@ def demo_spec(data_root: Path) -> dict[str, Any]:
         "models": [
             {"kind": "planted", "windows": DEMO_WINDOWS},
             {"kind": "planted-basenji2", "windows": [0]},
+            {"kind": "planted-xpresso", "windows": [0]},
         ],
         "inputs": {
             "gtf": "Data/TSS_sim/genes.gtf",
