@@ -165,5 +165,6 @@ def test_default_ablation_reference_is_the_model_without_windows():
     vs = [{"name": "e-w1001", "model_index": 0}, {"name": "e-full", "model_index": 0},
           {"name": "b2-full", "model_index": 1}]
     assert comb.default_reference(vs) == "b2-full"
+    assert comb.default_reference([*vs, {"name": "xp-full", "model_index": 2}]) == "b2-full"
     assert comb.default_reference(vs[:2]) is None
     assert comb.default_reference([{"name": "a", "model_index": 0}, {"name": "b", "model_index": 1}]) is None

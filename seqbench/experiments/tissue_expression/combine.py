@@ -7,7 +7,7 @@ ablation (Fig. 3A; experiments-spec §1.4 item 9).
   gene, ``<dataset>|<gene_id>``: the two scales are not comparable); each variant's centred prediction
   scored against the centred measurement on three levels (every gene x condition, the gene means, the
   deviations from the gene means) by :func:`seqbench.stats.conditions.ablation_metrics`, with each
-  metric's difference from the reference variant (``inputs.ablation_reference``; by default the one
+  metric's difference from the reference variant (``inputs.ablation_reference``; by default the first
   model without windows, the paper's Basenji2).
 * ``window_self_consistency``: per model with windows, each window scored against the same model's
   whole-input prediction instead of the measurement (the authors' self-consistency variant).
@@ -59,13 +59,14 @@ def _num(v: Any) -> float | None:
 
 
 def default_reference(variants: Sequence[Mapping[str, Any]]) -> str | None:
-    """The one variant whose model has no other variant, when exactly one model has several (windows)."""
+    """The first model with a single variant (no windows), when another model has several (windows): in the
+    paper's set-up (Enformer's windows, then Basenji2, then Xpresso) Basenji2."""
     per_model: dict[int, list[str]] = {}
     for v in variants:
         per_model.setdefault(int(v["model_index"]), []).append(str(v["name"]))
     singles = [names[0] for names in per_model.values() if len(names) == 1]
     windowed = [m for m, names in per_model.items() if len(names) > 1]
-    return singles[0] if len(singles) == 1 and len(windowed) >= 1 else None
+    return singles[0] if singles and windowed else None
 
 
 def combine(results: Mapping[str, Any], variants: Sequence[Mapping[str, Any]], spec) -> CombinedResults:

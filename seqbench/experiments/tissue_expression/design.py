@@ -77,8 +77,8 @@ INPUTS: dict[str, Key] = {
                           " these (the universal-RNA CAGE tracks)", item=str),
     "differential_threshold": Key((int, float), 1.0, "differential call: |deviation from the gene mean| above"
                                   " this (log2; main notebook 1, manual match 1.15)", min=0),
-    "ablation_reference": Key(str, "", "variant whose metrics the window ablation subtracts (default: the one"
-                              " model without windows, e.g. Basenji2, when there is one)"),
+    "ablation_reference": Key(str, "", "variant whose metrics the window ablation subtracts (default: the first"
+                              " model without windows, e.g. Basenji2, when another has windows)"),
     "max_genes": Key(int, 0, "use only the first N canonical transcripts in (chromosome, TSS) order (0: all)",
                      min=0),
     "skip_missing_contigs": Key(bool, False, "skip (and count) TSSs on contigs the FASTA lacks instead of"
