@@ -39,6 +39,12 @@ FIGURE_FILES = ("fig2a_r_per_tissue.png", "fig2b_development.png", "fig2c_deviat
 LOG10_2 = float(np.log10(2.0))
 
 
+def _wrap(text: str, width: int = 140) -> str:
+    import textwrap
+
+    return "\n".join(textwrap.wrap(text, width))
+
+
 def _empty(ax, text: str) -> None:
     ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes)
     ax.set_xticks([])
@@ -163,7 +169,7 @@ def models_figure(combined: Any, title: str) -> Figure:
         ax.plot([x - 0.3, x + 0.3], [np.nanmedian(y)] * 2, color="black", lw=1.5)
     ax.set_xticks(range(len(groups)), [f"{d}\n{v}" for (d, v), _ in groups], rotation=30, ha="right", fontsize=7)
     ax.set_ylabel("Pearson r per condition, test genes")
-    ax.set_title(f"Models side by side (Fig. 2A)\n{title}", fontsize=9)
+    ax.set_title(f"Models side by side (Fig. 2A)\n{_wrap(title, 90)}", fontsize=8)
     fig.tight_layout()
     return fig
 
@@ -174,8 +180,12 @@ def ablation_figure(combined: Any, title: str) -> Figure:
     levels = list(dict.fromkeys(a["level"]))
     metrics = ("r2", "pearson", "rmse")
     fig = new_figure(4.0 * len(metrics), 3.6)
-    windowed = a[a["window"] > 0]
-    full = a[(a["window"] == 0) & (a["predictor"] != (combined.reference or ""))]
+    # the windows of the first model that has windows, its whole input as the last point
+    model_of = {v["name"]: v["model_index"] for v in combined.variants}
+    first = next(v["model_index"] for v in combined.variants if int(v["window"]))
+    mine = a[a["predictor"].map(model_of) == first]
+    windowed = mine[mine["window"] > 0]
+    full = mine[mine["window"] == 0]
     for k, metric in enumerate(metrics, start=1):
         ax = fig.add_subplot(1, len(metrics), k)
         for j, level in enumerate(levels):
@@ -197,6 +207,6 @@ def ablation_figure(combined: Any, title: str) -> Figure:
         if k == 1:
             legend(ax, fontsize=7)
     ref = f"; dashed: {combined.reference}" if combined.reference else ""
-    fig.suptitle(f"Sequence-window ablation (Fig. 3A){ref}\n{title}", fontsize=9)
+    fig.suptitle(f"Sequence-window ablation (Fig. 3A){ref}\n{_wrap(title)}", fontsize=9)
     fig.tight_layout()
     return fig
