@@ -81,6 +81,7 @@ def _parts(folder: Path) -> pd.DataFrame:
     return rows.sort_values(["construct_id", "member"]).reset_index(drop=True)
 
 
+@pytest.mark.slow  # 70 s; tissue-expression's end-to-end test runs windows and the Xpresso twin by default
 def test_four_models_side_by_side_and_windows(cache_dir, tmp_path):
     layout = ensure_demo(cache_dir)
     truth = json.loads(layout.truth.read_text())

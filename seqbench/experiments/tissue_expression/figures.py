@@ -69,6 +69,7 @@ def _r_per_tissue(results: ExpressionResults, suffix: str) -> Figure:
         med = float(np.nanmedian(m["pearson"]))
         ax.axhline(med, color="black", lw=0.8, ls="--", label=f"median {med:.2f}")
         label_every(ax, "x", list(m["condition"].astype(str)))
+        ax.set_xlabel("GTEx tissue")
         ax.set_ylabel("Pearson r, test genes")
         ax.set_ylim(min(0.0, float(np.nanmin(m["pearson"])) - 0.05), 1.0)
         legend(ax, outside=True)
@@ -89,9 +90,12 @@ def _development(results: ExpressionResults, suffix: str) -> Figure:
         ax.set_yticks(range(len(grid.index)), list(grid.index))
         label_every(ax, "x", [str(s) for s in grid.columns])
         ax.set_xlabel("developmental stage")
+        ax.set_ylabel("organ")
         fig.colorbar(im, ax=ax, label="Pearson r, test genes")
         med = float(np.nanmedian(r.metrics["pearson"]))
-        ax.set_title(f"Cardoso-Moreira: r per organ and stage (median {med:.2f})\n{suffix}", fontsize=9)
+        n = n_label(int(r.metrics["n_test"].iloc[0]))
+        ax.set_title(f"Cardoso-Moreira: r per organ and stage (median {med:.2f}; {n} test genes)\n{suffix}",
+                     fontsize=9)
     fig.tight_layout()
     return fig
 
@@ -116,7 +120,8 @@ def _deviations(results: ExpressionResults, suffix: str) -> Figure:
         ax.set_xlabel("deviation from the gene mean (log2)")
         ax.set_ylabel("gene x condition")
         legend(ax)
-        ax.set_title(f"{d}: sd measured {obs.std():.2f}, predicted {pred.std():.2f}", fontsize=8)
+        ax.set_title(f"{d} ({n_label(obs.size)} gene x condition): sd measured {obs.std():.2f},"
+                     f" predicted {pred.std():.2f}", fontsize=8)
     fig.suptitle(f"Deviations from the gene mean, test genes\n{suffix}", fontsize=9)
     fig.tight_layout()
     return fig
@@ -139,7 +144,7 @@ def _between_tissue(results: ExpressionResults, suffix: str) -> Figure:
                 transform=ax.transAxes, va="top", fontsize=7)
         ax.set_xlabel("measured deviation (log2)")
         ax.set_ylabel("predicted deviation (log2)")
-        ax.set_title(f"{d}: r = {r.gene_level['deviation_r']:.2f}", fontsize=8)
+        ax.set_title(f"{d}: r = {r.gene_level['deviation_r']:.2f} ({n_label(obs.size)})", fontsize=8)
     fig.suptitle(f"Between conditions: differential calls at |deviation| > {t:g}\n{suffix}", fontsize=9)
     fig.tight_layout()
     return fig
@@ -168,8 +173,10 @@ def models_figure(combined: Any, title: str) -> Figure:
         ax.scatter(x + rng.uniform(-0.2, 0.2, len(y)), y, s=8, alpha=0.7, color=f"C{x % 10}")
         ax.plot([x - 0.3, x + 0.3], [np.nanmedian(y)] * 2, color="black", lw=1.5)
     ax.set_xticks(range(len(groups)), [f"{d}\n{v}" for (d, v), _ in groups], rotation=30, ha="right", fontsize=7)
+    ax.set_xlabel("dataset, variant (model x window)")
     ax.set_ylabel("Pearson r per condition, test genes")
-    ax.set_title(f"Models side by side (Fig. 2A)\n{_wrap(title, 90)}", fontsize=8)
+    ax.set_title(f"Models side by side (Fig. 2A; {n_label(len(t))} condition fits)\n{_wrap(title, 90)}",
+                 fontsize=8)
     fig.tight_layout()
     return fig
 
@@ -207,6 +214,8 @@ def ablation_figure(combined: Any, title: str) -> Figure:
         if k == 1:
             legend(ax, fontsize=7)
     ref = f"; dashed: {combined.reference}" if combined.reference else ""
-    fig.suptitle(f"Sequence-window ablation (Fig. 3A){ref}\n{_wrap(title)}", fontsize=9)
+    n = int(a.loc[a["level"] == "total", "n"].iloc[0]) if len(a) else 0
+    fig.suptitle(f"Sequence-window ablation (Fig. 3A; {n_label(n)} test gene x condition){ref}\n{_wrap(title)}",
+                 fontsize=9)
     fig.tight_layout()
     return fig
