@@ -144,6 +144,11 @@ def test_windows_are_compared_and_reported(job):
                  "fig2d_between_tissue.png"):
         assert (job_dir / "variants" / "planted-v1-full" / "figures" / name).is_file()
     summary = json.loads((job_dir / "summary.json").read_text())
+    # the job's own matches (what --from reads): the first model's whole-input variant's
+    assert summary["combined"]["ridge_matches_variant"] == "planted-v1-full"
+    top = json.loads((job_dir / "tables" / "gtex_ridge_matches.json").read_text())
+    own = json.loads((job_dir / "variants" / "planted-v1-full" / "tables" / "gtex_ridge_matches.json").read_text())
+    assert top["variant"] == "planted-v1-full" and top["matches"] == own["matches"]
     # the Xpresso twin, without windows, is the reference the windows are compared with
     assert summary["combined"]["ablation_reference"] == "planted-xpresso-v1-full"
     assert abl[abl["predictor"] == "planted-xpresso-v1-full"]["delta_r2"].abs().max() == 0.0

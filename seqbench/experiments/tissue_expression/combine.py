@@ -27,21 +27,28 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from seqbench.experiments.tissue_expression.stats import matches_document
 from seqbench.inputs.tables import InputError
 from seqbench.stats.conditions import ablation_metrics
 
 
 @dataclass
 class CombinedResults:
+    """The cross-variant tables; ``primary``: the variant whose fitted matches are also the job's own
+    (``tables/<dataset>_ridge_matches.json``, what ``--from`` of another experiment reads): the first
+    model's whole-input variant."""
+
     r_by_condition: pd.DataFrame
     medians: pd.DataFrame
     ablation: pd.DataFrame
     self_consistency: pd.DataFrame
     reference: str | None
     variants: list[dict[str, Any]]
+    primary: str | None = None
+    primary_matches: dict[str, Any] | None = None  # dataset -> the JSON document of its matches
 
     def summary(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"ablation_reference": self.reference}
+        out: dict[str, Any] = {"ablation_reference": self.reference, "ridge_matches_variant": self.primary}
         for r in self.medians.itertuples(index=False):
             out[f"{r.dataset}_median_pearson[{r.variant}]"] = _num(r.median_pearson)
         tot = self.ablation[self.ablation["level"] == "total"] if len(self.ablation) else self.ablation
@@ -109,8 +116,14 @@ def combine(results: Mapping[str, Any], variants: Sequence[Mapping[str, Any]], s
         if len(t):
             win = {str(v["name"]): int(v.get("window") or 0) for v in variants}
             t.insert(1, "window", t["predictor"].map(win).astype(np.int64))
+    first = min(int(v["model_index"]) for v in variants)
+    whole = [str(v["name"]) for v in variants if int(v["model_index"]) == first and not int(v.get("window") or 0)]
+    primary = whole[0] if whole else names[0]
+    res = results[primary]
+    docs = {d: matches_document(d, res.features, r.matches, variant=primary) for d, r in res.datasets.items()}
     return CombinedResults(r_by, medians, ablation, self_consistency, reference,
-                           [{k: v[k] for k in ("name", "model", "window", "model_index")} for v in variants])
+                           [{k: v[k] for k in ("name", "model", "window", "model_index")} for v in variants],
+                           primary, docs)
 
 
 def pooled_predictions(results: Mapping[str, Any], names: Sequence[str]) -> pd.DataFrame:
@@ -145,6 +158,10 @@ def write_combined(combined: CombinedResults, job_dir: Path, *, title: str) -> l
     if len(combined.self_consistency):
         frames["window_self_consistency"] = combined.self_consistency
     paths = write_frames(frames, Path(job_dir) / "tables", parquet=False, csv=True)
+    from seqbench.report.tables import write_json
+
+    for d, doc in (combined.primary_matches or {}).items():  # the job's own matches, for --from
+        paths.append(write_json(Path(job_dir) / "tables" / f"{d}_ridge_matches.json", doc))
     figs = [("fig2a_r_by_condition.png", models_figure(combined, title))]
     if len(combined.ablation) and any(int(v["window"]) for v in combined.variants):
         figs.append(("fig3a_window_ablation.png", ablation_figure(combined, title)))

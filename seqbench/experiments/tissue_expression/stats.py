@@ -422,9 +422,19 @@ def write_tables(results: ExpressionResults, out_dir: Path) -> list[Path]:
     parquet = [k for k in frames if k.endswith("_test_predictions")]
     paths = write_frames(frames, out_dir, parquet=parquet, csv=csv)
     for d, r in results.datasets.items():
-        paths.append(write_json(out_dir / f"{d}_ridge_matches.json", {
-            "dataset": d, "features": list(results.features),
-            "note": "StandardScaler + RidgeCV per condition; predict with seqbench.stats.ridge.RidgeMatch",
-            "matches": [m.to_json() for m in r.matches],
-        }))
+        paths.append(write_json(out_dir / f"{d}_ridge_matches.json", matches_document(d, results.features, r.matches)))
     return paths
+
+
+def matches_document(dataset: str, features: Sequence[str], matches: Sequence[Any], *,
+                     variant: str | None = None) -> dict[str, Any]:
+    """The JSON document of a dataset's fitted matches (``<dataset>_ridge_matches.json``)."""
+    doc: dict[str, Any] = {
+        "dataset": dataset, "features": list(features),
+        "note": "StandardScaler + RidgeCV per condition; predict with seqbench.stats.ridge.RidgeMatch",
+        "matches": [m.to_json() for m in matches],
+    }
+    if variant is not None:
+        doc["variant"] = variant
+    return doc
+
