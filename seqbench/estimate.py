@@ -68,7 +68,7 @@ class Estimate:
     def lines(self) -> list[str]:
         out = [
             f"constructs:        {self.constructs:,}",
-            f"members each:      {self.members_per_construct} (strands x shifts)",
+            f"members each:      {self.members_per_construct} (strands x shifts x receptive-field windows)",
             f"forward passes:    {self.passes:,}",
             f"shards:            {self.shards:,} of {self.shard_size} constructs",
         ]
