@@ -105,6 +105,12 @@ def test_landing_pad_table_drops_incomplete_rows_and_names_the_bad_row(layout, t
     pads = pm.load_landing_pads(path)
     # the demo table's fifth row has no Liftover (the authors' .dropna() drops it)
     assert [p.name for p in pads] == ["LP1", "LP2", "LP3", "LP4"]
+    # the demo writes 0-based [start, end) as the UCSC string "chrom:start+1-end"; "authors" reads it one base later
+    for p, raw, a in zip(pads, pd.read_csv(path, sep="\t").dropna()["Liftover"], pm.load_landing_pads(
+            path, coordinates="authors"), strict=True):
+        chrom, rest = raw.split(":")
+        one, end = (int(x.replace(",", "")) for x in rest.split("-"))
+        assert (p.chrom, p.start, p.end) == (chrom, one - 1, end) and (a.start, a.end) == (one, end)
     frame = pd.read_csv(path, sep="\t")
     bad = tmp_path / "pads.tsv"
     frame.loc[2, "Liftover"] = "chr1:12,00-1,300"

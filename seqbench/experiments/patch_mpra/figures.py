@@ -98,8 +98,8 @@ def _variance(results: PatchResults, suffix: str) -> Figure:
     ax.set_xticks(x, ["measured mean_exp", "predicted log2(CAGE + 1)"])
     ax.set_xlabel("expression, and the OLS fitted to it")
     ax.set_ylabel("variance explained (in-sample R²)")
-    ax.set_ylim(0, 1.15)
-    legend(ax)
+    ax.set_ylim(0, 1.3)
+    legend(ax, loc="upper center", ncol=3)
     n = s.get("n_pairs")
     pairs = n_label(int(n)) if isinstance(n, int | float) and math.isfinite(n) else "n = ?"
     ax.set_title(f"Variance explained ({pairs} promoter-landing pad pairs)\n{suffix}", fontsize=9)
