@@ -22,6 +22,7 @@ import seqbench.experiments.constructs as _constructs
 import seqbench.experiments.enhancer_knockdown as _enhancer_knockdown
 import seqbench.experiments.enhancer_shift as _enhancer_shift
 import seqbench.experiments.multiplicativity as _multiplicativity
+import seqbench.experiments.patch_mpra as _patch_mpra
 import seqbench.experiments.promoter_enhancer_mpra as _promoter_enhancer_mpra
 import seqbench.experiments.promoter_mpra as _promoter_mpra
 import seqbench.experiments.saturation_mutagenesis as _saturation_mutagenesis
@@ -40,6 +41,7 @@ BUILTINS: tuple[Experiment, ...] = (
     _promoter_mpra.EXPERIMENT,
     _saturation_mutagenesis.EXPERIMENT,
     _promoter_enhancer_mpra.EXPERIMENT,
+    _patch_mpra.EXPERIMENT,
     _tissue_expression.EXPERIMENT,
     _class_imbalance.EXPERIMENT,
     _constructs.EXPERIMENT,
