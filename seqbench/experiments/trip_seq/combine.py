@@ -36,7 +36,8 @@ class CombinedTrip:
 
 
 def combine(results: Mapping[str, Any], variants: Sequence[Mapping[str, Any]], spec) -> CombinedTrip:
-    """The table of the module docstring from each variant's :class:`~seqbench.experiments.trip_seq.stats.TripResults`."""
+    """The table of the module docstring from each variant's
+    :class:`~seqbench.experiments.trip_seq.stats.TripResults`."""
     frames = []
     for v in variants:
         c = results[v["name"]].correlations.copy()

@@ -16,8 +16,8 @@ the files of the paper's ``Data/Cohen_genomic_environments/`` (experiments-spec 
 * Integration sites: one near each planted enhancer of the demo genome, at the signed distance
   ``enhancer mid - location`` of :data:`NEAR_DISTANCES` (in turn; the next one, or its negative, where a
   site would fall within 1 kb of a motif or an N run), and :data:`N_NEUTRAL` sites >= 100 kb
-  from every planted enhancer motif and TSS; every site >= 1 kb from any planted motif and any N run.  Each promoter gets
-  two near-enhancer and four neutral sites; the integration strand alternates.
+  from every planted enhancer motif and TSS; every site >= 1 kb from any planted motif and any N run.
+  Each promoter gets two near-enhancer and four neutral sites; the integration strand alternates.
 * ``log2(exp) = log2(planted) + noise`` (``N(0, NOISE_SD)``, seeded), ``planted`` = :func:`planted_readout`
   of the minimal insert over the default ensemble (shifts -43, 0, 43 x strands +, -), whole input.  One site
   is measured twice (averaged by the experiment) and one row has an empty cell (dropped, ``.dropna()``).

@@ -122,7 +122,9 @@ def load_sequences(path: Path) -> pd.DataFrame:
     for i, r in enumerate(frame.itertuples(index=False)):
         name, oligo, seq = str(r.Name).strip(), str(r.Oligo_id).strip(), r.Sequence
         if name in seen:
-            raise InputError(f"{path}: row {i + 1}, column 'Name': {name!r} appears twice; expected one sequence a promoter")
+            raise InputError(
+                f"{path}: row {i + 1}, column 'Name': {name!r} appears twice; expected one sequence a promoter"
+            )
         seen.add(name)
         if not isinstance(seq, str) or not seq.strip():
             raise InputError(f"{path}: row {i + 1}, column 'Sequence': the cell is empty; expected a sequence")
