@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from seqbench.report.figures import legend, n_label, new_figure, save_all
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 
 def _fmt(v: float) -> str:
@@ -88,9 +92,9 @@ def full_vs_minimal_figure(results, title_suffix: str):
     return fig
 
 
-def write_figures(results, out_dir: Path, *, title_suffix: str) -> list[Path]:
-    """``fig6c_trip_scatter.png``, ``fig6d_trip_r_per_promoter.png``, ``figS15_trip_promoter_medians.png``
-    and, with both insert types, ``trip_full_vs_minimal.png``."""
+def draw_figures(results, *, title_suffix: str) -> list[tuple[str, Figure]]:
+    """``(file name, figure)``: ``fig6c_trip_scatter.png``, ``fig6d_trip_r_per_promoter.png``,
+    ``figS15_trip_promoter_medians.png`` and, with both insert types, ``trip_full_vs_minimal.png``."""
     figs = [
         ("fig6c_trip_scatter.png", scatter_figure(results, title_suffix)),
         ("fig6d_trip_r_per_promoter.png", per_promoter_figure(results, title_suffix)),
@@ -98,7 +102,12 @@ def write_figures(results, out_dir: Path, *, title_suffix: str) -> list[Path]:
     ]
     if len(results.full_vs_minimal):
         figs.append(("trip_full_vs_minimal.png", full_vs_minimal_figure(results, title_suffix)))
-    return save_all(figs, Path(out_dir))
+    return figs
+
+
+def write_figures(results, out_dir: Path, *, title_suffix: str) -> list[Path]:
+    """The figures of :func:`draw_figures`, written under ``out_dir``."""
+    return save_all(draw_figures(results, title_suffix=title_suffix), Path(out_dir))
 
 
 def windows_figure(table: pd.DataFrame, title: str):
