@@ -145,6 +145,30 @@ def test_statistics_against_direct_computation(demo):
     assert s["best_promoter"] == max(per, key=per.get)
 
 
+def test_window_figure_is_labelled_and_states_n(demo):
+    from matplotlib.text import Text
+
+    from seqbench.experiments.trip_seq.combine import combine
+    from seqbench.experiments.trip_seq.figures import windows_figure
+
+    _l, _s, _g, design = demo
+    rng = np.random.default_rng(9)
+    results, variants = {}, []
+    for k, w in enumerate((0, 12501)):
+        preds = pd.DataFrame({"construct_id": design.table["construct_id"], "member": 0,
+                              "cage": rng.uniform(0, 20, len(design.table))})
+        results[f"v{k}"] = reduce_trip(preds, design.table, readout="cage")
+        variants.append({"name": f"v{k}", "model": "planted-v1", "window": w, "model_index": 0})
+    combined = combine(results, variants, None)
+    assert sorted(set(combined.r_by_window["window"])) == [0, 12501]
+    assert combined.summary()["r_pooled[v1|minimal]"] == pytest.approx(results["v1"].summary()["r_pooled"])
+    fig = windows_figure(combined.r_by_window, "a long title " * 20)
+    fig.canvas.draw()
+    ax = fig.axes[0]
+    assert ax.get_xlabel() and ax.get_ylabel() and "n = 36" in ax.get_title()
+    assert min(t.get_fontsize() for t in fig.findobj(Text) if t.get_visible() and t.get_text().strip()) >= 7
+
+
 def _edit(path: Path, old: str, new: str) -> None:
     text = path.read_text()
     assert old in text

@@ -39,37 +39,29 @@ def _sites(result, name: str) -> pd.DataFrame:
     return pd.read_parquet(result.job_dir / "variants" / name / "tables" / "site_predictions.parquet")
 
 
-def _closed_form(truth, genome_truth, row, window: int, with_enhancers: bool = True) -> float:
+def _closed_form(spec, truth, genome_truth, row, window: int, with_enhancers: bool = True) -> float:
+    """The planted readout of a site from motif positions alone (the demo's closed form of the law)."""
     crs = truth["promoters"][row["promoter"]]["sequence"]
     f = truth["features"]
-    parts = tr.plasmid_parts(_plasmid_path(), tr.FEATURES_DEFAULT)
+    parts = tr.plasmid_parts(spec.inputs["plasmid"], tr.FEATURES_DEFAULT)
     assert len(parts.tdtomato) == f["tdTomato"][1] - f["tdTomato"][0]
     seq, lm = tr.build_insert(crs, row["insert_type"], row["strand"], parts)
     prom, enh = td.site_motifs(genome_truth, row["chrom"], int(row["location"]), seq)
     return td.planted_readout(prom, enh if with_enhancers else [], int(row["location"]) + lm, window=window)
 
 
-_PLASMID = {}
-
-
-def _plasmid_path():
-    return _PLASMID["path"]
-
-
 def test_variants_and_predictions_match_the_planted_law(job):
     spec, result, truth, genome_truth = job
-    _PLASMID["path"] = spec.inputs["plasmid"]
     assert sorted(v["window"] for v in result.summary["variants"].values()) == sorted(WINDOWS)
     for w in WINDOWS:
         s = _sites(result, _variant(result, w))
         assert len(s) == 72 and set(s["insert_type"]) == {"minimal", "full"}
-        expect = np.array([_closed_form(truth, genome_truth, r, w) for _, r in s.iterrows()])
+        expect = np.array([_closed_form(spec, truth, genome_truth, r, w) for _, r in s.iterrows()])
         np.testing.assert_allclose(s["pred"].to_numpy(), expect, rtol=2e-5)
 
 
 def test_enhancer_raises_prediction_and_window_removes_it(job):
     spec, result, truth, genome_truth = job
-    _PLASMID["path"] = spec.inputs["plasmid"]
     whole = _sites(result, _variant(result, 0)).set_index("key")
     small = _sites(result, _variant(result, 12501)).set_index("key")
     planted = {}
@@ -86,8 +78,8 @@ def test_enhancer_raises_prediction_and_window_removes_it(job):
         assert raise_pred == pytest.approx(raise_law, rel=1e-4) and raise_law > 0.1
         # 12,501-bp window: the enhancer counts exactly when its motifs lie in the window
         row = {**small.loc[key].to_dict(), "key": key}
-        masked = _closed_form(truth, genome_truth, row, 12501)
-        bare = _closed_form(truth, genome_truth, row, 12501, with_enhancers=False)
+        masked = _closed_form(spec, truth, genome_truth, row, 12501)
+        bare = _closed_form(spec, truth, genome_truth, row, 12501, with_enhancers=False)
         assert small.loc[key, "pred"] == pytest.approx(masked, rel=2e-5)
         if abs(t["enhancer_distance"]) > 12501 // 2 + 500:
             assert small.loc[key, "pred"] == pytest.approx(bare, rel=2e-5)

@@ -15,7 +15,7 @@ from seqbench.experiment import Experiment
 from seqbench.experiments.trip_seq.demo import demo_spec
 
 HEADLINE = (
-    ("r_pooled", "Pearson r, log2(pred+1) vs log2(exp), every site ({primary_insert} insert)"),
+    ("r_pooled", "Pearson r, log2(pred+1) vs log2(exp), every site (minimal insert when run)"),
     ("r_promoter_reduced", "... per-promoter medians (promoter ranking)"),
     ("r_within_promoter", "... within promoters (the location effect)"),
     ("best_promoter", "promoter best predicted across its sites"),

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-from seqbench.report.figures import legend, n_label, new_figure, save_all
+from seqbench.report.figures import bars_with_no_data, legend, n_label, new_figure, save_all
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -44,7 +45,9 @@ def per_promoter_figure(results, title_suffix: str):
     fig = new_figure(6.0, 4.0)
     ax = fig.add_subplot(1, 1, 1)
     x = np.arange(len(labels))
-    ax.bar(x, np.nan_to_num(values), color=["C0"] * len(per) + ["C1"] * len(other))
+    k = len(per)
+    bars_with_no_data(ax, x[:k], values[:k], color="C0")  # a promoter without an r reads "no data", not 0
+    bars_with_no_data(ax, x[k:], values[k:], color="C1")
     ax.set_xticks(x)
     ax.set_xticklabels(labels, rotation=45, ha="right", fontsize=7)
     ax.axhline(0, color="k", lw=0.5)
@@ -125,7 +128,7 @@ def windows_figure(table: pd.DataFrame, title: str):
     ax.set_xlabel("receptive-field window (bp centred on the landmark)")
     ax.set_ylabel("Pearson r, log2(pred+1) vs log2(exp)")
     n = int(d[d["scope"] == "pooled"]["n"].max()) if (d["scope"] == "pooled").any() else 0
-    ax.set_title(f"TRIP-seq r by window, {n_label(n)} sites\n{title}", fontsize=8)
+    ax.set_title(f"TRIP-seq r by window, {n_label(n)} sites\n" + textwrap.fill(title, 80), fontsize=8)
     legend(ax, fontsize=7, outside=True)
     fig.tight_layout()
     return fig
