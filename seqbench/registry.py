@@ -27,6 +27,7 @@ import seqbench.experiments.promoter_enhancer_mpra as _promoter_enhancer_mpra
 import seqbench.experiments.promoter_mpra as _promoter_mpra
 import seqbench.experiments.saturation_mutagenesis as _saturation_mutagenesis
 import seqbench.experiments.tissue_expression as _tissue_expression
+import seqbench.experiments.trip_seq as _trip_seq
 from seqbench.experiment import Experiment
 from seqbench.keys import SpecError
 
@@ -41,6 +42,7 @@ BUILTINS: tuple[Experiment, ...] = (
     _promoter_mpra.EXPERIMENT,
     _saturation_mutagenesis.EXPERIMENT,
     _promoter_enhancer_mpra.EXPERIMENT,
+    _trip_seq.EXPERIMENT,
     _patch_mpra.EXPERIMENT,
     _tissue_expression.EXPERIMENT,
     _class_imbalance.EXPERIMENT,
