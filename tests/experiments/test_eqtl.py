@@ -214,7 +214,8 @@ def test_matches_whose_features_the_model_lacks_are_refused(demo_root, tmp_path)
     spec = _spec(demo_root, tmp_path, ridge_matches=str(bad))
     from seqbench.models.base import TrackTable
 
-    table = TrackTable(pd.DataFrame({"index": [i for i, _, _ in law.TRACKS], "identifier": [x for _, x, _ in law.TRACKS],
+    table = TrackTable(pd.DataFrame({"index": [i for i, _, _ in law.TRACKS],
+                                     "identifier": [x for _, x, _ in law.TRACKS],
                                      "description": [d for _, _, d in law.TRACKS]}))
     with pytest.raises(TrackError, match=r"feature '7\|CAGE:nothing': this model has no track 7"):
         design.extra_tracks(spec, table)

@@ -140,13 +140,13 @@ def build(root: Path) -> tuple[dict[Path, bytes], dict[str, Any]]:
 
     sets: list[dict[str, Any]] = []  # {tissue, cs_id, gene, variants: [(pos0, ref, alt, kind)], expect}
     tissues = list(SUSIE)
-    for k, (d, gid, centre, _orient) in enumerate(picks):
+    for k, (_d, gid, centre, _orient) in enumerate(picks):
         g = by_id[gid]
         ref = genome.fetch_str(g["chrom"], centre, centre + 1)
         alt = next(b for b in "ACGT" if b != ref and not creates_motif(g["chrom"], centre, ref, b))
         vs = [(centre, ref, alt, "motif")]
         q = centre - sign5[gid] * stream.integer(200, 900)  # nearer the TSS, still 5'
-        if 0 < abs(q - g["tss0"]) and np.sign(q - g["tss0"]) == sign5[gid] and off_motif(g["chrom"], q):
+        if abs(q - g["tss0"]) > 0 and np.sign(q - g["tss0"]) == sign5[gid] and off_motif(g["chrom"], q):
             r2, a2 = snv(g["chrom"], q)
             vs.append((q, r2, a2, "off_motif"))
         sets.append({"tissue": tissues[k % 3], "cs_id": f"{gid}_L{k % 2 + 1}", "gene": gid, "variants": vs,
@@ -157,7 +157,7 @@ def build(root: Path) -> tuple[dict[Path, bytes], dict[str, Any]]:
     def spare_gene(need_far: int = 0) -> dict[str, Any]:
         for i, g in enumerate(spare):
             room = g["tss0"] if sign5[g["gene_id"]] < 0 else lengths[g["chrom"]] - g["tss0"]
-            if room > need_far + 20_000 and (not need_far or True):
+            if room > need_far + 20_000:
                 return spare.pop(i)
         raise AssertionError("no spare gene")
 
@@ -232,7 +232,7 @@ def build(root: Path) -> tuple[dict[Path, bytes], dict[str, Any]]:
     truth_sets = []
     for s in sets:
         g = by_id.get(s["gene"]) or next(x for x in truth["genes"] if x["gene_id"] == s["gene"])
-        for p, ref, alt, kind in s["variants"]:
+        for p, ref, alt, _kind in s["variants"]:
             vid = f"{g['chrom']}_{p + 1}_{ref}_{alt}"
             by_tissue[s["tissue"]].append([s["gene"], vid, g["chrom"].removeprefix("chr"), p + 1, ref, alt, s["cs_id"],
                                            round(0.2 + 0.7 * stream.uniform(), 3)])

@@ -53,7 +53,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+import seqbench.experiments.eqtl.stats as stats
 from seqbench.experiment import Design, MapFn, sequential_map
+from seqbench.experiments.eqtl.stats import RULES
 from seqbench.inputs import eqtl as eq
 from seqbench.inputs.tables import InputError
 from seqbench.keys import Key
@@ -91,8 +93,6 @@ INPUTS: dict[str, Key] = {
 PATH_INPUTS = {"credible_sets", "tss", "biomart", "ridge_matches", "tissue_map", "gtex_pairs"}
 FROM_JOB = {"tissue-expression": {"ridge_matches": "tables/gtex_ridge_matches.json"}}
 
-#: the filter rules in the order they are reported (a block's ``fails`` is the first it fails)
-RULES = ("not_5prime", "alternative_5prime_tss", "too_far", "at_tss", "crossing", "block_too_large")
 
 
 # ------------------------------------------------------------------------------------------ inputs
@@ -284,7 +284,8 @@ def extra_tracks(spec, track_table) -> dict[str, int]:
     for label in features:
         head, _, description = label.partition("|")
         if not head.strip().isdigit():
-            raise TrackError(f"{spec.inputs['ridge_matches']}: feature {label!r}; expected '<track index>|<description>'")
+            raise TrackError(f"{spec.inputs['ridge_matches']}: feature {label!r}; expected"
+                             " '<track index>|<description>'")
         index = int(head)
         if index not in desc:
             raise TrackError(f"{spec.inputs['ridge_matches']}: feature {label!r}: this model has no track {index};"
@@ -302,7 +303,6 @@ def summary_extra(spec) -> dict[str, Any]:
 
 def reduce(predictions: pd.DataFrame, design: pd.DataFrame, spec, map_fn: MapFn = sequential_map):
     """Every statistic (see :mod:`seqbench.experiments.eqtl.stats`)."""
-    from seqbench.experiments.eqtl import stats
     from seqbench.genome import Genome
 
     genome = Genome(spec.fasta) if getattr(spec, "fasta", None) else None

@@ -38,6 +38,8 @@ SUMMARY_KEYS = (
     "predicted_spearman_distance", "observed_n", "observed_spearman_distance",
 )
 LOG10_2 = math.log10(2.0)
+#: the filter rules in the order they are reported (a block's ``fails`` is the first it fails)
+RULES = ("not_5prime", "alternative_5prime_tss", "too_far", "at_tss", "crossing", "block_too_large")
 BLOCK = ["gene_id", "cs_id", "tissue"]
 #: columns of susie_df_small_blocks.tsv, as the authors' file (class-imbalance reads gene_id, cs_id,
 #: tissue, chromosome, position, tss, Strand, abs_tss_distance_mean)
@@ -167,8 +169,6 @@ def analyse(predictions: pd.DataFrame, design: pd.DataFrame, planned, pairs: pd.
         "n_constructs_alt": int((design["allele"] == "alt").sum()),
         "max_distance": int(planned.max_distance),
     }
-    from seqbench.experiments.eqtl.design import RULES
-
     for r in RULES:
         counts[f"fails_{r}"] = int((blocks["fails"] == r).sum())
     small = small_blocks_table(f[f["fails"] == ""].rename(columns={}))
