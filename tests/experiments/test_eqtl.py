@@ -313,3 +313,20 @@ def test_planted_eqtl_effects_end_to_end(demo_root, cache_dir, tmp_path, local_r
     assert s["observed_n"] >= 10
     for f in ("eqtl_predicted_by_distance.png", "eqtl_observed_by_distance.png"):
         assert (job / "figures" / f).stat().st_size > 0
+
+
+def test_demo_inputs_are_deterministic_and_idempotent(demo_root, tmp_path):
+    import hashlib
+
+    def digest(root: Path) -> dict[str, str]:
+        return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+                for p in sorted((root / "Data/gtex_aFC").rglob("*")) if p.is_file()}
+
+    before = digest(demo_root)
+    mtimes = {p: p.stat().st_mtime_ns for p in (demo_root / "Data/gtex_aFC").rglob("*") if p.is_file()}
+    demo.ensure_eqtl_inputs(demo_root)
+    assert digest(demo_root) == before
+    assert all(p.stat().st_mtime_ns == t for p, t in mtimes.items())  # unchanged files are not rewritten
+    other = tmp_path / "again"
+    demo.ensure_eqtl_inputs(other)
+    assert digest(other) == before
