@@ -330,3 +330,22 @@ def test_demo_inputs_are_deterministic_and_idempotent(demo_root, tmp_path):
     other = tmp_path / "again"
     demo.ensure_eqtl_inputs(other)
     assert digest(other) == before
+
+
+def test_authors_no_revcomp_reads_the_forward_members_only(demo_root, tmp_path):
+    spec = _spec(demo_root, tmp_path)
+    flagged = _spec(demo_root, tmp_path, authors_no_revcomp=True)
+    d = design.expand(spec, Genome(spec.fasta), PLANTED_GEOMETRY)
+    members = spec.ensemble.members
+    assert [s for s, _ in members].count("-") == 3
+    rng = np.random.default_rng(7)
+    rows = [(c, m) for c in d.table["construct_id"] for m in range(len(members))]
+    preds = pd.DataFrame(rows, columns=["construct_id", "member"])
+    for f in demo.feature_labels():
+        preds[f] = rng.uniform(1, 10, len(preds))
+    forward = preds[[members[m][0] == "+" for m in preds["member"]]]
+    a = design.reduce(preds, d.table, flagged).effects["log2_fc"].to_numpy()
+    b = design.reduce(forward, d.table, spec).effects["log2_fc"].to_numpy()
+    c = design.reduce(preds, d.table, spec).effects["log2_fc"].to_numpy()
+    np.testing.assert_array_equal(a, b)
+    assert not np.allclose(a, c)
