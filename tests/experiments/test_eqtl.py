@@ -349,3 +349,38 @@ def test_authors_no_revcomp_reads_the_forward_members_only(demo_root, tmp_path):
     c = design.reduce(preds, d.table, spec).effects["log2_fc"].to_numpy()
     np.testing.assert_array_equal(a, b)
     assert not np.allclose(a, c)
+
+
+@pytest.mark.slow
+@pytest.mark.ray
+def test_from_a_real_tissue_expression_demo_job(cache_dir, tmp_path, local_ray):
+    """A tissue-expression demo job (planted model, whole input) writes GTEx matches equal to the ones the
+    eQTL demo fits itself (same genes, same function, features equal to float32 rounding), and an eQTL job
+    --from it plans the embedded default's constructs."""
+    from seqbench.experiments.tissue_expression import demo as te_demo
+    from seqbench.inputs.eqtl import read_ridge_matches
+    from seqbench.runtime.submit import inputs_from_job, submit
+
+    root = tmp_path / "data"
+    raw = te_demo.demo_spec(root)
+    raw["models"] = [{"kind": "planted", "windows": [0]}]
+    for k in ("exon_intron", "gene2transcript", "xpresso_predictions", "manual_keywords"):
+        raw["inputs"][k] = ""
+    te = submit(parse_spec(raw, origin="test", base_dir=root), job_dir=tmp_path / "te", progress=False)
+    demo.ensure_eqtl_inputs(root)
+    f_job, m_job = read_ridge_matches(Path(te.job_dir) / "tables" / "gtex_ridge_matches.json")
+    f_demo, m_demo = read_ridge_matches(root / demo.RIDGE)
+    assert f_job == f_demo and set(m_job) == set(m_demo)
+    for t, m in m_demo.items():
+        j = m_job[t]
+        assert j.n_train == m.n_train and j.alpha == m.alpha
+        np.testing.assert_allclose(j.coef, m.coef, rtol=1e-4, atol=1e-6)
+        np.testing.assert_allclose(j.scaler_mean, m.scaler_mean, rtol=1e-5)
+    # an eQTL job --from it plans the same constructs as the embedded default, reading the job's matches
+    spec = parse_spec(deep_merge(demo.demo_spec(root), {"inputs": inputs_from_job("eqtl", Path(te.job_dir))}),
+                      origin="test", base_dir=root)
+    assert Path(spec.inputs["ridge_matches"]) == (Path(te.job_dir) / "tables" / "gtex_ridge_matches.json").resolve()
+    genome = Genome(spec.fasta)
+    got = design.expand(spec, genome, PLANTED_GEOMETRY).table
+    want = design.expand(_spec(root, tmp_path), genome, PLANTED_GEOMETRY).table
+    pd.testing.assert_frame_equal(got, want)
