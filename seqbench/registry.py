@@ -21,6 +21,7 @@ import seqbench.experiments.class_imbalance as _class_imbalance
 import seqbench.experiments.constructs as _constructs
 import seqbench.experiments.enhancer_knockdown as _enhancer_knockdown
 import seqbench.experiments.enhancer_shift as _enhancer_shift
+import seqbench.experiments.eqtl as _eqtl
 import seqbench.experiments.multiplicativity as _multiplicativity
 import seqbench.experiments.patch_mpra as _patch_mpra
 import seqbench.experiments.promoter_enhancer_mpra as _promoter_enhancer_mpra
@@ -42,6 +43,7 @@ BUILTINS: tuple[Experiment, ...] = (
     _promoter_mpra.EXPERIMENT,
     _saturation_mutagenesis.EXPERIMENT,
     _promoter_enhancer_mpra.EXPERIMENT,
+    _eqtl.EXPERIMENT,
     _trip_seq.EXPERIMENT,
     _patch_mpra.EXPERIMENT,
     _tissue_expression.EXPERIMENT,
