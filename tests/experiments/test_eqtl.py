@@ -109,6 +109,13 @@ def test_filters_equal_brute_force_and_each_rule_fails_alone(demo_root, tmp_path
 
     assert design.distance_cap(spec, Geometry(131_072, 128, 0, 1024)) == 65_536
     assert design.distance_cap(spec, PLANTED_GEOMETRY) == 95_000
+    # a job of several models: the shortest input binds, whichever model comes first
+    import dataclasses
+
+    from seqbench.models.registry import ModelSpec
+
+    both = dataclasses.replace(spec, models=(spec.model, ModelSpec(kind="planted-basenji2")))
+    assert design.distance_cap(both, PLANTED_GEOMETRY) == 65_536
 
 
 def test_ref_mismatch_is_skipped_and_counted(demo_root, tmp_path):

@@ -177,8 +177,14 @@ class Planned:
 
 
 def distance_cap(spec, geometry: Geometry) -> int:
-    """``min(inputs.max_distance, L // 2)`` (bp): the variant must lie in the model's input."""
-    return int(min(spec.inputs["max_distance"], geometry.sequence_length // 2))
+    """``min(inputs.max_distance, L // 2)`` (bp) over the job's models: the variant must lie in every
+    model's input (``geometry`` is the first model's; the others' declared geometries are in the spec)."""
+    lengths = [geometry.sequence_length]
+    for m in getattr(spec, "models", ()) or ():
+        g = m.declared_geometry
+        if g is not None:
+            lengths.append(g.sequence_length)
+    return int(min(spec.inputs["max_distance"], min(lengths) // 2))
 
 
 def plan(spec, genome, max_distance: int) -> Planned:
