@@ -51,11 +51,10 @@ SMALL_BLOCK_COLUMNS = (
 
 
 def _spearman(x: np.ndarray, y: np.ndarray) -> float:
-    from scipy.stats import spearmanr
+    """Spearman rho on the finite pairs (NaN with fewer than 3 or a constant side): the shared helper."""
+    from seqbench.stats.common import correlate
 
-    if len(x) < 3 or np.ptp(x) == 0 or np.ptp(y) == 0:
-        return math.nan
-    return float(spearmanr(x, y).statistic)
+    return float(correlate(np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)).spearman_r)
 
 
 def ols_log_log(distance: np.ndarray, effect: np.ndarray) -> dict[str, float]:
