@@ -314,6 +314,11 @@ def test_planted_eqtl_effects_end_to_end(demo_root, cache_dir, tmp_path, local_r
     assert s["median_max_abs_pct"] is not None and s["n_sets_far"] >= 2
     # the filtered table is what class-imbalance reads
     small = read_susie(job / "tables" / "susie_df_small_blocks.tsv")
+    from seqbench.runtime.submit import inputs_from_job
+
+    # `seqbench-ray submit class-imbalance --from EQTL_JOB` takes exactly that table
+    assert inputs_from_job("class-imbalance", job) == {"susie_table": str(job / "tables" /
+                                                                           "susie_df_small_blocks.tsv")}
     assert len(small) == int((pd.read_csv(job / "tables" / "eqtl_filters.tsv", sep="\t")["fails"].isna()).sum())
     skipped = pd.read_csv(job / "tables" / "eqtl_skipped_variants.tsv", sep="\t")
     assert list(skipped["reason"]) == ["ref_mismatch"]
