@@ -40,6 +40,7 @@ BENCHMARKS: list[tuple[str, str, list[str]]] = [
     ("glm", "bench_glm.py", ["--promoters", "300", "--enhancers", "300"]),
     ("models", "bench_models.py", ["--inputs", "16", "--repeat", "1"]),
     ("track_layout", "bench_track_layout.py", ["--constructs", "50", "--repeat", "1"]),
+    ("ridge", "bench_ridge.py", ["--genes", "1000", "--conditions", "8", "--repeat", "1"]),
 ]
 
 
