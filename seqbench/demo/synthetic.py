@@ -278,6 +278,29 @@ def find_motif_occurrences(codes: np.ndarray, motif: str) -> list[tuple[int, str
     return sorted(found)
 
 
+def count_planted_hits(seq: str) -> tuple[int, int]:
+    """``(promoter, enhancer)`` planted-motif occurrences in ``seq`` (upper-case), both orientations,
+    overlaps counted: how the plasmid and oligo demos check that a sequence holds exactly the copies they
+    planted."""
+    motifs = (law.PROMOTER_MOTIF, reverse_complement(law.PROMOTER_MOTIF),
+              law.ENHANCER_MOTIF, reverse_complement(law.ENHANCER_MOTIF))
+
+    def occ(m: str) -> int:
+        return sum(1 for i in range(len(seq) - len(m) + 1) if seq.startswith(m, i))
+
+    counts = [occ(m) for m in motifs]
+    return counts[0] + counts[1], counts[2] + counts[3]
+
+
+def clean_random_sequence(rng: np.random.Generator, n: int, gc: float = 0.45) -> str:
+    """``n`` random bases with GC fraction ``gc``, drawn from ``rng`` until no planted motif occurs."""
+    p = [(1 - gc) / 2, gc / 2, gc / 2, (1 - gc) / 2]
+    while True:
+        seq = "".join(np.array(list("ACGT"))[rng.choice(4, size=n, p=p)])
+        if count_planted_hits(seq) == (0, 0):
+            return seq
+
+
 # =================================================================================================
 # Layout
 # =================================================================================================

@@ -47,6 +47,7 @@ from typing import Any
 import numpy as np
 
 import seqbench.experiments.patch_mpra.design as pm
+from seqbench.demo.synthetic import clean_random_sequence, count_planted_hits
 from seqbench.files import write_if_changed
 from seqbench.models.planted import law
 
@@ -86,23 +87,8 @@ def _rc(seq: str) -> str:
     return seq[::-1].translate(str.maketrans("ACGTN", "TGCAN"))
 
 
-_MOTIFS = (law.PROMOTER_MOTIF, _rc(law.PROMOTER_MOTIF), law.ENHANCER_MOTIF, _rc(law.ENHANCER_MOTIF))
-
-
-def count_hits(seq: str) -> tuple[int, int]:
-    """(promoter, enhancer) motif occurrences of ``seq``, both orientations (overlaps counted)."""
-    def occ(m: str) -> int:
-        return sum(1 for i in range(len(seq) - len(m) + 1) if seq.startswith(m, i))
-
-    return occ(_MOTIFS[0]) + occ(_MOTIFS[1]), occ(_MOTIFS[2]) + occ(_MOTIFS[3])
-
-
 def _random_seq(rng: np.random.Generator, n: int) -> str:
-    p = [(1 - _GC) / 2, _GC / 2, _GC / 2, (1 - _GC) / 2]
-    while True:
-        seq = "".join(np.array(list("ACGT"))[rng.choice(4, size=n, p=p)])
-        if count_hits(seq) == (0, 0):
-            return seq
+    return clean_random_sequence(rng, n, _GC)
 
 
 def environment_activity(genome_truth: dict[str, Any], chrom: str, position: int) -> float:
@@ -157,7 +143,7 @@ def generate(genome_truth: dict[str, Any], seed: int = SEED) -> tuple[dict[Path,
     """The files (relative path -> text) and the truth dict; nothing is written."""
     rng = np.random.default_rng(seed)
     enhancer = pm.ENHANCER
-    assert count_hits(enhancer) == (0, 0)
+    assert count_planted_hits(enhancer) == (0, 0)
     mscarlet = _random_seq(rng, MSCARLET_LEN)
     mid = CRS_LEN // 2
     w = law.MOTIF_LENGTH
@@ -173,7 +159,7 @@ def generate(genome_truth: dict[str, Any], seed: int = SEED) -> tuple[dict[Path,
             for s, st in zip(starts, strands, strict=True):
                 seq[s : s + w] = list(law.PROMOTER_MOTIF if st == "+" else _rc(law.PROMOTER_MOTIF))
             text = "".join(seq)
-            if count_hits(text) == (k, 0) and count_hits(enhancer + text + mscarlet) == (k, 0):
+            if count_planted_hits(text) == (k, 0) and count_planted_hits(enhancer + text + mscarlet) == (k, 0):
                 break
         promoters.append({"oligo_id": f"patch_{i + 1:03d}", "seq": text, "n_motifs": k,
                           "motif_offsets": [s + w // 2 for s in starts], "strands": strands,

@@ -55,6 +55,7 @@ from typing import Any
 import numpy as np
 
 import seqbench.experiments.promoter_enhancer_mpra.design as bx
+from seqbench.demo.synthetic import clean_random_sequence, count_planted_hits
 from seqbench.experiments.promoter_enhancer_mpra.design import NAME
 from seqbench.files import write_if_changed
 from seqbench.inputs.plasmids import format_genbank
@@ -104,23 +105,8 @@ def _rc(seq: str) -> str:
     return seq[::-1].translate(str.maketrans("ACGTN", "TGCAN"))
 
 
-_MOTIFS = (law.PROMOTER_MOTIF, _rc(law.PROMOTER_MOTIF), law.ENHANCER_MOTIF, _rc(law.ENHANCER_MOTIF))
-
-
-def count_hits(seq: str) -> tuple[int, int]:
-    """(promoter, enhancer) motif occurrences of ``seq``, both orientations (overlaps counted)."""
-    def occ(m: str) -> int:
-        return sum(1 for i in range(len(seq) - len(m) + 1) if seq.startswith(m, i))
-
-    return occ(_MOTIFS[0]) + occ(_MOTIFS[1]), occ(_MOTIFS[2]) + occ(_MOTIFS[3])
-
-
 def _random_seq(rng: np.random.Generator, n: int) -> str:
-    p = [(1 - _GC) / 2, _GC / 2, _GC / 2, (1 - _GC) / 2]
-    while True:
-        seq = "".join(np.array(list("ACGT"))[rng.choice(4, size=n, p=p)])
-        if count_hits(seq) == (0, 0):
-            return seq
+    return clean_random_sequence(rng, n, _GC)
 
 
 def _fragment(rng: np.random.Generator, motif: str, count: int, lo: int, hi: int) -> tuple[str, list[int], list[str]]:
@@ -135,7 +121,7 @@ def _fragment(rng: np.random.Generator, motif: str, count: int, lo: int, hi: int
             seq[s : s + w] = list(motif if st == "+" else _rc(motif))
         text = "".join(seq)
         want = (count, 0) if motif == law.PROMOTER_MOTIF else (0, count)
-        if count_hits(text) == want:
+        if count_planted_hits(text) == want:
             return text, [s + w // 2 for s in starts], strands
 
 
@@ -176,7 +162,7 @@ def generate(seed: int = SEED) -> tuple[dict[Path, str], dict[str, Any]]:
     plasmid = _random_seq(rng, PLASMID_LEN)
     tgfp = plasmid[bx.TGFP_SLICE[0] : bx.TGFP_SLICE[1]]
     for piece in (bx.PROMOTER_5P, bx.PROMOTER_3P, bx.ENHANCER_5P, bx.ENHANCER_3P, bx.BARCODE_LEFT, bx.BARCODE_RIGHT):
-        assert count_hits(piece) == (0, 0), piece
+        assert count_planted_hits(piece) == (0, 0), piece
     mid = FRAGMENT_LEN // 2
     g = law.decay(NOMINAL_DISTANCE)
 
@@ -191,7 +177,7 @@ def generate(seed: int = SEED) -> tuple[dict[Path, str], dict[str, Any]]:
             seq, centres, strands = _fragment(rng, law.PROMOTER_MOTIF, k, lo, hi)
             # no motif across the junctions of the promoter half of the minimal plasmid
             half = bx.PROMOTER_5P + seq + bx.PROMOTER_3P + tgfp + bx.BARCODE_LEFT
-            if count_hits(half) == (k, 0):
+            if count_planted_hits(half) == (k, 0):
                 break
         start = 1_000_000 + 10_000 * i
         promoters.append({"fragment": f"chrP:{start}-{start + FRAGMENT_LEN}-promoter", "seq": seq, "n_motifs": k,
@@ -201,7 +187,7 @@ def generate(seed: int = SEED) -> tuple[dict[Path, str], dict[str, Any]]:
         while True:
             seq, centres, strands = _fragment(rng, law.ENHANCER_MOTIF, m, 2, FRAGMENT_LEN - 2)
             half = bx.BARCODE_RIGHT + bx.ENHANCER_5P + seq + bx.ENHANCER_3P
-            if count_hits(half) == (0, m):
+            if count_planted_hits(half) == (0, m):
                 break
         start = 2_000_000 + 10_000 * i
         enhancers.append({"fragment": f"chrE:{start}-{start + FRAGMENT_LEN}-enhancer", "seq": seq, "n_motifs": m,
