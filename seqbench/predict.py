@@ -29,6 +29,7 @@ import pandas as pd
 import pyarrow as pa
 
 from seqbench.models.base import Geometry
+from seqbench.models.device import member_plan
 from seqbench.sequence.constructs import Construct, ConstructError, SourceReader, keep_window, materialize
 from seqbench.sequence.ensemble import (
     Ensemble,
@@ -184,7 +185,9 @@ def predict_shard(
     """Prediction rows of a shard (see module docstring); ``tracks`` maps label -> track index.
 
     ``ensemble`` is the job's; the model evaluates ``ensemble.for_geometry(model.geometry)``.
-    ``window`` (bp): keep only that many bases centred on the landmark, N elsewhere (None: all)."""
+    ``window`` (bp): keep only that many bases centred on the landmark, N elsewhere (None: all).
+    A model with ``members_on_device`` set gets the extended windows and cuts the members itself
+    (:mod:`seqbench.models.device`); the values are the same bit for bit."""
     geometry: Geometry = model.geometry
     ensemble = ensemble.for_geometry(geometry)
     L, M = geometry.sequence_length, ensemble.n_members
@@ -201,18 +204,32 @@ def predict_shard(
     # constructs per model call group: a multiple of the batch size in members, so that no
     # device batch is padded except possibly the shard's last one
     per = bs // math.gcd(bs, M)
-    buf = np.empty((min(per, n) * M, L), dtype=np.uint8)  # member inputs, reused per group
-    masked = np.empty(shard.windows.shape[1], dtype=np.uint8) if window else None
+    on_device = bool(getattr(model, "members_on_device", False))
+    if on_device:  # one extended window per construct to the device; the members are cut there
+        rows, starts, reverse = member_plan(n, list(ensemble.members), ensemble.min_shift, shard.flips)
+        ext_buf = np.empty((min(per, n), shard.windows.shape[1]), dtype=np.uint8) if window else None
+    else:
+        buf = np.empty((min(per, n) * M, L), dtype=np.uint8)  # member inputs, reused per group
+        masked = np.empty(shard.windows.shape[1], dtype=np.uint8) if window else None
     for i0 in range(0, n, per):
         i1 = min(n, i0 + per)
-        codes = buf[: (i1 - i0) * M]
-        for j, i in enumerate(range(i0, i1)):
-            ext = shard.windows[i]
-            if masked is not None:
-                ext = keep_window(ext, int(shard.landmarks[i]), int(window), out=masked)
-            member_codes(ext, ensemble, L, out=codes[j * M : (j + 1) * M], flip=shard.flip(i))
-        out = model.predict(codes, flat_bins[i0 * M : i1 * M], track_idx)  # [k*M, K, T]
-        values[i0 * M : i1 * M] = (out * flat_valid[i0 * M : i1 * M, :, None]).sum(axis=1)
+        sl = slice(i0 * M, i1 * M)
+        if on_device:
+            ext = shard.windows[i0:i1]
+            if ext_buf is not None:
+                ext = ext_buf[: i1 - i0]
+                for j, i in enumerate(range(i0, i1)):
+                    keep_window(shard.windows[i], int(shard.landmarks[i]), int(window), out=ext[j])
+            out = model.predict_members(ext, rows[sl] - i0, starts[sl], reverse[sl], flat_bins[sl], track_idx, M)
+        else:
+            codes = buf[: (i1 - i0) * M]
+            for j, i in enumerate(range(i0, i1)):
+                ext = shard.windows[i]
+                if masked is not None:
+                    ext = keep_window(ext, int(shard.landmarks[i]), int(window), out=masked)
+                member_codes(ext, ensemble, L, out=codes[j * M : (j + 1) * M], flip=shard.flip(i))
+            out = model.predict(codes, flat_bins[sl], track_idx)  # [k*M, K, T]
+        values[sl] = (out * flat_valid[sl, :, None]).sum(axis=1)
     cols: dict[str, pa.Array] = {
         "construct_id": pa.array(np.repeat(shard.construct_ids, M)),
         "member": pa.array(np.tile(np.arange(M, dtype=np.uint8), n)),

@@ -58,8 +58,16 @@ SCHEMA: dict[str, Any] = {
         "targets": Key(str, None, "track table (enformer, basenji2: targets_human.txt, path or URL; basenji1:"
                        " basenji1_targets.txt)"),
         "head": Key(str, "human", "output head (enformer)"),
-        "batch_size": Key(int, None, "inputs per device call (default: the kind's: enformer 8, basenji2 16,"
-                          " basenji1 2 always, xpresso 128; runtime: not part of the job hash)", min=1),
+        "batch_size": Key((int, str), None, "inputs per device call (default: the kind's: enformer 8, basenji2 16,"
+                          " basenji1 2 always, xpresso 128; \"auto\": the largest power of two up to 64 that fits in"
+                          " the GPU's free memory; runtime: not part of the job hash)", min=1),
+        "precision": Key(str, "fp32", "device arithmetic: fp32 (TF32 off: a GPU computes what a CPU does), tf32"
+                         " (tensor cores on float32 weights), bf16 (models seqbench builds in bfloat16)",
+                         ("fp32", "tf32", "bf16")),
+        "xla": Key(bool, None, "compile the device readout with XLA (default: on with a GPU; runtime: not hashed)"),
+        "members_on_device": Key(bool, None, "send one extended window per construct and cut the strand x shift"
+                                 " members on the device (default: on with a GPU; the same values bit for bit;"
+                                 " runtime: not hashed)"),
         "sequence_length": Key(int, None, "override the kind's input length (bp)", min=1),
         "bin_size": Key(int, None, "override the kind's bin size (bp)", min=1),
         "offset": Key(int, None, "override the kind's offset of the first output bin (bp)", min=0),
@@ -186,7 +194,10 @@ class JobSpec:
             d.pop(k, None)
         # how many inputs share a device call changes no prediction (tested on CPU): runtime, too
         for m in [d["model"], *d["models"]]:
-            m.pop("batch_size", None)
+            for k in ("batch_size", "xla", "members_on_device"):
+                m.pop(k, None)
+            if m.get("precision") == "fp32":  # the default: hashes as before the setting existed
+                m.pop("precision")
             for k in ("name", "tracks", "windows"):
                 if m.get(k) is None or (k != "windows" and not m.get(k)):
                     m.pop(k, None)
@@ -405,8 +416,12 @@ def _model_spec(
     if targets and "://" not in targets:
         targets = str((base_dir / Path(targets).expanduser()).resolve())
     tracks = tuple(_track_requests(origin, per_tracks).items()) if per_tracks else ()
-    return ModelSpec(kind=m["kind"], handle=handle, targets=targets, head=m["head"], batch_size=m["batch_size"],
-                     geometry=geometry, name=m["name"], tracks=tracks)
+    bs = m["batch_size"]
+    if isinstance(bs, str) and bs != "auto":
+        raise SpecError(f"{origin}: {prefix}batch_size = {bs!r}; expected a whole number >= 1 or \"auto\"")
+    return ModelSpec(kind=m["kind"], handle=handle, targets=targets, head=m["head"], batch_size=bs,
+                     geometry=geometry, name=m["name"], tracks=tracks, precision=m["precision"], xla=m["xla"],
+                     members_on_device=m["members_on_device"])
 
 
 

@@ -26,9 +26,10 @@ from typing import Any
 
 import numpy as np
 
-from seqbench.models.base import Geometry, TrackTable, predict_in_fixed_batches
+from seqbench.models.base import Geometry, TrackTable
+from seqbench.models.device import DeviceReadout, apply_precision, auto_batch_size
 from seqbench.models.keras_h5 import load_keras_h5
-from seqbench.models.tfhub import ModelLoadError, configure_tensorflow, readout_function
+from seqbench.models.tfhub import ModelLoadError, configure_tensorflow
 
 #: basenji's bin width (the product of the trunk's pooling strides)
 BIN_SIZE = 128
@@ -170,16 +171,21 @@ class Basenji2Model:
         name: str,
         tracks: TrackTable,
         geometry: Geometry | None = None,
-        batch_size: int = 16,
+        batch_size: int | str = 16,
         neutral_value: float = 0.25,
         intra_op_threads: int | None = None,
+        precision: str = "fp32",
+        xla: bool | None = None,
+        members_on_device: bool | None = None,
+        default_batch_size: int = 16,
     ):
 
         configure_tensorflow(intra_op_threads)
+        apply_precision(precision)
         self.path = str(path)
-        self.name, self.tracks = name, tracks
-        self.neutral_value, self.batch_size = float(neutral_value), int(batch_size)
-        if self.batch_size < 1:
+        self.name, self.tracks, self.precision = name, tracks, precision
+        self.neutral_value = float(neutral_value)
+        if batch_size != "auto" and int(batch_size) < 1:
             raise ValueError(f"batch_size = {batch_size}: expected at least 1")
         self._model = load_keras_h5(self.path, custom_objects(), what="basenji2")
         self.geometry = geometry_from_shapes(self.path, self._model.input_shape, self._model.output_shape, geometry)
@@ -190,18 +196,25 @@ class Basenji2Model:
                 " expected the targets file that belongs to this model (cross2020: targets_human.txt, 5,313 rows)"
             )
         model = self._model
-        self._run = readout_function(lambda x: model(x, training=False), self.neutral_value,
-                                     self.geometry.sequence_length)
+        g = self.geometry
+        if batch_size == "auto":
+            batch_size = auto_batch_size(
+                lambda bs: model(np.zeros((bs, g.sequence_length, 4), np.float32), training=False), default_batch_size
+            )
+        self._device = DeviceReadout(lambda x: model(x, training=False), neutral_value=self.neutral_value,
+                                     sequence_length=g.sequence_length, batch_size=int(batch_size), xla=xla,
+                                     members_on_device=members_on_device)
+        self.batch_size, self.xla = self._device.batch_size, self._device.xla
+        self.members_on_device = self._device.members_on_device
+        self.predict = self._device.predict
+        self.predict_members = self._device.predict_members
         self._warm_up()
 
     def _warm_up(self) -> None:
         """One real call at the production batch size (traces the function; a broken file fails here)."""
         bs, g = self.batch_size, self.geometry
-        codes = np.full((bs, g.sequence_length), 4, np.uint8)
-        bins = np.tile(np.array([[0, g.n_bins - 1]], np.int32), (bs, 1))
-        tracks = np.array([0, len(self.tracks) - 1], np.int32)
         try:
-            out = self._run(codes, bins, tracks)
+            out = self._device.warm_up(g.n_bins, len(self.tracks))
         except Exception as exc:
             msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise ModelLoadError(
@@ -211,12 +224,3 @@ class Basenji2Model:
             raise ModelLoadError(
                 f"model {self.name}: the warm-up call returned {tuple(out.shape)}; expected ({bs}, 2, 2)"
             )
-
-    def predict(self, codes: np.ndarray, bins: np.ndarray, tracks: np.ndarray) -> np.ndarray:
-        """Values ``[B, K, T]`` float32 at ``bins`` ``[B, K]`` of ``tracks`` ``[T]`` for inputs ``codes`` ``[B, L]``."""
-        codes = np.asarray(codes, dtype=np.uint8)
-        bins = np.asarray(bins, dtype=np.int32)
-        tracks = np.asarray(tracks, dtype=np.int32)
-        return predict_in_fixed_batches(
-            lambda c, b: self._run(c, b, tracks).numpy(), codes, bins, tracks.size, self.batch_size
-        )

@@ -100,13 +100,18 @@ class ModelSpec:
     handle: str | None = None
     targets: str | None = None
     head: str = "human"
-    batch_size: int | None = None  # None: the kind's default
+    batch_size: int | str | None = None  # None: the kind's default; "auto": from free device memory (GPU)
     geometry: Geometry | None = None  # override the kind's declared geometry (rarely needed)
     name: str | None = None  # None: the kind's default name
     #: per-model track requests (label -> request) that replace the job's for this model
     tracks: tuple[tuple[str, TrackRequest], ...] = ()
     #: receptive-field windows of this model (bp, 0 = whole input) replacing ``ensemble.windows``; None: the job's
     windows: tuple[int, ...] | None = None
+    #: device settings (see :mod:`seqbench.models.device`): fp32 / tf32 / bf16; XLA and the device-side cut of
+    #: the members (None: on when a GPU is visible)
+    precision: str = "fp32"
+    xla: bool | None = None
+    members_on_device: bool | None = None
 
     @property
     def info(self) -> Kind:
@@ -121,7 +126,8 @@ class ModelSpec:
         return self.geometry or self.info.geometry
 
     @property
-    def effective_batch_size(self) -> int:
+    def effective_batch_size(self) -> int | str:
+        """Inputs per device call: the spec's, ``"auto"`` (resolved when the model is loaded) or the kind's."""
         if self.kind in ("basenji1", "planted-basenji1"):
             return 2  # the graph is built for exactly 2
         return self.batch_size or self.info.batch_size
@@ -395,22 +401,49 @@ def _twin_tracks(kind: str, path: Path) -> TrackTable:
     return TrackTable.from_targets_file(str(path / "targets.txt"))
 
 
+#: kinds whose models seqbench builds in bfloat16 on request (a restored SavedModel or h5 keeps its dtype)
+BF16_KINDS: frozenset[str] = frozenset()
+#: kinds whose adapter has the device path (XLA, members cut on the device)
+DEVICE_PATH_KINDS = ("enformer", "basenji2")
+
+
+def check_device_settings(spec: ModelSpec) -> None:
+    """Refuse device settings a kind cannot honour (a one-line :class:`ModelLoadError`)."""
+    from seqbench.models.tfhub import ModelLoadError
+
+    real = spec.info.twin_of or spec.kind
+    if spec.precision == "bf16" and spec.kind not in BF16_KINDS:
+        known = ", ".join(sorted(BF16_KINDS)) or "none yet"
+        raise ModelLoadError(f"model.precision = 'bf16': kind {spec.kind!r} is loaded with the weights' own dtype"
+                             f" (float32); bf16 needs a model seqbench builds in bfloat16 (kinds: {known});"
+                             " use 'tf32' for tensor cores on float32 weights")
+    if real not in DEVICE_PATH_KINDS and (spec.xla or spec.members_on_device):
+        raise ModelLoadError(f"model.xla / model.members_on_device: kind {spec.kind!r} has no device path"
+                             f" (kinds with one: {', '.join(DEVICE_PATH_KINDS)}); leave them unset")
+
+
 def load_model(spec: ModelSpec, cache_dir: Path | None = None, *, intra_op_threads: int | None = None):
     """Load the model a spec names (TensorFlow is imported here, not before)."""
     name, geometry, tracks, handle = describe(spec, cache_dir)
     real = spec.info.twin_of or spec.kind
     bs = spec.effective_batch_size
+    check_device_settings(spec)
+    device = {"precision": spec.precision, "xla": spec.xla, "members_on_device": spec.members_on_device,
+              "default_batch_size": spec.info.batch_size}
+    if real in ("xpresso", "basenji1") and bs == "auto":
+        bs = spec.info.batch_size
     if real == "enformer":
         from seqbench.models.tfhub import HubModel
 
         return HubModel(handle, name=name, geometry=geometry, tracks=tracks, head=spec.head,
-                        neutral_value=spec.info.neutral_value, batch_size=bs, intra_op_threads=intra_op_threads)
+                        neutral_value=spec.info.neutral_value, batch_size=bs, intra_op_threads=intra_op_threads,
+                        **device)
     if real == "basenji2":
         from seqbench.models.basenji2 import Basenji2Model
 
         h5 = handle if not Path(handle).is_dir() else str(Path(handle) / H5_NAMES["basenji2"])
         return Basenji2Model(h5, name=name, tracks=tracks, geometry=geometry, batch_size=bs,
-                             neutral_value=spec.info.neutral_value, intra_op_threads=intra_op_threads)
+                             neutral_value=spec.info.neutral_value, intra_op_threads=intra_op_threads, **device)
     if real == "xpresso":
         from seqbench.models.xpresso import XpressoModel
 

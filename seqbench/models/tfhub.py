@@ -15,9 +15,10 @@ import contextlib
 import os
 from typing import Any
 
-import numpy as np
+from seqbench.models.base import Geometry, TrackTable
+from seqbench.models.device import DeviceReadout, apply_precision, auto_batch_size, readout_function
 
-from seqbench.models.base import Geometry, TrackTable, predict_in_fixed_batches
+__all__ = ["HubModel", "ModelLoadError", "configure_tensorflow", "load_hub_object", "readout_function"]
 
 TFHUB_HINT = (
     "if this machine is offline, download the model once elsewhere and point the spec's"
@@ -43,33 +44,6 @@ def configure_tensorflow(intra_op_threads: int | None = None) -> None:
         with contextlib.suppress(RuntimeError):
             tf.config.threading.set_intra_op_parallelism_threads(intra_op_threads)
             tf.config.threading.set_inter_op_parallelism_threads(2)
-
-
-def readout_function(call: Any, neutral_value: float, sequence_length: int) -> Any:
-    """A ``tf.function`` ``(codes uint8 [B, L], bins int32 [B, K], tracks int32 [T]) -> float32 [B, K, T]``:
-    the one-hot encoding (a table gather, N = ``neutral_value`` on every channel), the model's
-    ``call(x [B, L, 4]) -> [B, n_bins, n_tracks]``, then the tracks and the bins gathered, all on the device,
-    so only what was asked is copied back.  Shared by the TF-Hub and the Keras adapters."""
-    import tensorflow as tf
-
-    from seqbench.models.base import one_hot_table
-
-    table = tf.constant(one_hot_table(neutral_value))
-
-    @tf.function(
-        input_signature=[
-            tf.TensorSpec([None, sequence_length], tf.uint8),
-            tf.TensorSpec([None, None], tf.int32),
-            tf.TensorSpec([None], tf.int32),
-        ],
-        reduce_retracing=True,
-    )
-    def run(codes: Any, bins: Any, track_idx: Any) -> Any:
-        x = tf.gather(table, tf.cast(codes, tf.int32))  # [B, L, 4]
-        out = tf.gather(call(x), track_idx, axis=2)  # [B, n_bins, T]
-        return tf.cast(tf.gather(out, bins, batch_dims=1), tf.float32)  # [B, K, T]
-
-    return run
 
 
 def load_hub_object(handle: str) -> Any:
@@ -110,14 +84,18 @@ class HubModel:
         tracks: TrackTable,
         head: str = "human",
         neutral_value: float = 0.25,
-        batch_size: int = 8,
+        batch_size: int | str = 8,
         intra_op_threads: int | None = None,
+        precision: str = "fp32",
+        xla: bool | None = None,
+        members_on_device: bool | None = None,
+        default_batch_size: int = 8,
     ):
-
         configure_tensorflow(intra_op_threads)
+        apply_precision(precision)
         geometry.validate()
         self.name, self.geometry, self.tracks = name, geometry, tracks
-        self.head, self.neutral_value, self.batch_size = head, float(neutral_value), int(batch_size)
+        self.head, self.neutral_value = head, float(neutral_value)
         self.handle = handle
         self._obj = load_hub_object(handle)  # keep a reference: restored functions need their variables
         inner = getattr(self._obj, "model", self._obj)
@@ -131,8 +109,22 @@ class HubModel:
             out = fn(x)
             return out[head_] if isinstance(out, dict) else out
 
-        self._run = readout_function(call, self.neutral_value, geometry.sequence_length)
+        self._call = call
         self._check_geometry()
+        if batch_size == "auto":
+            batch_size = auto_batch_size(self._try_batch, default_batch_size)
+        self._device = DeviceReadout(call, neutral_value=self.neutral_value, sequence_length=geometry.sequence_length,
+                                     batch_size=int(batch_size), xla=xla, members_on_device=members_on_device)
+        self.batch_size, self.xla = self._device.batch_size, self._device.xla
+        self.members_on_device, self.precision = self._device.members_on_device, precision
+        self._device.warm_up(geometry.n_bins, len(tracks))  # traces (and compiles) at the production batch size
+        self.predict = self._device.predict
+        self.predict_members = self._device.predict_members
+
+    def _try_batch(self, bs: int) -> None:
+        import tensorflow as tf
+
+        self._fn(tf.zeros([bs, self.geometry.sequence_length, 4], tf.float32))
 
     def _check_geometry(self) -> None:
         """One real call (also the warm-up): the output must be ``[1, n_bins, len(tracks)]``."""
@@ -159,15 +151,3 @@ class HubModel:
                 f" does not match the declared geometry; expected {want} (batch, model.n_bins = {want[1]},"
                 f" {want[2]} tracks)"
             )
-        # warm the gathered path at the production batch size
-        codes = np.full((self.batch_size, self.geometry.sequence_length), 4, np.uint8)
-        self._run(codes, np.zeros((self.batch_size, 1), np.int32), np.zeros(1, np.int32))
-
-    def predict(self, codes: np.ndarray, bins: np.ndarray, tracks: np.ndarray) -> np.ndarray:
-        """Values ``[B, K, T]`` float32 at ``bins`` ``[B, K]`` of ``tracks`` ``[T]`` for inputs ``codes`` ``[B, L]``."""
-        codes = np.asarray(codes, dtype=np.uint8)
-        bins = np.asarray(bins, dtype=np.int32)
-        tracks = np.asarray(tracks, dtype=np.int32)
-        return predict_in_fixed_batches(
-            lambda c, b: self._run(c, b, tracks).numpy(), codes, bins, tracks.size, self.batch_size
-        )
