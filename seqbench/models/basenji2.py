@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from seqbench.models.base import Geometry, TrackTable
-from seqbench.models.device import DeviceReadout, apply_precision, auto_batch_size
+from seqbench.models.device import DeviceBacked, DeviceReadout, apply_precision, auto_batch_size
 from seqbench.models.keras_h5 import load_keras_h5
 from seqbench.models.tfhub import ModelLoadError, configure_tensorflow
 
@@ -150,7 +150,7 @@ def geometry_from_shapes(path: str, input_shape: Any, output_shape: Any, declare
     return Geometry(sequence_length=length, bin_size=BIN_SIZE, offset=offset, n_bins=n_bins)
 
 
-class Basenji2Model:
+class Basenji2Model(DeviceBacked):
     """Basenji2 from a Keras 2 ``.h5`` file (see the module docstring).
 
     Parameters
@@ -204,10 +204,6 @@ class Basenji2Model:
         self._device = DeviceReadout(lambda x: model(x, training=False), neutral_value=self.neutral_value,
                                      sequence_length=g.sequence_length, batch_size=int(batch_size), xla=xla,
                                      members_on_device=members_on_device)
-        self.batch_size, self.xla = self._device.batch_size, self._device.xla
-        self.members_on_device = self._device.members_on_device
-        self.predict = self._device.predict
-        self.predict_members = self._device.predict_members
         self._warm_up()
 
     def _warm_up(self) -> None:

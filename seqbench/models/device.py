@@ -237,6 +237,47 @@ class DeviceReadout:
         return self._run(codes, bins, np.array([0, n_tracks - 1], np.int32))
 
 
+class DeviceBacked:
+    """Mixin of the adapters with a device path: ``batch_size``, ``xla``, ``members_on_device``,
+    :meth:`predict` and :meth:`predict_members` are those of ``self._device`` (a :class:`DeviceReadout`),
+    so a benchmark can change the batch size or the member cut of a loaded model."""
+
+    _device: DeviceReadout
+
+    @property
+    def batch_size(self) -> int:
+        return self._device.batch_size
+
+    @batch_size.setter
+    def batch_size(self, value: int) -> None:
+        if int(value) < 1:
+            raise ValueError(f"batch_size = {value}: expected at least 1")
+        self._device.batch_size = int(value)
+
+    @property
+    def members_on_device(self) -> bool:
+        return self._device.members_on_device
+
+    @members_on_device.setter
+    def members_on_device(self, value: bool) -> None:
+        self._device.members_on_device = bool(value)
+
+    @property
+    def xla(self) -> bool:
+        return self._device.xla
+
+    def predict(self, codes: np.ndarray, bins: np.ndarray, tracks: np.ndarray) -> np.ndarray:
+        """Values ``[B, K, T]`` float32 at ``bins`` ``[B, K]`` of ``tracks`` ``[T]`` for inputs ``codes`` ``[B, L]``."""
+        return self._device.predict(codes, bins, tracks)
+
+    def predict_members(
+        self, windows: np.ndarray, rows: np.ndarray, starts: np.ndarray, reverse: np.ndarray,
+        bins: np.ndarray, tracks: np.ndarray, n_members: int,
+    ) -> np.ndarray:
+        """See :meth:`DeviceReadout.predict_members`."""
+        return self._device.predict_members(windows, rows, starts, reverse, bins, tracks, n_members)
+
+
 def auto_batch_size(try_batch: Callable[[int], Any], default: int, cap: int = AUTO_BATCH_CAP) -> int:
     """``batch_size = "auto"``: without a GPU, ``default``; with one, the largest power of two up to ``cap``
     for which ``try_batch(bs)`` (one real call) does not run out of device memory (at least 1)."""

@@ -16,7 +16,7 @@ import os
 from typing import Any
 
 from seqbench.models.base import Geometry, TrackTable
-from seqbench.models.device import DeviceReadout, apply_precision, auto_batch_size, readout_function
+from seqbench.models.device import DeviceBacked, DeviceReadout, apply_precision, auto_batch_size, readout_function
 
 __all__ = ["HubModel", "ModelLoadError", "configure_tensorflow", "load_hub_object", "readout_function"]
 
@@ -61,7 +61,7 @@ def load_hub_object(handle: str) -> Any:
         raise ModelLoadError(f"model handle {handle}: cannot load ({msg}){hint}") from exc
 
 
-class HubModel:
+class HubModel(DeviceBacked):
     """A TF-Hub / SavedModel sequence model (see the module docstring).
 
     Parameters
@@ -115,11 +115,8 @@ class HubModel:
             batch_size = auto_batch_size(self._try_batch, default_batch_size)
         self._device = DeviceReadout(call, neutral_value=self.neutral_value, sequence_length=geometry.sequence_length,
                                      batch_size=int(batch_size), xla=xla, members_on_device=members_on_device)
-        self.batch_size, self.xla = self._device.batch_size, self._device.xla
-        self.members_on_device, self.precision = self._device.members_on_device, precision
+        self.precision = precision
         self._device.warm_up(geometry.n_bins, len(tracks))  # traces (and compiles) at the production batch size
-        self.predict = self._device.predict
-        self.predict_members = self._device.predict_members
 
     def _try_batch(self, bs: int) -> None:
         import tensorflow as tf
