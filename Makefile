@@ -21,7 +21,7 @@ demo: $(STAMP)
 	$(VENV)/bin/seqbench-ray submit multiplicativity
 
 test: $(STAMP)
-	$(PY) -m pytest -q -m "not slow"
+	$(PY) -m pytest -q -m "not slow" --durations=25
 
 test-slow: $(STAMP)
 	$(PY) -m pytest -q -m slow
