@@ -147,7 +147,7 @@ def _offsets():
 
 
 def test_min_plasmid_geometry(layout):
-    spec = _spec(layout)
+    spec = _spec(layout, insert_types=["min_plasmid"], promoter_only=False)
     assert spec.ensemble.shifts == (0, 32, 64) and spec.ensemble.strands == ("+",)
     genome = Genome(layout.fasta)
     design = bx.expand(spec, genome, ENFORMER_GEOMETRY)
@@ -161,7 +161,7 @@ def test_min_plasmid_geometry(layout):
     for cid in (0, len(t) // 2, len(t) - 1):
         row = t.iloc[cid]
         c = design.build(cid)
-        assert c.key == f"{row.promoter}|{row.enhancer}"
+        assert c.key == f"{row.promoter}|{row.enhancer}|min_plasmid"
         codes, lm = materialize(c, None, sequence_length=L, min_shift=0, max_shift=64)
         seq = decode(codes)
         # shift s: input = codes[s : s + L]; the landmark (promoter midpoint) sits at L/2 - s
@@ -179,14 +179,14 @@ def test_min_plasmid_geometry(layout):
 def test_full_plasmid_and_aavs1_geometry(layout):
     genome = Genome(layout.fasta)
     plasmid = bx.parse_genbank(layout.root / demo.PLASMID_RELPATH)
-    minimal = bx.expand(_spec(layout), genome, ENFORMER_GEOMETRY).build(3)
+    minimal = bx.expand(_spec(layout, insert_types=["min_plasmid"]), genome, ENFORMER_GEOMETRY).build(3)
     seq_min = minimal.literal
     for left, want_left in (("fixed", plasmid[:17]), ("authors", plasmid[17:])):
-        full = _spec(layout, insert_type="full_plasmid", full_plasmid_left=left)
+        full = _spec(layout, insert_types=["full_plasmid"], full_plasmid_left=left)
         c = bx.expand(full, genome, ENFORMER_GEOMETRY).build(3)
         assert c.literal == want_left + seq_min + plasmid[1838:]
         assert c.landmark == len(want_left) + minimal.landmark
-    spec = _spec(layout, insert_type="aavs1")
+    spec = _spec(layout, insert_types=["aavs1"])
     chrom, start, end = bx.parse_landing_pad(spec.inputs["landing_pad"])
     c = bx.expand(spec, genome, ENFORMER_GEOMETRY).build(3)
     codes, lm = materialize(c, genome.read_padded, sequence_length=L)
@@ -200,6 +200,44 @@ def test_full_plasmid_and_aavs1_geometry(layout):
     # the demo landing pad is >= 200 kb from every planted TSS (only distant enhancers reach it)
     gt = json.loads(layout.truth.read_text())
     assert min(abs(g["tss_centre"] - split) for g in gt["genes"] if g["chromosome"] == chrom) >= 200_000
+
+
+def test_ids_insert_types_landmark_and_fragments_alone(layout):
+    """construct_id = item * n_types + t, pairs first, then the fragments alone (promoters, then enhancers);
+    the enhancer landmark is the enhancer midpoint; a fragment alone is 5'P + fragment + 3'P + tGFP."""
+    genome = Genome(layout.fasta)
+    types = ["aavs1", "min_plasmid"]
+    spec = _spec(layout, insert_types=types, promoter_only=True, landmark="enhancer", max_promoters=5,
+                 max_enhancers=4)
+    design = bx.expand(spec, genome, ENFORMER_GEOMETRY)
+    t = design.table
+    pairs = t[t["kind"] == "pair"]
+    alone = t[t["kind"] == "alone"]
+    n_pairs = len(pairs) // 2
+    assert (t["construct_id"] == np.arange(len(t))).all()
+    assert list(t["insert_type"][:4]) == ["aavs1", "min_plasmid", "aavs1", "min_plasmid"]
+    assert list(pairs["promoter"][::2]) == list(pairs["promoter"][1::2])  # both types of a pair side by side
+    p_ids, e_ids = sorted(pairs["promoter"].unique()), sorted(pairs["enhancer"].unique())
+    assert list(alone["fragment"][::2]) == [*p_ids, *e_ids]
+    assert list(alone["fragment_kind"][::2]) == ["promoter"] * len(p_ids) + ["enhancer"] * len(e_ids)
+    assert alone["log_ratio"].isna().all() and pairs["log_ratio"].notna().all()
+    prom = dict(pd.read_csv(layout.root / demo.PROMOTERS_RELPATH, sep="\t").values)
+    enh = dict(pd.read_csv(layout.root / demo.ENHANCERS_RELPATH, sep="\t").values)
+    tgfp = bx.parse_genbank(layout.root / demo.PLASMID_RELPATH)[119:372]
+    p0, e0 = _offsets()
+    c = design.build(1)  # the first pair, min_plasmid: landmark at the enhancer midpoint
+    assert c.key == f"{pairs.promoter.iloc[0]}|{pairs.enhancer.iloc[0]}|min_plasmid"
+    assert c.landmark == e0 + 132 and c.literal[c.landmark - 132 : c.landmark + 132] == enh[pairs.enhancer.iloc[0]]
+    for k, frag in ((0, p_ids[0]), (len(p_ids), e_ids[0])):
+        c = design.build(2 * n_pairs + 2 * k + 1)
+        seq = prom.get(frag) or enh[frag]
+        assert c.key == f"{frag}|alone|min_plasmid"
+        assert c.literal == bx.PROMOTER_5P + seq + bx.PROMOTER_3P + tgfp and c.landmark == p0 + 132
+        a = design.build(2 * n_pairs + 2 * k)  # aavs1: the same insert at the pad
+        codes, lm = materialize(a, genome.read_padded, sequence_length=L)
+        assert decode(codes[lm - p0 - 132 : lm - p0 - 132 + len(c.literal)]) == c.literal
+    with pytest.raises(InputError, match=r"inputs.insert_types = \['aavs1', 'aavs1'\]; expected distinct"):
+        bx.expand(_spec(layout, insert_types=["aavs1", "aavs1"]), genome, ENFORMER_GEOMETRY)
 
 
 def _law_readout(prom_centres, enh_centres, landmark: int, shifts=(0, 32, 64)) -> float:
@@ -219,33 +257,80 @@ def _law_readout(prom_centres, enh_centres, landmark: int, shifts=(0, 32, 64)) -
     return float(np.mean(out))
 
 
-def planted_predictions(truth) -> dict[tuple[str, str], float]:
+def _layout(truth, row, *, landmark: str = "promoter", left: str = "fixed", genome_motifs=((), ())):
+    """The planted motifs of a construct and its landmark, as positions in the construct's literal frame
+    (for aavs1: the minimal insert's frame, the genome's motifs at their offsets from the insertion point,
+    ``genome_motifs`` = promoter and enhancer motif positions relative to the split)."""
     p0, e0 = _offsets()
-    out = {}
-    for p in truth["promoters"]:
-        for e in truth["enhancers"]:
-            out[(p["fragment"], e["fragment"])] = _law_readout(
-                [p0 + q for q in p["motif_offsets"]], [e0 + q for q in e["motif_offsets"]], p0 + 132
-            )
-    return out
+    tp = {p["fragment"]: p for p in truth["promoters"]}
+    te = {e["fragment"]: e for e in truth["enhancers"]}
+    tgfp = bx.TGFP_SLICE[1] - bx.TGFP_SLICE[0]
+    if row["kind"] == "pair":
+        prom = [p0 + q for q in tp[row["promoter"]]["motif_offsets"]]
+        enh = [e0 + q for q in te[row["enhancer"]]["motif_offsets"]]
+        lm = e0 + 132 if landmark == "enhancer" else p0 + 132
+        n = e0 + 264 + len(bx.ENHANCER_3P)
+    else:
+        frag = row["fragment"]
+        own = [p0 + q for q in (tp.get(frag) or te[frag])["motif_offsets"]]
+        prom, enh = (own, []) if frag in tp else ([], own)
+        lm, n = p0 + 132, p0 + 264 + len(bx.PROMOTER_3P) + tgfp
+    if row["insert_type"] == "full_plasmid":
+        vec = truth["vector_enhancer_offsets"]
+        k = 17 if left == "fixed" else demo.PLASMID_LEN - 17
+        prom, enh, lm = [k + q for q in prom], [k + q for q in enh], k + lm
+        enh += [k + n + v - bx.RIGHT_START for v in vec]
+        if left == "authors":  # plasmid[17:] holds the vector motifs too
+            enh += [v - 17 for v in vec]
+    elif row["insert_type"] == "aavs1":
+        gp, ge = genome_motifs
+        prom = prom + [q if q < 0 else n + q for q in gp]
+        enh = enh + [q if q < 0 else n + q for q in ge]
+    return prom, enh, lm
+
+
+def pad_motifs(layout, spec) -> tuple[list[int], list[int]]:
+    """Planted motifs in the genome within 200 kb of the landing pad's split point (by the demo's scanner),
+    relative to it (negative: before the insert)."""
+    from seqbench.demo.synthetic import find_motif_occurrences
+
+    chrom, start, end = bx.parse_landing_pad(spec.inputs["landing_pad"])
+    split = (start + end) // 2
+    codes = Genome(layout.fasta).fetch(chrom, split - 200_000, split + 200_000)
+    rel = [[q - 200_000 for q, _ in find_motif_occurrences(codes, m)] for m in (law.PROMOTER_MOTIF, law.ENHANCER_MOTIF)]
+    return rel[0], rel[1]
+
+
+def planted_predictions(truth, table: pd.DataFrame, **kw) -> np.ndarray:
+    """The law's readout of every design row (the test's closed form, independent of the model code)."""
+    return np.array([_law_readout(*_layout(truth, row, **kw)) for _, row in table.iterrows()])
 
 
 def test_law_readout_matches_the_numpy_reference(layout, truth):
-    """The test's closed form agrees with the model's NumPy reference on materialized members."""
-    design = bx.expand(_spec(layout), Genome(layout.fasta), ENFORMER_GEOMETRY)
-    want = planted_predictions(truth)
-    t = design.table
-    ids = [int(i) for i in np.linspace(0, len(t) - 1, 4).astype(int)]
-    for cid in ids:
-        codes, lm = materialize(design.build(cid), None, sequence_length=L, min_shift=0, max_shift=64)
-        members = np.stack([codes[s : s + L] for s in (0, 32, 64)])
-        out = reference_output(members)
-        vals = []
-        for k, s in enumerate((0, 32, 64)):
-            b = (lm - s - law.OUTPUT_OFFSET) // law.BIN_SIZE
-            vals.append(out[k, b - 1 : b + 2, 0].sum())
-        row = t.iloc[cid]
-        assert np.mean(vals) == pytest.approx(want[(row.promoter, row.enhancer)], rel=1e-12)
+    """The test's closed form agrees with the model's NumPy reference on materialized members: pairs and
+    fragments alone, every insert type, both landmarks and both full-plasmid left flanks."""
+    genome = Genome(layout.fasta)
+    spec = _spec(layout, max_promoters=4, max_enhancers=4)
+    gm = pad_motifs(layout, spec)
+    cases = [(spec, {}), (_spec(layout, landmark="enhancer", insert_types=["min_plasmid", "full_plasmid"],
+                                full_plasmid_left="authors", max_promoters=4, max_enhancers=4),
+                          {"landmark": "enhancer", "left": "authors"})]
+    for sp, kw in cases:
+        design = bx.expand(sp, genome, ENFORMER_GEOMETRY)
+        t = design.table
+        n_t = len(sp.inputs["insert_types"])
+        ids = [*range(n_t), *range(len(t) - 2 * n_t, len(t) - n_t)]  # a pair and a fragment alone, every type
+        for cid in ids:
+            codes, lm = materialize(design.build(cid), genome.read_padded, sequence_length=L, min_shift=0,
+                                    max_shift=64)
+            members = np.stack([codes[s : s + L] for s in (0, 32, 64)])
+            out = reference_output(members)
+            vals = []
+            for k, s in enumerate((0, 32, 64)):
+                b = (lm - s - law.OUTPUT_OFFSET) // law.BIN_SIZE
+                vals.append(out[k, b - 1 : b + 2, 0].sum())
+            want = _law_readout(*_layout(truth, t.iloc[cid], genome_motifs=gm, **kw))
+            assert np.mean(vals) == pytest.approx(want, rel=1e-12), (cid, kw)
 
 
 def test_demo_is_deterministic_and_motifs_are_where_the_truth_says(layout, truth):
