@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats as sst
 from sklearn.metrics import r2_score
 
 from seqbench.demo.synthetic import ensure_demo
@@ -353,34 +354,45 @@ def test_demo_is_deterministic_and_motifs_are_where_the_truth_says(layout, truth
 
 @pytest.mark.ray
 def test_job_recovers_the_planted_strengths(layout, truth, tmp_path, local_ray):
+    """The embedded default's design (every insert type, fragments alone) on 8 x 8 elements, through local Ray."""
     from seqbench.runtime.submit import submit
 
-    spec = _spec(layout, runtime={"shard_size": 64}, max_promoters=12, max_enhancers=12)
+    spec = _spec(layout, runtime={"shard_size": 64}, max_promoters=8, max_enhancers=8, min_partners=4)
+    assert spec.inputs["promoter_only"] and list(spec.inputs["insert_types"]) == list(bx.INSERT_TYPES)
     result = submit(spec, job_dir=tmp_path / "job", progress=False)
     s = result.summary
     assert s["model"] == "planted-v1" and s["all_converged"] is True
+    assert s["primary_insert"] == "min_plasmid" and s["landmark"] == "promoter" and s["promoter_only"] is True
+    assert s["undefined"] == {} and all(v is not None for v in s.values())  # the default exercises every key
     job = result.job_dir
-    pairs = pd.read_parquet(job / "tables" / "promoter_enhancer_mpra_pairs.parquet")
-    assert s["n_pairs"] == len(pairs) and s["n_promoters"] <= 12 and s["n_enhancers"] <= 12
+    tables = job / "tables"
+    every = pd.read_parquet(tables / "promoter_enhancer_mpra_pairs.parquet")
+    alone = pd.read_parquet(tables / "promoter_enhancer_mpra_alone.parquet")
 
-    # the predictions are the law's readout of each construct (exact up to float32)
-    want = planted_predictions(truth)
-    exact = np.array([want[(p, e)] for p, e in zip(pairs.promoter, pairs.enhancer, strict=True)])
-    np.testing.assert_allclose(pairs["pred"], exact, rtol=2e-6)
+    # the predictions are the law's readout of each construct (exact up to float32): pairs and fragments alone
+    gm = pad_motifs(layout, spec)
+    exact_all = planted_predictions(truth, every.assign(kind="pair"), genome_motifs=gm)
+    np.testing.assert_allclose(every["pred"], exact_all, rtol=2e-6)
+    np.testing.assert_allclose(alone["pred"], planted_predictions(truth, alone.assign(kind="alone")), rtol=2e-6)
+    by_type = {t: every[every.insert_type == t].reset_index(drop=True) for t in bx.INSERT_TYPES}
+    pairs = by_type["min_plasmid"]
+    assert s["n_pairs"] == len(pairs) and s["n_promoters"] <= 8 and s["n_enhancers"] <= 8
+    exact = exact_all[(every.insert_type == "min_plasmid").to_numpy()]
 
+    P = pd.read_parquet(tables / "promoter_enhancer_mpra_promoters.parquet")
+    E = pd.read_parquet(tables / "promoter_enhancer_mpra_enhancers.parquet")
+    Pm, Em = P[P.insert_type == "min_plasmid"], E[E.insert_type == "min_plasmid"]
     tp = {p["fragment"]: p for p in truth["promoters"]}
     te = {e["fragment"]: e for e in truth["enhancers"]}
-    P = pd.read_parquet(job / "tables" / "promoter_enhancer_mpra_promoters.parquet")
-    E = pd.read_parquet(job / "tables" / "promoter_enhancer_mpra_enhancers.parquet")
-    p_log = [tp[x]["log_strength"] for x in P.promoter]
-    e_log = [te[x]["log_strength"] for x in E.enhancer]
-    e_meas = [te[x]["log_strength_measured"] for x in E.enhancer]
+    p_log = [tp[x]["log_strength"] for x in Pm.promoter]
+    e_log = [te[x]["log_strength"] for x in Em.enhancer]
+    e_meas = [te[x]["log_strength_measured"] for x in Em.enhancer]
     # Gamma on the predictions vs the planted strengths log(k + P0), log(1 + B m g)
-    assert np.corrcoef(P["coef_gamma_mult"], p_log)[0, 1] >= 0.95
-    assert np.corrcoef(E["coef_gamma_mult"], e_log)[0, 1] >= 0.95
+    assert np.corrcoef(Pm["coef_gamma_mult"], p_log)[0, 1] >= 0.95
+    assert np.corrcoef(Em["coef_gamma_mult"], e_log)[0, 1] >= 0.95
     # Poisson on the simulated counts vs the simulated truth
-    assert np.corrcoef(P["coef_poisson_mult"], p_log)[0, 1] >= 0.95
-    assert np.corrcoef(E["coef_poisson_mult"], e_meas)[0, 1] >= 0.95
+    assert np.corrcoef(Pm["coef_poisson_mult"], p_log)[0, 1] >= 0.95
+    assert np.corrcoef(Em["coef_poisson_mult"], e_meas)[0, 1] >= 0.95
 
     # promoter-only variance explained vs the planted share: the Gamma promoter-only MLE is the
     # per-promoter mean, so the share is computed from the law's exact readout (tolerance 0.01)
@@ -392,9 +404,43 @@ def test_job_recovers_the_planted_strengths(layout, truth, tmp_path, local_ray):
     assert s["varexpl_measured_promoter_enhancer"] > 0.95 and s["varexpl_predicted_promoter_enhancer"] > 0.99
     assert s["poisson_log_dna_coef"] == pytest.approx(math.log(2), abs=0.1)
 
+    # minimal vs full.  What the law implies: aavs1 reads the same motifs as min_plasmid (none of the genome's
+    # lies within 200 kb of the pad), so the same predictions; the full plasmid's vector adds a constant
+    # enhancer activity, which compresses the enhancer effects (already 4x weaker than the simulated
+    # measurements), so its pair-level Pearson with the measurements is lower.
+    assert gm == ([], [])
+    np.testing.assert_allclose(by_type["aavs1"]["pred"], pairs["pred"], rtol=1e-6)
+    assert s["pred_pearson_aavs1_vs_min"] == pytest.approx(1.0, abs=1e-9)
+    law_r = {}
+    for t in bx.INSERT_TYPES:
+        x = exact_all[(every.insert_type == t).to_numpy()]
+        law_r[t] = np.corrcoef(np.log2(x + 1), by_type[t]["log_ratio"])[0, 1]
+        assert s[f"pair_pearson_log_{t}"] == pytest.approx(law_r[t], abs=1e-5)
+    assert law_r["min_plasmid"] > law_r["full_plasmid"] + 0.005  # the law's answer, then the job's
+    assert s["best_insert_pair_pearson"] == "min_plasmid"
+    ef = E[E.insert_type == "full_plasmid"]
+    assert ef["coef_gamma_mult"].std() < 0.8 * Em["coef_gamma_mult"].std()
+    inserts = pd.read_csv(tables / "promoter_enhancer_mpra_inserts.csv")
+    assert list(inserts.insert_type) == list(bx.INSERT_TYPES) and (inserts.n_pairs == len(pairs)).all()
+
+    # fragments alone: the promoters' predictions follow the planted promoter strengths' order (every promoter
+    # with more motifs above every one with fewer), the enhancer fragments (no promoter motif) stay at the
+    # basal level times their enhancer gain, below every promoter with a motif
+    am = alone[alone.insert_type == "min_plasmid"]
+    ap = am[am.fragment_kind == "promoter"]
+    k = ap.fragment.map(lambda f: tp[f]["n_motifs"]).to_numpy()
+    pred = ap["pred"].to_numpy()
+    assert all(pred[k == a].max() < pred[k == b].min() for a in set(k) for b in set(k) if a < b)
+    ae = am[am.fragment_kind == "enhancer"]
+    assert ae["pred"].max() < pred[k > 0].min() and ae["pred"].min() >= 3 * law.A * law.P0 * (1 - 1e-6)
+    meas = Pm.set_index("promoter")["coef_poisson_mult"].reindex(ap.fragment).to_numpy()
+    assert s["promoteronly_promoter_spearman"] == pytest.approx(sst.spearmanr(pred, meas)[0], abs=1e-9)
+    assert s["n_fragments_alone"] == len(am) == s["n_promoters"] + s["n_enhancers"]
+
     report = (job / "report.md").read_text()
     assert "planted" in report and "promoter strength" in report
-    for name in ("promoter_strength", "enhancer_strength", "variance_explained", "induced_variation"):
+    for name in ("promoter_strength", "enhancer_strength", "variance_explained", "induced_variation", "inserts",
+                 "promoter_only"):
         assert (job / "figures" / f"promoter_enhancer_mpra_{name}.png").read_bytes()[:4] == b"\x89PNG"
 
 

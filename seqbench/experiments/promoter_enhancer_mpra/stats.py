@@ -44,8 +44,8 @@ Induced variation (Fig. 5D): for each promoter with more than ``min_partners`` p
 the standard deviation (``ddof=1``) across its enhancers of ``log_pred`` and of ``log_ratio``,
 against the promoter's Gamma promoter-only coefficient.
 
-Summary keys (the documented contract of :meth:`PromoterEnhancerResults.summary`)
----------------------------------------------------------------------------------
+Summary keys of one insert type (:data:`SINGLE_INSERT_KEYS`, :meth:`PromoterEnhancerResults.summary`)
+-------------------------------------------------------------------------------------------------------
 =========================================  ==========================================================
 key                                        meaning
 =========================================  ==========================================================
@@ -77,6 +77,22 @@ poisson_log_dna_coef                       the log_DNA_input coefficient of pois
 all_converged                              every GLM fit converged
 any_rank_deficient                         a fit's design was rank deficient (disconnected blocks)
 =========================================  ==========================================================
+
+The job (:func:`reduce_bergman`, :class:`BergmanResults`)
+----------------------------------------------------------
+Every insert type of the job (``min_plasmid``, ``full_plasmid``, ``aavs1``) is reduced as above on
+its own predictions; the measured models are the same rows in every insert type and are fitted
+once.  The job's summary (:data:`SUMMARY_KEYS`) is the primary insert type's
+(``min_plasmid`` when present) followed by :data:`JOB_KEYS`: the spec's choices (``insert_types``,
+``primary_insert``, ``landmark``, ``promoter_only``), :data:`PER_INSERT` values per insert type
+(suffix ``_<insert type>``), ``pred_pearson_full_vs_min`` / ``_aavs1_vs_min`` (Pearson of
+``log_pred`` with the minimal insert's over the same pairs), ``best_insert_pair_pearson`` (the
+insert type whose ``pair_pearson_log`` is highest, ties within :data:`TIE` to the earlier one), the
+fragments-alone values :data:`PROMOTER_ONLY_KEYS` (Spearman of ``pred`` and Pearson of
+``log_pred = log2(pred + 1)`` alone with the measured ``poisson_mult`` strength, promoters and
+enhancers apart; Pearson of a promoter's ``log_pred`` alone with its ``gamma_promoter`` strength in
+the pairs; median enhancer-fragment ``pred`` over median promoter-fragment ``pred``), and
+``undefined``: key -> the reason its value is null.
 
 Floats are Python floats; NaN is reported as ``None`` (strict JSON).
 """
@@ -429,6 +445,10 @@ def _element_table(
 FLAT = 1e-6
 
 
+#: correlations closer than this are a tie (``best_insert_pair_pearson``)
+TIE = 1e-6
+
+
 def _flat(values: np.ndarray) -> bool:
     v = np.asarray(values, dtype=np.float64)
     v = v[np.isfinite(v)]
@@ -778,7 +798,11 @@ def reduce_bergman(
     stats["pred_pearson_aavs1_vs_min"] = vs_min.get("aavs1", math.nan)
     r = {t: by_insert[t].stats["pair_pearson_log"] for t in types}
     finite = {t: v for t, v in r.items() if isinstance(v, float) and math.isfinite(v)}
-    stats["best_insert_pair_pearson"] = max(finite, key=lambda t: finite[t]) if len(finite) >= 2 else None
+    # ties (within TIE: the same readout in two insert types, e.g. aavs1 far from any element) go to the
+    # earlier insert type of the spec, so the answer does not hang on the last bits of a float32 prediction
+    top = max(finite.values()) if finite else math.nan
+    best = next((t for t in types if t in finite and finite[t] >= top - TIE), None)
+    stats["best_insert_pair_pearson"] = best if len(finite) >= 2 else None
 
     alone_table = pd.DataFrame(columns=["fragment", "fragment_kind", "insert_type", "pred", "log_pred",
                                         "measured_strength", "pairs_strength", "is_baseline"])
