@@ -420,7 +420,8 @@ def pair_predictions(predictions: pd.DataFrame, design: pd.DataFrame) -> pd.Data
     cols = [c for c in (READOUT, "dnase") if c in predictions.columns]
     rows = construct_means(predictions, design, cols).rename(columns={READOUT: "pred"})
     for col in ("promoter", "enhancer", "insert_type", "kind"):
-        rows[col] = rows[col].astype(str)
+        if col in rows.columns:
+            rows[col] = rows[col].astype(str)
     return rows
 
 
