@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats as sst
 from sklearn.metrics import r2_score
 
 from seqbench.demo.synthetic import ensure_demo
@@ -147,7 +148,7 @@ def _offsets():
 
 
 def test_min_plasmid_geometry(layout):
-    spec = _spec(layout)
+    spec = _spec(layout, insert_types=["min_plasmid"], promoter_only=False)
     assert spec.ensemble.shifts == (0, 32, 64) and spec.ensemble.strands == ("+",)
     genome = Genome(layout.fasta)
     design = bx.expand(spec, genome, ENFORMER_GEOMETRY)
@@ -161,7 +162,7 @@ def test_min_plasmid_geometry(layout):
     for cid in (0, len(t) // 2, len(t) - 1):
         row = t.iloc[cid]
         c = design.build(cid)
-        assert c.key == f"{row.promoter}|{row.enhancer}"
+        assert c.key == f"{row.promoter}|{row.enhancer}|min_plasmid"
         codes, lm = materialize(c, None, sequence_length=L, min_shift=0, max_shift=64)
         seq = decode(codes)
         # shift s: input = codes[s : s + L]; the landmark (promoter midpoint) sits at L/2 - s
@@ -179,14 +180,14 @@ def test_min_plasmid_geometry(layout):
 def test_full_plasmid_and_aavs1_geometry(layout):
     genome = Genome(layout.fasta)
     plasmid = bx.parse_genbank(layout.root / demo.PLASMID_RELPATH)
-    minimal = bx.expand(_spec(layout), genome, ENFORMER_GEOMETRY).build(3)
+    minimal = bx.expand(_spec(layout, insert_types=["min_plasmid"]), genome, ENFORMER_GEOMETRY).build(3)
     seq_min = minimal.literal
     for left, want_left in (("fixed", plasmid[:17]), ("authors", plasmid[17:])):
-        full = _spec(layout, insert_type="full_plasmid", full_plasmid_left=left)
+        full = _spec(layout, insert_types=["full_plasmid"], full_plasmid_left=left)
         c = bx.expand(full, genome, ENFORMER_GEOMETRY).build(3)
         assert c.literal == want_left + seq_min + plasmid[1838:]
         assert c.landmark == len(want_left) + minimal.landmark
-    spec = _spec(layout, insert_type="aavs1")
+    spec = _spec(layout, insert_types=["aavs1"])
     chrom, start, end = bx.parse_landing_pad(spec.inputs["landing_pad"])
     c = bx.expand(spec, genome, ENFORMER_GEOMETRY).build(3)
     codes, lm = materialize(c, genome.read_padded, sequence_length=L)
@@ -200,6 +201,44 @@ def test_full_plasmid_and_aavs1_geometry(layout):
     # the demo landing pad is >= 200 kb from every planted TSS (only distant enhancers reach it)
     gt = json.loads(layout.truth.read_text())
     assert min(abs(g["tss_centre"] - split) for g in gt["genes"] if g["chromosome"] == chrom) >= 200_000
+
+
+def test_ids_insert_types_landmark_and_fragments_alone(layout):
+    """construct_id = item * n_types + t, pairs first, then the fragments alone (promoters, then enhancers);
+    the enhancer landmark is the enhancer midpoint; a fragment alone is 5'P + fragment + 3'P + tGFP."""
+    genome = Genome(layout.fasta)
+    types = ["aavs1", "min_plasmid"]
+    spec = _spec(layout, insert_types=types, promoter_only=True, landmark="enhancer", max_promoters=5,
+                 max_enhancers=4)
+    design = bx.expand(spec, genome, ENFORMER_GEOMETRY)
+    t = design.table
+    pairs = t[t["kind"] == "pair"]
+    alone = t[t["kind"] == "alone"]
+    n_pairs = len(pairs) // 2
+    assert (t["construct_id"] == np.arange(len(t))).all()
+    assert list(t["insert_type"][:4]) == ["aavs1", "min_plasmid", "aavs1", "min_plasmid"]
+    assert list(pairs["promoter"][::2]) == list(pairs["promoter"][1::2])  # both types of a pair side by side
+    p_ids, e_ids = sorted(pairs["promoter"].unique()), sorted(pairs["enhancer"].unique())
+    assert list(alone["fragment"][::2]) == [*p_ids, *e_ids]
+    assert list(alone["fragment_kind"][::2]) == ["promoter"] * len(p_ids) + ["enhancer"] * len(e_ids)
+    assert alone["log_ratio"].isna().all() and pairs["log_ratio"].notna().all()
+    prom = dict(pd.read_csv(layout.root / demo.PROMOTERS_RELPATH, sep="\t").values)
+    enh = dict(pd.read_csv(layout.root / demo.ENHANCERS_RELPATH, sep="\t").values)
+    tgfp = bx.parse_genbank(layout.root / demo.PLASMID_RELPATH)[119:372]
+    p0, e0 = _offsets()
+    c = design.build(1)  # the first pair, min_plasmid: landmark at the enhancer midpoint
+    assert c.key == f"{pairs.promoter.iloc[0]}|{pairs.enhancer.iloc[0]}|min_plasmid"
+    assert c.landmark == e0 + 132 and c.literal[c.landmark - 132 : c.landmark + 132] == enh[pairs.enhancer.iloc[0]]
+    for k, frag in ((0, p_ids[0]), (len(p_ids), e_ids[0])):
+        c = design.build(2 * n_pairs + 2 * k + 1)
+        seq = prom.get(frag) or enh[frag]
+        assert c.key == f"{frag}|alone|min_plasmid"
+        assert c.literal == bx.PROMOTER_5P + seq + bx.PROMOTER_3P + tgfp and c.landmark == p0 + 132
+        a = design.build(2 * n_pairs + 2 * k)  # aavs1: the same insert at the pad
+        codes, lm = materialize(a, genome.read_padded, sequence_length=L)
+        assert decode(codes[lm - p0 - 132 : lm - p0 - 132 + len(c.literal)]) == c.literal
+    with pytest.raises(InputError, match=r"inputs.insert_types = \['aavs1', 'aavs1'\]; expected distinct"):
+        bx.expand(_spec(layout, insert_types=["aavs1", "aavs1"]), genome, ENFORMER_GEOMETRY)
 
 
 def _law_readout(prom_centres, enh_centres, landmark: int, shifts=(0, 32, 64)) -> float:
@@ -219,33 +258,80 @@ def _law_readout(prom_centres, enh_centres, landmark: int, shifts=(0, 32, 64)) -
     return float(np.mean(out))
 
 
-def planted_predictions(truth) -> dict[tuple[str, str], float]:
+def _layout(truth, row, *, landmark: str = "promoter", left: str = "fixed", genome_motifs=((), ())):
+    """The planted motifs of a construct and its landmark, as positions in the construct's literal frame
+    (for aavs1: the minimal insert's frame, the genome's motifs at their offsets from the insertion point,
+    ``genome_motifs`` = promoter and enhancer motif positions relative to the split)."""
     p0, e0 = _offsets()
-    out = {}
-    for p in truth["promoters"]:
-        for e in truth["enhancers"]:
-            out[(p["fragment"], e["fragment"])] = _law_readout(
-                [p0 + q for q in p["motif_offsets"]], [e0 + q for q in e["motif_offsets"]], p0 + 132
-            )
-    return out
+    tp = {p["fragment"]: p for p in truth["promoters"]}
+    te = {e["fragment"]: e for e in truth["enhancers"]}
+    tgfp = bx.TGFP_SLICE[1] - bx.TGFP_SLICE[0]
+    if row["kind"] == "pair":
+        prom = [p0 + q for q in tp[row["promoter"]]["motif_offsets"]]
+        enh = [e0 + q for q in te[row["enhancer"]]["motif_offsets"]]
+        lm = e0 + 132 if landmark == "enhancer" else p0 + 132
+        n = e0 + 264 + len(bx.ENHANCER_3P)
+    else:
+        frag = row["fragment"]
+        own = [p0 + q for q in (tp.get(frag) or te[frag])["motif_offsets"]]
+        prom, enh = (own, []) if frag in tp else ([], own)
+        lm, n = p0 + 132, p0 + 264 + len(bx.PROMOTER_3P) + tgfp
+    if row["insert_type"] == "full_plasmid":
+        vec = truth["vector_enhancer_offsets"]
+        k = 17 if left == "fixed" else demo.PLASMID_LEN - 17
+        prom, enh, lm = [k + q for q in prom], [k + q for q in enh], k + lm
+        enh += [k + n + v - bx.RIGHT_START for v in vec]
+        if left == "authors":  # plasmid[17:] holds the vector motifs too
+            enh += [v - 17 for v in vec]
+    elif row["insert_type"] == "aavs1":
+        gp, ge = genome_motifs
+        prom = prom + [q if q < 0 else n + q for q in gp]
+        enh = enh + [q if q < 0 else n + q for q in ge]
+    return prom, enh, lm
+
+
+def pad_motifs(layout, spec) -> tuple[list[int], list[int]]:
+    """Planted motifs in the genome within 200 kb of the landing pad's split point (by the demo's scanner),
+    relative to it (negative: before the insert)."""
+    from seqbench.demo.synthetic import find_motif_occurrences
+
+    chrom, start, end = bx.parse_landing_pad(spec.inputs["landing_pad"])
+    split = (start + end) // 2
+    codes = Genome(layout.fasta).fetch(chrom, split - 200_000, split + 200_000)
+    rel = [[q - 200_000 for q, _ in find_motif_occurrences(codes, m)] for m in (law.PROMOTER_MOTIF, law.ENHANCER_MOTIF)]
+    return rel[0], rel[1]
+
+
+def planted_predictions(truth, table: pd.DataFrame, **kw) -> np.ndarray:
+    """The law's readout of every design row (the test's closed form, independent of the model code)."""
+    return np.array([_law_readout(*_layout(truth, row, **kw)) for _, row in table.iterrows()])
 
 
 def test_law_readout_matches_the_numpy_reference(layout, truth):
-    """The test's closed form agrees with the model's NumPy reference on materialized members."""
-    design = bx.expand(_spec(layout), Genome(layout.fasta), ENFORMER_GEOMETRY)
-    want = planted_predictions(truth)
-    t = design.table
-    ids = [int(i) for i in np.linspace(0, len(t) - 1, 4).astype(int)]
-    for cid in ids:
-        codes, lm = materialize(design.build(cid), None, sequence_length=L, min_shift=0, max_shift=64)
-        members = np.stack([codes[s : s + L] for s in (0, 32, 64)])
-        out = reference_output(members)
-        vals = []
-        for k, s in enumerate((0, 32, 64)):
-            b = (lm - s - law.OUTPUT_OFFSET) // law.BIN_SIZE
-            vals.append(out[k, b - 1 : b + 2, 0].sum())
-        row = t.iloc[cid]
-        assert np.mean(vals) == pytest.approx(want[(row.promoter, row.enhancer)], rel=1e-12)
+    """The test's closed form agrees with the model's NumPy reference on materialized members: pairs and
+    fragments alone, every insert type, both landmarks and both full-plasmid left flanks."""
+    genome = Genome(layout.fasta)
+    spec = _spec(layout, max_promoters=4, max_enhancers=4)
+    gm = pad_motifs(layout, spec)
+    cases = [(spec, {}), (_spec(layout, landmark="enhancer", insert_types=["min_plasmid", "full_plasmid"],
+                                full_plasmid_left="authors", max_promoters=4, max_enhancers=4),
+                          {"landmark": "enhancer", "left": "authors"})]
+    for sp, kw in cases:
+        design = bx.expand(sp, genome, ENFORMER_GEOMETRY)
+        t = design.table
+        n_t = len(sp.inputs["insert_types"])
+        ids = [*range(n_t), *range(len(t) - 2 * n_t, len(t) - n_t)]  # a pair and a fragment alone, every type
+        for cid in ids:
+            codes, lm = materialize(design.build(cid), genome.read_padded, sequence_length=L, min_shift=0,
+                                    max_shift=64)
+            members = np.stack([codes[s : s + L] for s in (0, 32, 64)])
+            out = reference_output(members)
+            vals = []
+            for k, s in enumerate((0, 32, 64)):
+                b = (lm - s - law.OUTPUT_OFFSET) // law.BIN_SIZE
+                vals.append(out[k, b - 1 : b + 2, 0].sum())
+            want = _law_readout(*_layout(truth, t.iloc[cid], genome_motifs=gm, **kw))
+            assert np.mean(vals) == pytest.approx(want, rel=1e-12), (cid, kw)
 
 
 def test_demo_is_deterministic_and_motifs_are_where_the_truth_says(layout, truth):
@@ -268,34 +354,45 @@ def test_demo_is_deterministic_and_motifs_are_where_the_truth_says(layout, truth
 
 @pytest.mark.ray
 def test_job_recovers_the_planted_strengths(layout, truth, tmp_path, local_ray):
+    """The embedded default's design (every insert type, fragments alone) on 8 x 8 elements, through local Ray."""
     from seqbench.runtime.submit import submit
 
-    spec = _spec(layout, runtime={"shard_size": 64}, max_promoters=12, max_enhancers=12)
+    spec = _spec(layout, runtime={"shard_size": 64}, max_promoters=8, max_enhancers=8, min_partners=4)
+    assert spec.inputs["promoter_only"] and list(spec.inputs["insert_types"]) == list(bx.INSERT_TYPES)
     result = submit(spec, job_dir=tmp_path / "job", progress=False)
     s = result.summary
     assert s["model"] == "planted-v1" and s["all_converged"] is True
+    assert s["primary_insert"] == "min_plasmid" and s["landmark"] == "promoter" and s["promoter_only"] is True
+    assert s["undefined"] == {} and all(v is not None for v in s.values())  # the default exercises every key
     job = result.job_dir
-    pairs = pd.read_parquet(job / "tables" / "promoter_enhancer_mpra_pairs.parquet")
-    assert s["n_pairs"] == len(pairs) and s["n_promoters"] <= 12 and s["n_enhancers"] <= 12
+    tables = job / "tables"
+    every = pd.read_parquet(tables / "promoter_enhancer_mpra_pairs.parquet")
+    alone = pd.read_parquet(tables / "promoter_enhancer_mpra_alone.parquet")
 
-    # the predictions are the law's readout of each construct (exact up to float32)
-    want = planted_predictions(truth)
-    exact = np.array([want[(p, e)] for p, e in zip(pairs.promoter, pairs.enhancer, strict=True)])
-    np.testing.assert_allclose(pairs["pred"], exact, rtol=2e-6)
+    # the predictions are the law's readout of each construct (exact up to float32): pairs and fragments alone
+    gm = pad_motifs(layout, spec)
+    exact_all = planted_predictions(truth, every.assign(kind="pair"), genome_motifs=gm)
+    np.testing.assert_allclose(every["pred"], exact_all, rtol=2e-6)
+    np.testing.assert_allclose(alone["pred"], planted_predictions(truth, alone.assign(kind="alone")), rtol=2e-6)
+    by_type = {t: every[every.insert_type == t].reset_index(drop=True) for t in bx.INSERT_TYPES}
+    pairs = by_type["min_plasmid"]
+    assert s["n_pairs"] == len(pairs) and s["n_promoters"] <= 8 and s["n_enhancers"] <= 8
+    exact = exact_all[(every.insert_type == "min_plasmid").to_numpy()]
 
+    P = pd.read_parquet(tables / "promoter_enhancer_mpra_promoters.parquet")
+    E = pd.read_parquet(tables / "promoter_enhancer_mpra_enhancers.parquet")
+    Pm, Em = P[P.insert_type == "min_plasmid"], E[E.insert_type == "min_plasmid"]
     tp = {p["fragment"]: p for p in truth["promoters"]}
     te = {e["fragment"]: e for e in truth["enhancers"]}
-    P = pd.read_parquet(job / "tables" / "promoter_enhancer_mpra_promoters.parquet")
-    E = pd.read_parquet(job / "tables" / "promoter_enhancer_mpra_enhancers.parquet")
-    p_log = [tp[x]["log_strength"] for x in P.promoter]
-    e_log = [te[x]["log_strength"] for x in E.enhancer]
-    e_meas = [te[x]["log_strength_measured"] for x in E.enhancer]
+    p_log = [tp[x]["log_strength"] for x in Pm.promoter]
+    e_log = [te[x]["log_strength"] for x in Em.enhancer]
+    e_meas = [te[x]["log_strength_measured"] for x in Em.enhancer]
     # Gamma on the predictions vs the planted strengths log(k + P0), log(1 + B m g)
-    assert np.corrcoef(P["coef_gamma_mult"], p_log)[0, 1] >= 0.95
-    assert np.corrcoef(E["coef_gamma_mult"], e_log)[0, 1] >= 0.95
+    assert np.corrcoef(Pm["coef_gamma_mult"], p_log)[0, 1] >= 0.95
+    assert np.corrcoef(Em["coef_gamma_mult"], e_log)[0, 1] >= 0.95
     # Poisson on the simulated counts vs the simulated truth
-    assert np.corrcoef(P["coef_poisson_mult"], p_log)[0, 1] >= 0.95
-    assert np.corrcoef(E["coef_poisson_mult"], e_meas)[0, 1] >= 0.95
+    assert np.corrcoef(Pm["coef_poisson_mult"], p_log)[0, 1] >= 0.95
+    assert np.corrcoef(Em["coef_poisson_mult"], e_meas)[0, 1] >= 0.95
 
     # promoter-only variance explained vs the planted share: the Gamma promoter-only MLE is the
     # per-promoter mean, so the share is computed from the law's exact readout (tolerance 0.01)
@@ -307,9 +404,43 @@ def test_job_recovers_the_planted_strengths(layout, truth, tmp_path, local_ray):
     assert s["varexpl_measured_promoter_enhancer"] > 0.95 and s["varexpl_predicted_promoter_enhancer"] > 0.99
     assert s["poisson_log_dna_coef"] == pytest.approx(math.log(2), abs=0.1)
 
+    # minimal vs full.  What the law implies: aavs1 reads the same motifs as min_plasmid (none of the genome's
+    # lies within 200 kb of the pad), so the same predictions; the full plasmid's vector adds a constant
+    # enhancer activity, which compresses the enhancer effects (already 4x weaker than the simulated
+    # measurements), so its pair-level Pearson with the measurements is lower.
+    assert gm == ([], [])
+    np.testing.assert_allclose(by_type["aavs1"]["pred"], pairs["pred"], rtol=1e-6)
+    assert s["pred_pearson_aavs1_vs_min"] == pytest.approx(1.0, abs=1e-9)
+    law_r = {}
+    for t in bx.INSERT_TYPES:
+        x = exact_all[(every.insert_type == t).to_numpy()]
+        law_r[t] = np.corrcoef(np.log2(x + 1), by_type[t]["log_ratio"])[0, 1]
+        assert s[f"pair_pearson_log_{t}"] == pytest.approx(law_r[t], abs=1e-5)
+    assert law_r["min_plasmid"] > law_r["full_plasmid"] + 0.005  # the law's answer, then the job's
+    assert s["best_insert_pair_pearson"] == "min_plasmid"
+    ef = E[E.insert_type == "full_plasmid"]
+    assert ef["coef_gamma_mult"].std() < 0.8 * Em["coef_gamma_mult"].std()
+    inserts = pd.read_csv(tables / "promoter_enhancer_mpra_inserts.csv")
+    assert list(inserts.insert_type) == list(bx.INSERT_TYPES) and (inserts.n_pairs == len(pairs)).all()
+
+    # fragments alone: the promoters' predictions follow the planted promoter strengths' order (every promoter
+    # with more motifs above every one with fewer), the enhancer fragments (no promoter motif) stay at the
+    # basal level times their enhancer gain, below every promoter with a motif
+    am = alone[alone.insert_type == "min_plasmid"]
+    ap = am[am.fragment_kind == "promoter"]
+    k = ap.fragment.map(lambda f: tp[f]["n_motifs"]).to_numpy()
+    pred = ap["pred"].to_numpy()
+    assert all(pred[k == a].max() < pred[k == b].min() for a in set(k) for b in set(k) if a < b)
+    ae = am[am.fragment_kind == "enhancer"]
+    assert ae["pred"].max() < pred[k > 0].min() and ae["pred"].min() >= 3 * law.A * law.P0 * (1 - 1e-6)
+    meas = Pm.set_index("promoter")["coef_poisson_mult"].reindex(ap.fragment).to_numpy()
+    assert s["promoteronly_promoter_spearman"] == pytest.approx(sst.spearmanr(pred, meas)[0], abs=1e-9)
+    assert s["n_fragments_alone"] == len(am) == s["n_promoters"] + s["n_enhancers"]
+
     report = (job / "report.md").read_text()
     assert "planted" in report and "promoter strength" in report
-    for name in ("promoter_strength", "enhancer_strength", "variance_explained", "induced_variation"):
+    for name in ("promoter_strength", "enhancer_strength", "variance_explained", "induced_variation", "inserts",
+                 "promoter_only"):
         assert (job / "figures" / f"promoter_enhancer_mpra_{name}.png").read_bytes()[:4] == b"\x89PNG"
 
 

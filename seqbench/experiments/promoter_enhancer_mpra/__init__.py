@@ -19,6 +19,7 @@ HEADLINE = (
     ("varexpl_measured_promoter_enhancer", "... by promoter + enhancer"),
     ("varexpl_predicted_promoter", "variance of predicted log expression explained by the promoter"),
     ("varexpl_predicted_promoter_enhancer", "... by promoter + enhancer"),
+    ("best_insert_pair_pearson", "insert type whose predictions correlate best with the measurements (paper: minimal)"),
 )
 
 

@@ -21,6 +21,16 @@ carry 0-5 copies of the planted enhancer motif anywhere in the fragment.  Orient
 Background sequence is random (GC 0.45); no motif (or reverse complement) occurs anywhere else in
 a fragment, in the vector pieces or across the junctions of the minimal plasmid (checked).
 
+The vector
+----------
+A random 6,243-bp sequence with the paper's slice positions, except for ``VECTOR_ENHANCER_STARTS``:
+two copies of the planted enhancer motif in ``plasmid[1838:]``, the right flank of the full plasmid,
+as a real vector carries elements of its own.  They add a constant enhancer activity to every
+``full_plasmid`` construct (about 0.8 per copy at ~1.3 kb from the promoter) and none to
+``min_plasmid`` or ``aavs1`` (which hold no vector beyond tGFP), so on the planted model the full
+insert dilutes the enhancer effects and correlates less with the simulated measurements than the
+minimal one: the paper's "minimal inserts correlate better", for a known reason.
+
 Planted strengths (natural log; constants of :mod:`seqbench.models.planted.law`)::
 
     promoter p:  log(k_p + P0)                      k_p promoter motif copies
@@ -61,7 +71,7 @@ from seqbench.files import write_if_changed
 from seqbench.inputs.plasmids import format_genbank
 from seqbench.models.planted import law
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: enhancer motifs in the vector's right flank
 SEED = 184426
 BERGMAN_DIR = Path(bx.DATA_DIR)
 COUNTS_RELPATH = Path(bx.COUNTS_DEFAULT)
@@ -86,6 +96,7 @@ MISSING_PAIR_FRACTION = 0.05
 REPLICATE_WEIGHTS = (0.9, 1.1, 1.0, 1.0)
 MIN_PARTNERS = 10  # the demo's induced-variation threshold (paper: 500 of 1,000 enhancers)
 MIN_TSS_DISTANCE = 200_000  # landing pad: at least this far from every planted TSS
+VECTOR_ENHANCER_STARTS = (2400, 2500)  # 0-based starts of the planted enhancer motifs in the vector (in [1838:])
 _GC = 0.45
 
 
@@ -160,9 +171,19 @@ def generate(seed: int = SEED) -> tuple[dict[Path, str], dict[str, Any]]:
     """The files (relative path -> text) and the truth dict; nothing is written."""
     rng = np.random.default_rng(seed)
     plasmid = _random_seq(rng, PLASMID_LEN)
+    for s in VECTOR_ENHANCER_STARTS:  # no draw from rng: every other file is as in format 1
+        plasmid = plasmid[:s] + law.ENHANCER_MOTIF + plasmid[s + law.MOTIF_LENGTH :]
+    assert count_planted_hits(plasmid) == (0, len(VECTOR_ENHANCER_STARTS))
+    assert min(VECTOR_ENHANCER_STARTS) >= bx.RIGHT_START
     tgfp = plasmid[bx.TGFP_SLICE[0] : bx.TGFP_SLICE[1]]
     for piece in (bx.PROMOTER_5P, bx.PROMOTER_3P, bx.ENHANCER_5P, bx.ENHANCER_3P, bx.BARCODE_LEFT, bx.BARCODE_RIGHT):
         assert count_planted_hits(piece) == (0, 0), piece
+    # nor across the full plasmid's junctions (either left flank; the right one after the enhancer adaptor
+    # or, for a fragment alone, after tGFP)
+    right = plasmid[bx.RIGHT_START : bx.RIGHT_START + 20]
+    for junction in (plasmid[:17] + bx.PROMOTER_5P, plasmid[-20:] + bx.PROMOTER_5P, bx.ENHANCER_3P + right,
+                     tgfp[-20:] + right):
+        assert count_planted_hits(junction) == (0, 0), junction
     mid = FRAGMENT_LEN // 2
     g = law.decay(NOMINAL_DISTANCE)
 
@@ -237,7 +258,9 @@ def generate(seed: int = SEED) -> tuple[dict[Path, str], dict[str, Any]]:
         "base_promoter": base_p,
         "base_enhancer": base_e,
         "min_partners": MIN_PARTNERS,
-        "conventions": "motif_offsets: 0-based motif centres (6th base) within the 264-bp fragment",
+        "vector_enhancer_offsets": [s + law.MOTIF_LENGTH // 2 for s in VECTOR_ENHANCER_STARTS],
+        "conventions": "motif_offsets: 0-based motif centres (6th base) within the 264-bp fragment;"
+                       " vector_enhancer_offsets: 0-based motif centres within the plasmid",
         "promoters": [{k: v for k, v in p.items() if k != "seq"} for p in promoters],
         "enhancers": [{k: v for k, v in e.items() if k != "seq"} for e in enhancers],
         "n_barcodes": len(rows),
@@ -300,6 +323,8 @@ def demo_spec(data_root: Path) -> dict[str, Any]:
             "dnase": {"assay": "DNASE", "cell_type": "K562"},
         },
         "inputs": {
+            "insert_types": ["min_plasmid", "full_plasmid", "aavs1"],
+            "promoter_only": True,
             "base_promoter": demo.base_promoter,
             "base_enhancer": demo.base_enhancer,
             "landing_pad": demo.landing_pad,

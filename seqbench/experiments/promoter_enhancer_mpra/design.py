@@ -1,11 +1,12 @@
 """Bergman promoter x enhancer plasmid MPRA (ExP, K562; paper: "Enformer ... underestimates the importance of
 enhancers", Fig. 5A-D; experiments-spec §5, the authors' ``prepare_bergmann_exp.py``).
 
-Every (promoter, enhancer) pair that passes the §5.2 filters is one construct: the plasmid's
-promoter slot holds the 264-bp promoter fragment and its enhancer slot the enhancer fragment.
+Every (promoter, enhancer) pair that passes the §5.2 filters is one construct per insert type
+(``inputs.insert_types``; the authors' generator makes all three): the plasmid's promoter slot
+holds the 264-bp promoter fragment and its enhancer slot the enhancer fragment.
 
-* ``min_plasmid`` (default, the paper's fits): ``5'P adaptor + promoter + 3'P adaptor + tGFP +
-  barcode left + N x 16 + barcode right + 5'E adaptor + enhancer + 3'E adaptor``, a literal-source
+* ``min_plasmid`` (the paper's fits): ``5'P adaptor + promoter + 3'P adaptor + tGFP + barcode
+  left + N x 16 + barcode right + 5'E adaptor + enhancer + 3'E adaptor``, a literal-source
   construct, N beyond its ends (the authors' ``pad_sequence``);
 * ``full_plasmid``: ``plasmid_left + min_plasmid + plasmid[1838:]``, N-padded.  The authors'
   ``plasmid_left = plasmid[17:]`` (§13 B8) repeats almost the whole vector; seqbench uses
@@ -15,8 +16,17 @@ promoter slot holds the 264-bp promoter fragment and its enhancer slot the enhan
   split at its midpoint, the pad kept: the authors' mode "center").
 
 ``tGFP = plasmid[119:372]`` (253 bp), 0-based half-open slices of the GenBank sequence.  The
-landmark is the promoter midpoint, offset ``len(promoter) // 2`` into the promoter fragment; the
-window is centred on it (``window_start = None``).
+landmark (``inputs.landmark``) is the promoter midpoint, offset ``len(promoter) // 2`` into the
+promoter fragment (the paper), or the enhancer midpoint (``"enhancer"``: the authors'
+``bergmann_enhancercentered``, ``len(enhancer) // 2`` into the enhancer fragment); the window is
+centred on it (``window_start = None``).
+
+``inputs.promoter_only`` adds the authors' ``bergmann_promoteronly`` constructs: every promoter
+*and* enhancer fragment of the fitted pairs alone in the promoter slot, ``5'P + fragment + 3'P +
+tGFP`` (no barcode, no enhancer slot; ``full_plasmid``: ``left + that + plasmid[1838:]``;
+``aavs1``: that at the landing pad), the landmark at the fragment's midpoint.  The authors predict
+every fragment of the two fragment tables; seqbench those of the fitted pairs, the only ones with a
+measured strength to compare with.
 
 Ensemble (§0.4 exception, §13 B20): forward strand only, the authors' offsets {-64, -32, 0}.  Their
 plasmid generator puts the landmark at input position ``196,608 + offset`` (§0.3 ``pad_sequence``),
@@ -24,16 +34,20 @@ which is seqbench's shift ``s = -offset`` (docs/geometry.md, §13 B19), so ``SPE
 shifts ``[0, 32, 64]``: the same three model inputs as the paper's.  The ensemble is not symmetric,
 so the sign matters here: ``[-64, -32, 0]`` would move the landmark to the other side of the centre.
 
-Construct ids enumerate the fitted pairs sorted by promoter id, then enhancer id.  The design
-table carries the filtered measurements of each pair (``n_barcodes, DNA_input, RNA_sum,
-log_ratio``), so the reduce needs no second pass over the barcode table except for the replicate
-check.
+Construct ids: the fitted pairs sorted by promoter id, then enhancer id, each with one construct
+per insert type (``construct_id = pair * n_types + t``, ``t`` in the order of
+``inputs.insert_types``); then the fragments alone (promoters then enhancers, each sorted by id:
+``construct_id = n_pairs * n_types + fragment * n_types + t``).  The design table carries
+``kind`` (``pair`` or ``alone``), ``insert_type`` and, for a pair, its filtered measurements
+(``n_barcodes, DNA_input, RNA_sum, log_ratio``), so the reduce needs no second pass over the
+barcode table except for the replicate check; for a fragment alone, ``fragment`` and
+``fragment_kind``.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +75,9 @@ AAVS1 = "chr19:55115750-55115780"
 BASE_PROMOTER = "chr14:78352885-78353149-promoter"
 BASE_ENHANCER = "chr22:17329655-17329919-enhancer"
 INSERT_TYPES = ("min_plasmid", "full_plasmid", "aavs1")
+LANDMARKS = ("promoter", "enhancer")
+PAIR, ALONE = "pair", "alone"
+PROMOTER_KIND, ENHANCER_KIND = "promoter", "enhancer"
 
 # the plasmid's pieces (§5.3), 0-based half-open slices and adaptors
 PROMOTER_5P = "TCATGTGGGACATCAAGC"
@@ -86,7 +103,18 @@ INPUTS: dict[str, Key] = {
         str, ENHANCER_CLASSES_DEFAULT, "enhancer classes (fragment, enhancer_exp_class, randomBG); read if present"
     ),
     "plasmid": Key(str, PLASMID_DEFAULT, "hSTARR-seq_SCP1 vector, GenBank (tGFP and the flanks are cut from it)"),
-    "insert_type": Key(str, "min_plasmid", "minimal plasmid, full plasmid or minimal at AAVS1", INSERT_TYPES),
+    "insert_types": Key(
+        list, list(INSERT_TYPES), "insert types, any of min_plasmid, full_plasmid, aavs1 (the headline reads"
+        " min_plasmid when present, as the paper)", INSERT_TYPES, item=str,
+    ),
+    "landmark": Key(
+        str, "promoter", "the landmark: the promoter midpoint (the paper) or the enhancer midpoint (the authors'"
+        " bergmann_enhancercentered)", LANDMARKS,
+    ),
+    "promoter_only": Key(
+        bool, False, "also predict every promoter and enhancer fragment alone in the promoter slot (the authors'"
+        " bergmann_promoteronly)",
+    ),
     "full_plasmid_left": Key(
         str, "fixed", "full plasmid left flank: plasmid[:17] ('fixed') or the authors' plasmid[17:] (§13 B8)",
         ("fixed", "authors"),
@@ -139,13 +167,20 @@ def plasmid_parts(path: Path, *, left: str = "fixed") -> PlasmidParts:
     return PlasmidParts(tgfp=seq[TGFP_SLICE[0] : TGFP_SLICE[1]], left=lf, right=seq[RIGHT_START:])
 
 
-def min_plasmid(promoter: str, enhancer: str, tgfp: str) -> tuple[str, int]:
-    """The minimal plasmid insert and the landmark (promoter midpoint), 0-based offset into it."""
-    seq = (
-        PROMOTER_5P + promoter + PROMOTER_3P + tgfp + BARCODE_LEFT + "N" * BARCODE_N + BARCODE_RIGHT
-        + ENHANCER_5P + enhancer + ENHANCER_3P
-    )
+def min_plasmid(promoter: str, enhancer: str, tgfp: str, landmark: str = "promoter") -> tuple[str, int]:
+    """The minimal plasmid insert and the landmark, a 0-based offset into it: the promoter midpoint
+    (``landmark="promoter"``) or the enhancer midpoint (``"enhancer"``)."""
+    head = PROMOTER_5P + promoter + PROMOTER_3P + tgfp + BARCODE_LEFT + "N" * BARCODE_N + BARCODE_RIGHT + ENHANCER_5P
+    seq = head + enhancer + ENHANCER_3P
+    if landmark == "enhancer":
+        return seq, len(head) + len(enhancer) // 2
     return seq, len(PROMOTER_5P) + len(promoter) // 2
+
+
+def promoter_only_insert(fragment: str, tgfp: str) -> tuple[str, int]:
+    """The authors' ``bergmann_promoteronly`` insert ``5'P + fragment + 3'P + tGFP`` and its landmark
+    (the fragment midpoint), a 0-based offset into it."""
+    return PROMOTER_5P + fragment + PROMOTER_3P + tgfp, len(PROMOTER_5P) + len(fragment) // 2
 
 
 def load_counts(path: Path) -> pd.DataFrame:
@@ -224,7 +259,10 @@ def _check_known(counts: pd.DataFrame, column: str, known: set[str], path: Path,
 class BergmanBuilder:
     """Builds construct ``i`` (picklable: shipped to the materialization tasks).
 
-    ``pair_promoter[i]``/``pair_enhancer[i]`` index ``promoter_seqs``/``enhancer_seqs``.
+    ``pair_promoter[k]``/``pair_enhancer[k]`` index ``promoter_seqs``/``enhancer_seqs``;
+    ``alone_kind[f]`` (0 promoter, 1 enhancer) and ``alone_index[f]`` name fragment ``f`` alone.
+    Construct ``i`` is item ``i // n_types`` (pairs first, then fragments alone) in insert type
+    ``insert_types[i % n_types]``.
     """
 
     promoter_ids: tuple[str, ...]
@@ -233,17 +271,31 @@ class BergmanBuilder:
     enhancer_seqs: tuple[str, ...]
     pair_promoter: np.ndarray
     pair_enhancer: np.ndarray
-    insert_type: str
+    insert_types: tuple[str, ...]
     parts: PlasmidParts
     landing_pad: tuple[str, int, int] | None = None
+    landmark: str = "promoter"
+    alone_kind: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int8))
+    alone_index: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int32))
 
     def __call__(self, construct_id: int) -> Construct:
-        p, e = int(self.pair_promoter[construct_id]), int(self.pair_enhancer[construct_id])
-        key = f"{self.promoter_ids[p]}|{self.enhancer_ids[e]}"
-        seq, lm = min_plasmid(self.promoter_seqs[p], self.enhancer_seqs[e], self.parts.tgfp)
-        if self.insert_type == "min_plasmid":
+        item, t = divmod(int(construct_id), len(self.insert_types))
+        itype = self.insert_types[t]
+        n_pairs = len(self.pair_promoter)
+        if item < n_pairs:
+            p, e = int(self.pair_promoter[item]), int(self.pair_enhancer[item])
+            key = f"{self.promoter_ids[p]}|{self.enhancer_ids[e]}|{itype}"
+            seq, lm = min_plasmid(self.promoter_seqs[p], self.enhancer_seqs[e], self.parts.tgfp, self.landmark)
+        else:
+            f = item - n_pairs
+            k = int(self.alone_index[f])
+            ids, seqs = (self.promoter_ids, self.promoter_seqs) if self.alone_kind[f] == 0 else (
+                self.enhancer_ids, self.enhancer_seqs)
+            key = f"{ids[k]}|alone|{itype}"
+            seq, lm = promoter_only_insert(seqs[k], self.parts.tgfp)
+        if itype == "min_plasmid":
             return Construct(key=key, literal=seq, landmark=lm)
-        if self.insert_type == "full_plasmid":
+        if itype == "full_plasmid":
             full = self.parts.left + seq + self.parts.right
             return Construct(key=key, literal=full, landmark=len(self.parts.left) + lm)
         assert self.landing_pad is not None
@@ -297,9 +349,12 @@ def expand(spec, genome, geometry: Geometry) -> Design:
     pairs = pairs[pairs["promoter"].isin(keep_p) & pairs["enhancer"].isin(keep_e)]
     pairs = pairs.sort_values(["promoter", "enhancer"]).reset_index(drop=True)
 
+    types = list(inp["insert_types"])
+    if not types or len(set(types)) != len(types):
+        raise InputError(f"inputs.insert_types = {types!r}; expected distinct values among {', '.join(INSERT_TYPES)}")
     parts = plasmid_parts(Path(inp["plasmid"]), left=inp["full_plasmid_left"])
     pad = None
-    if inp["insert_type"] == "aavs1":
+    if "aavs1" in types:
         pad = parse_landing_pad(inp["landing_pad"])
         genome.check_chrom(pad[0], where="inputs.landing_pad")
         if pad[2] > genome.lengths[pad[0]]:
@@ -312,17 +367,34 @@ def expand(spec, genome, geometry: Geometry) -> Design:
     e_seq = dict(zip(enhancers["fragment"], enhancers["seq"], strict=True))
     p_code = pd.Categorical(pairs["promoter"], categories=p_ids).codes.astype(np.int32)
     e_code = pd.Categorical(pairs["enhancer"], categories=e_ids).codes.astype(np.int32)
+    n_t, n_pairs = len(types), len(pairs)
+    alone_kind = np.zeros(0, dtype=np.int8)
+    alone_index = np.zeros(0, dtype=np.int32)
+    if inp["promoter_only"]:
+        alone_kind = np.repeat(np.array([0, 1], dtype=np.int8), [len(p_ids), len(e_ids)])
+        alone_index = np.concatenate([np.arange(len(p_ids)), np.arange(len(e_ids))]).astype(np.int32)
+    n_alone = len(alone_kind)
+    none = np.full(n_alone * n_t, -1, dtype=np.int32)  # a fragment alone has no pair: NaN in these columns
+    alone_ids = np.array([*p_ids, *e_ids], dtype=object)[: n_alone]
+    alone_kinds = np.array([PROMOTER_KIND, ENHANCER_KIND], dtype=object)[alone_kind]
     table = pd.DataFrame(
         {
-            "construct_id": np.arange(len(pairs), dtype=np.int64),
-            "promoter": pd.Categorical.from_codes(p_code, p_ids),
-            "enhancer": pd.Categorical.from_codes(e_code, e_ids),
-            "n_barcodes": pairs["n_barcodes"].to_numpy(np.int64),
-            "DNA_input": pairs["DNA_input"].to_numpy(np.float64),
-            "RNA_sum": pairs["RNA_sum"].to_numpy(np.float64),
-            "log_ratio": pairs["log_ratio"].to_numpy(np.float64),
+            "construct_id": np.arange((n_pairs + n_alone) * n_t, dtype=np.int64),
+            "kind": pd.Categorical(np.repeat([PAIR, ALONE], [n_pairs * n_t, n_alone * n_t]), categories=[PAIR, ALONE]),
+            "insert_type": pd.Categorical.from_codes(
+                np.tile(np.arange(n_t, dtype=np.int8), n_pairs + n_alone), categories=types
+            ),
+            "promoter": pd.Categorical.from_codes(np.concatenate([np.repeat(p_code, n_t), none]), p_ids),
+            "enhancer": pd.Categorical.from_codes(np.concatenate([np.repeat(e_code, n_t), none]), e_ids),
+            "fragment": np.concatenate([np.full(n_pairs * n_t, "", dtype=object), np.repeat(alone_ids, n_t)]),
+            "fragment_kind": np.concatenate([np.full(n_pairs * n_t, "", dtype=object), np.repeat(alone_kinds, n_t)]),
         }
     )
+    for col, dtype in (("n_barcodes", np.int64), ("DNA_input", np.float64), ("RNA_sum", np.float64),
+                       ("log_ratio", np.float64)):
+        vals = np.repeat(pairs[col].to_numpy(dtype), n_t)
+        fill = np.zeros(n_alone * n_t, dtype) if dtype is np.int64 else np.full(n_alone * n_t, np.nan)
+        table[col] = np.concatenate([vals, fill])
     builder = BergmanBuilder(
         promoter_ids=tuple(p_ids),
         promoter_seqs=tuple(p_seq[i] for i in p_ids),
@@ -330,9 +402,12 @@ def expand(spec, genome, geometry: Geometry) -> Design:
         enhancer_seqs=tuple(e_seq[i] for i in e_ids),
         pair_promoter=p_code,
         pair_enhancer=e_code,
-        insert_type=inp["insert_type"],
+        insert_types=tuple(types),
         parts=parts,
         landing_pad=pad,
+        landmark=inp["landmark"],
+        alone_kind=alone_kind,
+        alone_index=alone_index,
     )
     return Design(table=table, build=builder)
 
@@ -343,28 +418,33 @@ def expand(spec, genome, geometry: Geometry) -> Design:
 def pair_predictions(predictions: pd.DataFrame, design: pd.DataFrame) -> pd.DataFrame:
     """The design rows with ``pred`` (and ``dnase``): each track's mean over the members, natural scale."""
     cols = [c for c in (READOUT, "dnase") if c in predictions.columns]
-    pairs = construct_means(predictions, design, cols).rename(columns={READOUT: "pred"})
-    pairs["promoter"] = pairs["promoter"].astype(str)
-    pairs["enhancer"] = pairs["enhancer"].astype(str)
-    return pairs
+    rows = construct_means(predictions, design, cols).rename(columns={READOUT: "pred"})
+    for col in ("promoter", "enhancer", "insert_type", "kind"):
+        if col in rows.columns:
+            rows[col] = rows[col].astype(str)
+    return rows
 
 
 def reduce(predictions: pd.DataFrame, design: pd.DataFrame, spec, map_fn: MapFn = sequential_map):
-    """Fit the §5.4 models (see :mod:`seqbench.experiments.promoter_enhancer_mpra.stats`)."""
+    """Fit the §5.4 models per insert type (see :mod:`seqbench.experiments.promoter_enhancer_mpra.stats`)."""
     from seqbench.experiments.promoter_enhancer_mpra.stats import (
         filter_barcodes,
-        reduce_promoter_enhancer,
+        reduce_bergman,
         replicate_r2,
     )
 
     inp = spec.inputs
-    pairs = pair_predictions(predictions, design)
+    rows = pair_predictions(predictions, design)
+    pairs = rows[rows["kind"] == PAIR].drop(columns=["kind", "fragment", "fragment_kind"]).reset_index(drop=True)
+    alone = rows[rows["kind"] == ALONE][["fragment", "fragment_kind", "insert_type", "pred"]].reset_index(drop=True)
     counts = load_counts(Path(inp["counts"]))
     _, fstats = filter_barcodes(counts, min_dna_input=inp["min_dna_input"], min_barcodes=inp["min_barcodes"])
-    results = reduce_promoter_enhancer(
+    results = reduce_bergman(
         pairs,
+        alone,
         base_promoter=inp["base_promoter"],
         base_enhancer=inp["base_enhancer"],
+        landmark=inp["landmark"],
         min_partners=inp["min_partners"],
         filter_counts=fstats,
         replicate=replicate_r2(counts, min_dna_input=inp["min_dna_input"]),
@@ -373,9 +453,10 @@ def reduce(predictions: pd.DataFrame, design: pd.DataFrame, spec, map_fn: MapFn 
     for kind, key in (("promoter", "promoter_classes"), ("enhancer", "enhancer_classes")):
         classes = load_classes(Path(inp[key]) if inp[key] else None, kind)
         if classes is not None:
-            table = getattr(results, f"{kind}s")
-            merged = table.merge(classes.rename(columns={"fragment": kind}), on=kind, how="left")
-            results = replace(results, **{f"{kind}s": merged})
+            by_insert = {
+                t: replace(r, **{f"{kind}s": getattr(r, f"{kind}s").merge(
+                    classes.rename(columns={"fragment": kind}), on=kind, how="left")})
+                for t, r in results.by_insert.items()
+            }
+            results = replace(results, by_insert=by_insert)
     return results
-
-

@@ -1,6 +1,7 @@
-"""Figures of the Bergman promoter x enhancer MPRA (paper Fig. 5A-D), from a ``PromoterEnhancerResults``.
+"""Figures of the Bergman promoter x enhancer MPRA (paper Fig. 5A-D), from a ``BergmanResults``.
 
 Matplotlib's Agg canvas only (no pyplot state); every title ends with ``title_suffix`` (the model).
+Fig. 5A-D read the primary insert type (``min_plasmid`` when present, the paper's fits).
 
 =================================================  ==================================================
 file                                               content
@@ -14,6 +15,12 @@ promoter_enhancer_mpra_variance_explained.png      Fig. 5C: variance of log expr
                                                    and predicted
 promoter_enhancer_mpra_induced_variation.png       Fig. 5D: SD across enhancers per promoter vs the
                                                    predicted promoter strength, measured and predicted
+promoter_enhancer_mpra_inserts.png                 minimal vs full: per insert type, the pair-level
+                                                   Pearson with the measurements and the promoter and
+                                                   enhancer strength correlations, side by side
+promoter_enhancer_mpra_promoter_only.png           the fragments alone (``promoter_only``): predicted
+                                                   log2(CAGE + 1) vs the measured strength, promoters
+                                                   and enhancers (a text panel when not run)
 =================================================  ==================================================
 """
 
@@ -32,7 +39,7 @@ from seqbench.stats.common import correlate
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-    from seqbench.experiments.promoter_enhancer_mpra.stats import PromoterEnhancerResults
+    from seqbench.experiments.promoter_enhancer_mpra.stats import BergmanResults, PromoterEnhancerResults
 
 __all__ = ["FIGURE_FILES", "draw_figures", "write_figures"]
 
@@ -41,6 +48,8 @@ FIGURE_FILES = (
     "promoter_enhancer_mpra_enhancer_strength.png",
     "promoter_enhancer_mpra_variance_explained.png",
     "promoter_enhancer_mpra_induced_variation.png",
+    "promoter_enhancer_mpra_inserts.png",
+    "promoter_enhancer_mpra_promoter_only.png",
 )
 
 
@@ -113,17 +122,82 @@ def _induced(results: PromoterEnhancerResults, suffix: str) -> Figure:
     return fig
 
 
-def draw_figures(results: PromoterEnhancerResults, *, title_suffix: str) -> list[tuple[str, Figure]]:
+#: (summary key stem, label) of the insert comparison, in bar order
+_INSERT_BARS = (
+    ("pair_pearson_log", "pairs: log2(pred+1) vs log2(RNA/DNA)"),
+    ("promoter_strength_pearson", "promoter strength"),
+    ("enhancer_strength_pearson", "enhancer strength"),
+)
+
+
+def _inserts(results: BergmanResults, suffix: str) -> Figure:
+    t = results.inserts
+    types = list(t["insert_type"])
+    fig = _new_figure(6.0, 4.5)
+    ax = fig.add_subplot()
+    x = np.arange(len(types))
+    w = 0.8 / len(_INSERT_BARS)
+    colours = ("tab:blue", "tab:orange", "tab:green")
+    for k, ((key, lab), colour) in enumerate(zip(_INSERT_BARS, colours, strict=True)):
+        vals = t[key].to_numpy(dtype=np.float64)
+        xs = x + (k - (len(_INSERT_BARS) - 1) / 2) * w
+        bars_with_no_data(ax, xs, vals, w, color=colour, label=lab)
+        for xi, v in zip(xs, vals, strict=True):
+            if math.isfinite(v):
+                ax.text(xi, max(v, 0.0) + 0.01, f"{v:.2f}", ha="center", va="bottom", fontsize=7)
+    ax.axhline(0, color="black", lw=0.6)
+    ax.set_xticks(x, types)
+    ax.set_xlabel("insert type")
+    ax.set_ylabel("Pearson r, measured vs predicted")
+    vals = t[[k for k, _ in _INSERT_BARS]].to_numpy(dtype=np.float64)
+    lo = float(np.nanmin(vals)) if np.isfinite(vals).any() else 0.0
+    ax.set_ylim(min(0.0, lo) - 0.05, 1.25)
+    legend(ax)
+    n = int(t["n_pairs"].max()) if len(t) else 0
+    ax.set_title(f"Minimal vs full inserts, {n_label(n)} pairs per insert type\n{suffix}", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def _promoter_only(results: BergmanResults, suffix: str) -> Figure:
+    a = results.alone
+    a = a[a["insert_type"] == results.primary] if len(a) else a
+    fig = _new_figure(5.5, 4.5)
+    ax = fig.add_subplot()
+    if not len(a):
+        ax.axis("off")
+        ax.text(0.5, 0.5, "Fragments alone were not predicted:\ninputs.promoter_only = false (n = 0)",
+                ha="center", va="center", fontsize=9, transform=ax.transAxes)
+        ax.set_title(f"Fragments alone in the promoter slot, n = 0\n{suffix}", fontsize=9)
+        return fig
+    for kind, colour in (("promoter", "tab:blue"), ("enhancer", "tab:red")):
+        s = a[a["fragment_kind"] == kind]
+        c = correlate(s["log_pred"], s["measured_strength"])
+        ax.scatter(s["measured_strength"], s["log_pred"], s=12, alpha=0.7, color=colour, linewidths=0,
+                   label=f"{kind} fragments ({n_label(len(s))}, Spearman {c.spearman_r:.2f})")
+    ax.set_xlabel("measured strength in the pairs (Poisson coefficient, ln)")
+    ax.set_ylabel("predicted alone: log2(CAGE + 1)")
+    legend(ax)
+    ax.set_title(f"Fragments alone in the promoter slot ({results.primary}), {n_label(len(a))}\n{suffix}",
+                 fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def draw_figures(results: BergmanResults, *, title_suffix: str) -> list[tuple[str, Figure]]:
     """The figures of :data:`FIGURE_FILES`, as ``(file name, figure)`` pairs in that order."""
+    prim = results.primary_results
     figs = (
-        _strength(results, "promoter", title_suffix),
-        _strength(results, "enhancer", title_suffix),
-        _variance(results, title_suffix),
-        _induced(results, title_suffix),
+        _strength(prim, "promoter", title_suffix),
+        _strength(prim, "enhancer", title_suffix),
+        _variance(prim, title_suffix),
+        _induced(prim, title_suffix),
+        _inserts(results, title_suffix),
+        _promoter_only(results, title_suffix),
     )
     return list(zip(FIGURE_FILES, figs, strict=True))
 
 
-def write_figures(results: PromoterEnhancerResults, out_dir: Path, *, title_suffix: str) -> list[Path]:
-    """Draw the four figures into ``out_dir`` (created); return their paths in :data:`FIGURE_FILES` order."""
+def write_figures(results: BergmanResults, out_dir: Path, *, title_suffix: str) -> list[Path]:
+    """Draw the figures into ``out_dir`` (created); return their paths in :data:`FIGURE_FILES` order."""
     return save_all(draw_figures(results, title_suffix=title_suffix), out_dir)

@@ -44,8 +44,8 @@ Induced variation (Fig. 5D): for each promoter with more than ``min_partners`` p
 the standard deviation (``ddof=1``) across its enhancers of ``log_pred`` and of ``log_ratio``,
 against the promoter's Gamma promoter-only coefficient.
 
-Summary keys (the documented contract of :meth:`PromoterEnhancerResults.summary`)
----------------------------------------------------------------------------------
+Summary keys of one insert type (:data:`SINGLE_INSERT_KEYS`, :meth:`PromoterEnhancerResults.summary`)
+-------------------------------------------------------------------------------------------------------
 =========================================  ==========================================================
 key                                        meaning
 =========================================  ==========================================================
@@ -78,6 +78,22 @@ all_converged                              every GLM fit converged
 any_rank_deficient                         a fit's design was rank deficient (disconnected blocks)
 =========================================  ==========================================================
 
+The job (:func:`reduce_bergman`, :class:`BergmanResults`)
+----------------------------------------------------------
+Every insert type of the job (``min_plasmid``, ``full_plasmid``, ``aavs1``) is reduced as above on
+its own predictions; the measured models are the same rows in every insert type and are fitted
+once.  The job's summary (:data:`SUMMARY_KEYS`) is the primary insert type's
+(``min_plasmid`` when present) followed by :data:`JOB_KEYS`: the spec's choices (``insert_types``,
+``primary_insert``, ``landmark``, ``promoter_only``), :data:`PER_INSERT` values per insert type
+(suffix ``_<insert type>``), ``pred_pearson_full_vs_min`` / ``_aavs1_vs_min`` (Pearson of
+``log_pred`` with the minimal insert's over the same pairs), ``best_insert_pair_pearson`` (the
+insert type whose ``pair_pearson_log`` is highest, ties within :data:`TIE` to the earlier one), the
+fragments-alone values :data:`PROMOTER_ONLY_KEYS` (Spearman of ``pred`` and Pearson of
+``log_pred = log2(pred + 1)`` alone with the measured ``poisson_mult`` strength, promoters and
+enhancers apart; Pearson of a promoter's ``log_pred`` alone with its ``gamma_promoter`` strength in
+the pairs; median enhancer-fragment ``pred`` over median promoter-fragment ``pred``), and
+``undefined``: key -> the reason its value is null.
+
 Floats are Python floats; NaN is reported as ``None`` (strict JSON).
 """
 
@@ -85,7 +101,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -97,13 +113,18 @@ from seqbench.stats.common import correlate
 from seqbench.stats.glm import GLMResult, fit_glm, indicator_design, variance_explained
 
 __all__ = [
+    "INSERT_TYPES",
+    "JOB_KEYS",
     "MODELS",
     "REP_COLUMNS",
+    "SINGLE_INSERT_KEYS",
     "SUMMARY_KEYS",
+    "BergmanResults",
     "PromoterEnhancerResults",
     "filter_barcodes",
     "fit_model",
     "induced_variation",
+    "reduce_bergman",
     "reduce_promoter_enhancer",
     "replicate_r2",
     "write_tables",
@@ -123,7 +144,9 @@ MODELS: dict[str, tuple[str, str, tuple[str, ...], tuple[str, ...]]] = {
     "ols_pred_mult": ("gaussian", "log_pred", (), (PROMOTER, ENHANCER)),
 }
 
-SUMMARY_KEYS = (
+#: the summary of one insert type (:class:`PromoterEnhancerResults`); the job's summary has them for
+#: the primary insert type, then :data:`JOB_KEYS`
+SINGLE_INSERT_KEYS = (
     "n_barcodes",
     "n_barcodes_kept",
     "n_pairs",
@@ -158,6 +181,38 @@ SUMMARY_KEYS = (
     "all_converged",
     "any_rank_deficient",
 )
+
+INSERT_TYPES = ("min_plasmid", "full_plasmid", "aavs1")
+#: per insert type (suffix ``_<insert type>``): the figures the minimal-vs-full comparison reads
+PER_INSERT = (
+    "pair_pearson_log",
+    "pair_spearman",
+    "promoter_strength_pearson",
+    "enhancer_strength_pearson",
+    "varexpl_predicted_promoter",
+)
+PROMOTER_ONLY_KEYS = (
+    "n_fragments_alone",
+    "promoteronly_promoter_spearman",
+    "promoteronly_promoter_pearson",
+    "promoteronly_enhancer_spearman",
+    "promoteronly_enhancer_pearson",
+    "promoteronly_vs_pairs_promoter_pearson",
+    "promoteronly_enhancer_over_promoter_median",
+)
+JOB_KEYS = (
+    "insert_types",
+    "primary_insert",
+    "landmark",
+    "promoter_only",
+    *(f"{k}_{t}" for t in INSERT_TYPES for k in PER_INSERT),
+    "pred_pearson_full_vs_min",
+    "pred_pearson_aavs1_vs_min",
+    "best_insert_pair_pearson",
+    *PROMOTER_ONLY_KEYS,
+    "undefined",
+)
+SUMMARY_KEYS = (*SINGLE_INSERT_KEYS, *JOB_KEYS)
 
 MapFn = Callable[[Callable[[Any], Any], list[Any]], Sequence[Any]]
 
@@ -362,10 +417,11 @@ class PromoterEnhancerResults:
     models: pd.DataFrame
     induced: pd.DataFrame
     stats: dict[str, Any]
+    fits: dict[str, ModelFit] = field(default_factory=dict, repr=False)
 
     def summary(self) -> dict[str, Any]:
-        """Flat, strict-JSON dict with the keys :data:`SUMMARY_KEYS`."""
-        return {k: _nan_none(self.stats.get(k, math.nan)) for k in SUMMARY_KEYS}
+        """Flat, strict-JSON dict with the keys :data:`SINGLE_INSERT_KEYS`."""
+        return {k: _nan_none(self.stats.get(k, math.nan)) for k in SINGLE_INSERT_KEYS}
 
 
 def _element_table(
@@ -384,9 +440,27 @@ def _element_table(
     return table.reset_index()
 
 
+#: coefficients (ln fold changes) that all lie within this of each other are taken as constant: a
+#: correlation with them is undefined (e.g. the planted model read at the enhancer has no promoter effect)
+FLAT = 1e-6
+
+
+#: correlations closer than this are a tie (``best_insert_pair_pearson``)
+TIE = 1e-6
+
+
+def _flat(values: np.ndarray) -> bool:
+    v = np.asarray(values, dtype=np.float64)
+    v = v[np.isfinite(v)]
+    return v.size == 0 or float(v.max() - v.min()) <= FLAT
+
+
 def _pair_corr(table: pd.DataFrame, a: str, b: str, kind: str = "pearson_r") -> float:
     rows = table[~table["is_baseline"]]
-    return getattr(correlate(rows[a].to_numpy(), rows[b].to_numpy()), kind)
+    x, y = rows[a].to_numpy(dtype=np.float64), rows[b].to_numpy(dtype=np.float64)
+    if _flat(x) or _flat(y):
+        return math.nan
+    return getattr(correlate(x, y), kind)
 
 
 def reduce_promoter_enhancer(
@@ -398,6 +472,7 @@ def reduce_promoter_enhancer(
     filter_counts: dict[str, int] | None = None,
     replicate: float = math.nan,
     map_fn: MapFn = _sequential_map,
+    reuse: dict[str, ModelFit] | None = None,
 ) -> PromoterEnhancerResults:
     """Fit every model of :data:`MODELS` and summarise.
 
@@ -417,6 +492,9 @@ def reduce_promoter_enhancer(
         :func:`replicate_r2` (reported).
     map_fn:
         ``map_fn(fn, items)``; the seven fits run through it.
+    reuse:
+        Fits already made on the same rows (same pairs in the same order), by model name: the
+        measured models of another insert type of the same job are not fitted again.
     """
     for col in (PROMOTER, ENHANCER, "DNA_input", "RNA_sum", "log_ratio", "pred"):
         if col not in pairs.columns:
@@ -440,8 +518,10 @@ def reduce_promoter_enhancer(
         _, response, covariates, fs = MODELS[name]
         cols = {f: factors[f] for f in fs} | {c: data[c].to_numpy() for c in (response, *covariates)}
         tasks.append((name, pd.DataFrame(cols), {f: refs[f] for f in fs}))
-    results = map_fn(fit_model, tasks)
-    fits: dict[str, ModelFit] = dict(zip(names, results, strict=True))
+    reuse = reuse or {}
+    todo = [(n, task) for n, task in zip(names, tasks, strict=True) if n not in reuse]
+    done = dict(zip([n for n, _ in todo], map_fn(fit_model, [task for _, task in todo]), strict=True))
+    fits: dict[str, ModelFit] = {n: reuse[n] if n in reuse else done[n] for n in names}
 
     rows = []
     for name, fit in fits.items():
@@ -516,7 +596,275 @@ def reduce_promoter_enhancer(
         "all_converged": bool(all(f.converged for f in fits.values())),
         "any_rank_deficient": bool(any(f.rank_deficient for f in fits.values())),
     }
-    return PromoterEnhancerResults(data, promoters, enhancers, models, induced, stats)
+    return PromoterEnhancerResults(data, promoters, enhancers, models, induced, stats, fits)
+
+
+# ---------------------------------------------------------------- the job: insert types, fragments alone
+
+
+@dataclass(frozen=True)
+class BergmanResults:
+    """The job's results: every insert type's fits, their comparison and the fragments alone.
+
+    Attributes
+    ----------
+    by_insert:
+        Insert type -> its :class:`PromoterEnhancerResults` (the predicted models fitted on that
+        insert type's predictions; the measured models are the same data and fitted once).
+    primary:
+        The insert type the §5.4 summary keys read: ``min_plasmid`` when present (the paper's fits),
+        else the first of ``inputs.insert_types``.
+    inserts:
+        One row per insert type: ``insert_type``, every value of :data:`SINGLE_INSERT_KEYS` and
+        ``pred_pearson_vs_min`` (Pearson of ``log_pred`` with the ``min_plasmid`` one over the
+        same pairs).
+    alone:
+        One row per fragment predicted alone and insert type (empty without ``inputs.promoter_only``):
+        ``fragment, fragment_kind, insert_type, pred, log_pred, measured_strength`` (the element's
+        ``poisson_mult`` coefficient, ln; 0 for the baseline), ``pairs_strength`` (its predicted
+        strength in the pairs: ``gamma_promoter`` coefficient of a promoter, ``gamma_mult``
+        coefficient of an enhancer, same insert type), ``is_baseline``.
+    settings:
+        ``insert_types``, ``landmark``, ``promoter_only`` (the spec's choices).
+    stats:
+        The values of :data:`JOB_KEYS`.
+    """
+
+    by_insert: dict[str, PromoterEnhancerResults]
+    primary: str
+    inserts: pd.DataFrame
+    alone: pd.DataFrame
+    settings: dict[str, Any]
+    stats: dict[str, Any]
+
+    def _cat(self, attr: str) -> pd.DataFrame:
+        frames = []
+        for itype, res in self.by_insert.items():
+            f = getattr(res, attr).copy()
+            f.insert(0, "insert_type", itype)
+            frames.append(f)
+        return pd.concat(frames, ignore_index=True)
+
+    @property
+    def primary_results(self) -> PromoterEnhancerResults:
+        return self.by_insert[self.primary]
+
+    @property
+    def pairs(self) -> pd.DataFrame:
+        return self._cat("pairs")
+
+    @property
+    def promoters(self) -> pd.DataFrame:
+        return self._cat("promoters")
+
+    @property
+    def enhancers(self) -> pd.DataFrame:
+        return self._cat("enhancers")
+
+    @property
+    def models(self) -> pd.DataFrame:
+        return self._cat("models")
+
+    @property
+    def induced(self) -> pd.DataFrame:
+        return self._cat("induced")
+
+    def summary(self) -> dict[str, Any]:
+        """Strict-JSON dict with the keys :data:`SUMMARY_KEYS`: the primary insert type's
+        :data:`SINGLE_INSERT_KEYS`, then :data:`JOB_KEYS` (``undefined``: key -> why it is null)."""
+        out = self.primary_results.summary()
+        for k in JOB_KEYS:
+            v = self.stats.get(k, math.nan)
+            out[k] = v if k in ("insert_types", "undefined") else _nan_none(v)
+        out["undefined"] = _why_undefined(out, self)
+        return out
+
+
+def _same_rows(a: pd.DataFrame, b: pd.DataFrame) -> bool:
+    cols = [PROMOTER, ENHANCER, "DNA_input", "RNA_sum"]
+    return len(a) == len(b) and all(np.array_equal(a[c].to_numpy(), b[c].to_numpy()) for c in cols)
+
+
+def _alone_table(alone: pd.DataFrame, res: PromoterEnhancerResults, itype: str) -> pd.DataFrame:
+    a = alone[alone["insert_type"].astype(str) == itype]
+    rows = []
+    for kind, strength_model in ((PROMOTER, "gamma_promoter"), (ENHANCER, "gamma_mult")):
+        sub = a[a["fragment_kind"] == kind]
+        elements = getattr(res, f"{kind}s").set_index(kind)
+        measured = elements["coef_poisson_mult"].reindex(sub["fragment"].to_numpy()).to_numpy()
+        pairs_strength = elements[f"coef_{strength_model}"].reindex(sub["fragment"].to_numpy()).to_numpy()
+        base = elements.index[elements["is_baseline"]]
+        rows.append(pd.DataFrame({
+            "fragment": sub["fragment"].to_numpy(dtype=object),
+            "fragment_kind": kind,
+            "insert_type": itype,
+            "pred": sub["pred"].to_numpy(dtype=np.float64),
+            "log_pred": np.log2(sub["pred"].to_numpy(dtype=np.float64) + 1.0),
+            "measured_strength": measured,
+            "pairs_strength": pairs_strength,
+            "is_baseline": sub["fragment"].isin(base).to_numpy(),
+        }))
+    return pd.concat(rows, ignore_index=True)
+
+
+def _alone_stats(table: pd.DataFrame) -> dict[str, float]:
+    prom = table[table["fragment_kind"] == PROMOTER]
+    enh = table[table["fragment_kind"] == ENHANCER]
+    cp = correlate(prom["log_pred"], prom["measured_strength"])
+    ce = correlate(enh["log_pred"], enh["measured_strength"])
+    mp = float(prom["pred"].median()) if len(prom) else math.nan
+    me = float(enh["pred"].median()) if len(enh) else math.nan
+    return {
+        "n_fragments_alone": int(len(table)),
+        "promoteronly_promoter_spearman": cp.spearman_r,
+        "promoteronly_promoter_pearson": cp.pearson_r,
+        "promoteronly_enhancer_spearman": ce.spearman_r,
+        "promoteronly_enhancer_pearson": ce.pearson_r,
+        "promoteronly_vs_pairs_promoter_pearson": correlate(prom["log_pred"], prom["pairs_strength"]).pearson_r,
+        "promoteronly_enhancer_over_promoter_median": me / mp if mp > 0 else math.nan,
+    }
+
+
+def reduce_bergman(
+    pairs: pd.DataFrame,
+    alone: pd.DataFrame | None = None,
+    *,
+    base_promoter: str,
+    base_enhancer: str,
+    landmark: str = "promoter",
+    min_partners: int = 500,
+    filter_counts: dict[str, int] | None = None,
+    replicate: float = math.nan,
+    map_fn: MapFn = _sequential_map,
+) -> BergmanResults:
+    """Fit the §5.4 models for every insert type, compare the insert types, relate the fragments alone.
+
+    Parameters
+    ----------
+    pairs:
+        As :func:`reduce_promoter_enhancer`, plus ``insert_type``: one row per pair and insert type.
+    alone:
+        The fragments alone (``fragment, fragment_kind, insert_type, pred``), or None / empty.
+    landmark:
+        ``"promoter"`` or ``"enhancer"`` (recorded, and named where a strength does not vary).
+    Other parameters:
+        As :func:`reduce_promoter_enhancer`.
+    """
+    if "insert_type" not in pairs.columns:
+        raise ValueError(f"pairs: column 'insert_type' is missing; columns are {list(pairs.columns)}")
+    types = [str(x) for x in dict.fromkeys(pairs["insert_type"].astype(str))]
+    primary = "min_plasmid" if "min_plasmid" in types else types[0]
+    by_insert: dict[str, PromoterEnhancerResults] = {}
+    first: pd.DataFrame | None = None
+    for itype in sorted(types, key=lambda x: x != primary):  # the primary first: its measured fits are reused
+        sub = pairs[pairs["insert_type"].astype(str) == itype].drop(columns="insert_type")
+        # one row order for every insert type (so that the measured fits can be shared)
+        sub = sub.sort_values([PROMOTER, ENHANCER], kind="mergesort").reset_index(drop=True)
+        reuse = None
+        if first is not None and _same_rows(first, sub):
+            reuse = {n: f for n, f in by_insert[primary].fits.items() if MODELS[n][1] not in ("pred", "log_pred")}
+        by_insert[itype] = reduce_promoter_enhancer(
+            sub, base_promoter=base_promoter, base_enhancer=base_enhancer, min_partners=min_partners,
+            filter_counts=filter_counts, replicate=replicate, map_fn=map_fn, reuse=reuse,
+        )
+        first = sub if first is None else first
+    by_insert = {t: by_insert[t] for t in types}  # the spec's order
+
+    rows = []
+    min_log = by_insert["min_plasmid"].pairs.set_index([PROMOTER, ENHANCER])["log_pred"] if "min_plasmid" in by_insert \
+        else None
+    vs_min: dict[str, float] = {}
+    for itype, res in by_insert.items():
+        v = math.nan
+        if min_log is not None:
+            lp = res.pairs.set_index([PROMOTER, ENHANCER])["log_pred"]
+            both = pd.concat([lp.rename("t"), min_log.rename("m")], axis=1, join="inner")
+            v = correlate(both["t"], both["m"]).pearson_r
+        vs_min[itype] = v
+        rows.append({"insert_type": itype, **{k: res.stats.get(k, math.nan) for k in SINGLE_INSERT_KEYS},
+                     "pred_pearson_vs_min": v})
+    inserts = pd.DataFrame(rows)
+
+    stats: dict[str, Any] = {
+        "insert_types": types,
+        "primary_insert": primary,
+        "landmark": landmark,
+        "promoter_only": bool(alone is not None and len(alone) > 0),
+    }
+    for itype in INSERT_TYPES:
+        for k in PER_INSERT:
+            stats[f"{k}_{itype}"] = by_insert[itype].stats[k] if itype in by_insert else math.nan
+    stats["pred_pearson_full_vs_min"] = vs_min.get("full_plasmid", math.nan)
+    stats["pred_pearson_aavs1_vs_min"] = vs_min.get("aavs1", math.nan)
+    r = {t: by_insert[t].stats["pair_pearson_log"] for t in types}
+    finite = {t: v for t, v in r.items() if isinstance(v, float) and math.isfinite(v)}
+    # ties (within TIE: the same readout in two insert types, e.g. aavs1 far from any element) go to the
+    # earlier insert type of the spec, so the answer does not hang on the last bits of a float32 prediction
+    top = max(finite.values()) if finite else math.nan
+    best = next((t for t in types if t in finite and finite[t] >= top - TIE), None)
+    stats["best_insert_pair_pearson"] = best if len(finite) >= 2 else None
+
+    alone_table = pd.DataFrame(columns=["fragment", "fragment_kind", "insert_type", "pred", "log_pred",
+                                        "measured_strength", "pairs_strength", "is_baseline"])
+    if alone is not None and len(alone):
+        alone_table = pd.concat([_alone_table(alone, by_insert[t], t) for t in types], ignore_index=True)
+        stats.update(_alone_stats(alone_table[alone_table["insert_type"] == primary]))
+    else:
+        stats.update({k: math.nan for k in PROMOTER_ONLY_KEYS})
+        stats["n_fragments_alone"] = 0
+    settings = {"insert_types": types, "landmark": landmark, "promoter_only": stats["promoter_only"]}
+    return BergmanResults(by_insert, primary, inserts, alone_table, settings, stats)
+
+
+#: summary keys that read the predicted promoter (enhancer) strengths of the primary insert type
+_PROMOTER_STRENGTH_KEYS = ("promoter_strength_pearson", "promoter_strength_spearman", "promoter_only_strength_pearson",
+                           "ols_promoter_strength_pearson")
+_ENHANCER_STRENGTH_KEYS = ("enhancer_strength_pearson", "enhancer_strength_spearman", "ols_enhancer_strength_pearson")
+
+
+def _why_undefined(summary: dict[str, Any], results: BergmanResults) -> dict[str, str]:
+    """Every null summary value with the reason it is null (the reader should not take it for a bug)."""
+    types = results.settings["insert_types"]
+    why: dict[str, str] = {}
+
+    def flat(res: PromoterEnhancerResults, kind: str) -> bool:
+        table = getattr(res, f"{kind}s")
+        table = table[~table["is_baseline"]]
+        return any(_flat(table[c].to_numpy()) for c in table.columns if c.startswith("coef_") and (
+            "gamma" in c or "pred" in c))
+
+    def strength(res: PromoterEnhancerResults, kind: str) -> str | None:
+        if flat(res, kind):
+            return (f"the predicted {kind} strengths do not vary (all within {FLAT:g} of each other): the readout at"
+                    f" the {results.settings['landmark']} midpoint does not depend on the {kind}")
+        return None
+
+    for key, value in summary.items():
+        if value is not None or key == "undefined":
+            continue
+        reason = None
+        itype = next((t for t in INSERT_TYPES if key.endswith("_" + t)), None)
+        if itype is not None and itype not in types:
+            reason = f"insert type {itype} is not in inputs.insert_types"
+        elif key in PROMOTER_ONLY_KEYS and not results.settings["promoter_only"]:
+            reason = "inputs.promoter_only = false: no fragment was predicted alone"
+        elif key in ("pred_pearson_full_vs_min", "pred_pearson_aavs1_vs_min"):
+            other = "full_plasmid" if "full" in key else "aavs1"
+            if not {"min_plasmid", other} <= set(types):
+                reason = f"needs min_plasmid and {other} in inputs.insert_types"
+        elif key == "best_insert_pair_pearson" and len(types) < 2:
+            reason = "a single insert type: nothing to compare"
+        elif key.startswith("enhancer_sd_") and not summary.get("n_promoters_induced"):
+            reason = "no promoter has more than inputs.min_partners partner enhancers (induced variation)"
+        if reason is None:
+            res = results.by_insert.get(itype or results.primary)
+            base = key[: -len(itype) - 1] if itype else key
+            if res is not None and base in _PROMOTER_STRENGTH_KEYS:
+                reason = strength(res, PROMOTER)
+            elif res is not None and base in _ENHANCER_STRENGTH_KEYS:
+                reason = strength(res, ENHANCER)
+        why[key] = reason or "undefined on this job's data: fewer than 3 finite values, or a side without variance"
+    return why
 
 
 # ---------------------------------------------------------------- tables
@@ -528,11 +876,13 @@ TABLE_FILES = {
     "promoter_enhancer_mpra_enhancers": ("enhancers", True),
     "promoter_enhancer_mpra_models": ("models", True),
     "promoter_enhancer_mpra_induced_variation": ("induced", True),
+    "promoter_enhancer_mpra_inserts": ("inserts", True),
+    "promoter_enhancer_mpra_alone": ("alone", True),
 }
 SUMMARY_FILE = "promoter_enhancer_mpra_summary.json"
 
 
-def write_tables(results: PromoterEnhancerResults, out_dir: Path) -> list[Path]:
+def write_tables(results: BergmanResults, out_dir: Path) -> list[Path]:
     """Write every table as Parquet (the small ones also as CSV) and the summary as JSON, atomically."""
     frames = {stem: getattr(results, attr).reset_index(drop=True) for stem, (attr, _) in TABLE_FILES.items()}
     written = write_frames(frames, out_dir, csv=[stem for stem, (_, csv) in TABLE_FILES.items() if csv])
