@@ -239,6 +239,14 @@ def test_ids_insert_types_landmark_and_fragments_alone(layout):
         assert decode(codes[lm - p0 - 132 : lm - p0 - 132 + len(c.literal)]) == c.literal
     with pytest.raises(InputError, match=r"inputs.insert_types = \['aavs1', 'aavs1'\]; expected distinct"):
         bx.expand(_spec(layout, insert_types=["aavs1", "aavs1"]), genome, ENFORMER_GEOMETRY)
+    # an older spec's single insert_type is insert_types = [that type]; both at once are refused
+    old = bx.expand(_spec(layout, insert_type="aavs1", max_promoters=5, max_enhancers=4), genome, ENFORMER_GEOMETRY)
+    new = bx.expand(_spec(layout, insert_types=["aavs1"], max_promoters=5, max_enhancers=4), genome,
+                    ENFORMER_GEOMETRY)
+    assert old.table.equals(new.table) and set(old.table["insert_type"]) == {"aavs1"}
+    with pytest.raises(InputError, match=r"inputs.insert_type = 'aavs1' and inputs.insert_types = \['min_plasmid'\]"
+                       " are both set"):
+        bx.expand(_spec(layout, insert_type="aavs1", insert_types=["min_plasmid"]), genome, ENFORMER_GEOMETRY)
 
 
 def _law_readout(prom_centres, enh_centres, landmark: int, shifts=(0, 32, 64)) -> float:

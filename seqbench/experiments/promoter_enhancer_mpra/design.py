@@ -107,6 +107,10 @@ INPUTS: dict[str, Key] = {
         list, list(INSERT_TYPES), "insert types, any of min_plasmid, full_plasmid, aavs1 (the headline reads"
         " min_plasmid when present, as the paper)", INSERT_TYPES, item=str,
     ),
+    "insert_type": Key(
+        str, None, "one insert type (the key before insert_types existed; kept so older specs still run):"
+        " the same as insert_types = [insert_type]", INSERT_TYPES,
+    ),
     "landmark": Key(
         str, "promoter", "the landmark: the promoter midpoint (the paper) or the enhancer midpoint (the authors'"
         " bergmann_enhancercentered)", LANDMARKS,
@@ -350,6 +354,11 @@ def expand(spec, genome, geometry: Geometry) -> Design:
     pairs = pairs.sort_values(["promoter", "enhancer"]).reset_index(drop=True)
 
     types = list(inp["insert_types"])
+    if inp.get("insert_type") is not None:  # an older spec's single insert type
+        if types not in (list(INSERT_TYPES), [inp["insert_type"]]):
+            raise InputError(f"inputs.insert_type = {inp['insert_type']!r} and inputs.insert_types = {types!r} are"
+                             " both set; expected one of them (insert_types = [...])")
+        types = [inp["insert_type"]]
     if not types or len(set(types)) != len(types):
         raise InputError(f"inputs.insert_types = {types!r}; expected distinct values among {', '.join(INSERT_TYPES)}")
     parts = plasmid_parts(Path(inp["plasmid"]), left=inp["full_plasmid_left"])
