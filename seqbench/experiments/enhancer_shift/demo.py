@@ -39,8 +39,9 @@ log10(OBSERVED_GAIN) + s`` exactly, so ``r(s, o) = 1`` and ``r(n, o) = r(n, s)``
 
 with equality only when ``n`` is an exact increasing linear function of ``s`` — never here, where
 the native distances differ from enhancer to enhancer.  The same holds in every bootstrap resample
-(the identity is row by row), so every resampled ``delta_r`` is ≥ 0 and the 2.5 % quantile is
-> 0 (a resample with fewer than 3 distinct rows has no correlation and is left out).  Model
+(the identity is row by row), so every resampled ``delta_r`` is ≥ 0; it is 0 only in a degenerate
+resample (two distinct rows; one has no correlation and is left out), far fewer than 2.5 % of
+them, so the 2.5 % quantile is > 0.  Model
 predictions are float32: ``r(s, o)`` is 1 up to ~1e-10, far below ``1 − r(n, s)``.
 
 Deterministic: the rows come from :func:`seqbench.demo.crispri.crispri_rows` (seeded) and exact
