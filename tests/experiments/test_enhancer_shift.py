@@ -281,3 +281,31 @@ def test_cli_refuses_a_bad_distance_before_planning(demo_root, tmp_path, monkeyp
     lines = res.stderr.strip().splitlines()
     assert len(lines) == 1 and "distance 250000 bp" in lines[0] and "outside the model" in lines[0], res.stderr
     assert str(spec_file) in lines[0] and not job.exists()
+
+
+def test_demo_has_its_own_observations_over_the_shared_pairs(demo_root):
+    """The shift demo's tables: the shared pairs and windows, the nulls' measured effects unchanged,
+    ``validated`` = planted + one false-positive null; the shared tables stay as they were."""
+    import pandas as pd
+
+    from seqbench.demo.crispri import ZIGA_RELPATH, ensure_crispri_inputs
+    from seqbench.inputs import crispri
+
+    shared_before = (demo_root / ZIGA_RELPATH).read_bytes()
+    spec = _spec(demo_root)
+    assert (demo_root / ZIGA_RELPATH).read_bytes() == shared_before
+    assert all(str(es_demo.SHIFT_DIR) in str(spec.inputs[k]) for k in crispri.INPUT_KEYS)
+    mine = crispri.load_pairs(spec.inputs).set_index("ziga_key")
+    shared = crispri.load_pairs({k: str(v) for k, v in ensure_crispri_inputs(demo_root).items()}).set_index(
+        "ziga_key")
+    assert list(mine.index) == list(shared.index)
+    cols = ["chrom", "tss", "fix_start", "fix_end", "distance", "signed_distance"]
+    pd.testing.assert_frame_equal(mine[cols], shared[cols])
+    planted = pd.read_csv(spec.inputs["crispri_table"], sep="\t").set_index("ziga_key")["planted"].astype(bool)
+    nulls = ~planted.reindex(mine.index).to_numpy()
+    np.testing.assert_array_equal(mine.loc[nulls, "observed_percent"], shared.loc[nulls, "observed_percent"])
+    far_nulls = mine[nulls & (mine["distance"] >= 3000).to_numpy()]
+    false_positive = far_nulls["observed_log2fc"].idxmin()
+    assert set(mine.index[mine["validated"]]) == set(planted.index[planted]) | {false_positive}
+    assert (mine.loc[planted.index[planted], "observed_percent"] > 0).all()
+    assert spec.inputs["far_distance"] == es_demo.FAR_DISTANCE

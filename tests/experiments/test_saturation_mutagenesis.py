@@ -217,6 +217,7 @@ def test_variant_effects_average_members_then_tracks_then_log(tables, genome):
     eff = sm.variant_effects(preds, design)
     assert len(eff) == 2 * int((design["allele"] == "alt").sum())
     mean = preds.groupby("construct_id")[labels].mean()
+    n_checked = 0
     for r in eff.itertuples():
         d = design.set_index("construct_id")
         keys = (d["locus"] == r.locus) & (d["pos"] == r.pos)
@@ -227,5 +228,16 @@ def test_variant_effects_average_members_then_tracks_then_log(tables, genome):
         assert r.ref_pred == pytest.approx(ref_v, rel=1e-12) and r.alt_pred == pytest.approx(alt_v, rel=1e-12)
         assert r.delta == pytest.approx(np.log2(alt_v + 1) - np.log2(ref_v + 1), abs=1e-12)
         assert r.n_tracks == len(cols)
+        # log then aggregate (the authors' LDLR comparison), member by member in a plain loop
+        logs = {}
+        for cid in (ref_id, alt_id):
+            member_rows = preds[preds["construct_id"] == cid]
+            logs[cid] = sum(np.log2(sum(row[c] for c in cols) / len(cols) + 1)
+                            for _, row in member_rows.iterrows()) / len(member_rows)
+        assert r.delta_log_then_aggregate == pytest.approx(logs[alt_id] - logs[ref_id], abs=1e-12)
+        n_checked += 1
+    assert n_checked == len(eff)
+    # the two orders differ (Jensen: the log of a mean >= the mean of the logs)
+    assert not np.allclose(eff["delta"], eff["delta_log_then_aggregate"], atol=1e-6)
     with pytest.raises(InputError, match=r"no dnase column for descriptor 'k562'"):
         sm.variant_effects(preds.drop(columns=["dnase:k562:5", "dnase:k562:6"]), design)

@@ -36,6 +36,11 @@ CAGE_TRACKS = {"F9": [2], "IRF4": [0, 2]}
 
 def _member_sums(genome: Genome, chrom: str, pos: int, base: str) -> np.ndarray:
     """Planted [track] 5-bin landmark sums averaged over strands x shifts (-43, 0, 43), by the reference."""
+    return _per_member_sums(genome, chrom, pos, base).mean(axis=0)
+
+
+def _per_member_sums(genome: Genome, chrom: str, pos: int, base: str) -> np.ndarray:
+    """Planted [member, track] 5-bin landmark sums of the strands x shifts (-43, 0, 43), by the reference."""
     L, off, size = law.SEQUENCE_LENGTH, law.OUTPUT_OFFSET, law.BIN_SIZE
     inputs, bins = [], []
     for s in (-43, 0, 43):
@@ -45,7 +50,7 @@ def _member_sums(genome: Genome, chrom: str, pos: int, base: str) -> np.ndarray:
         inputs += [seq, COMPLEMENT[seq[::-1]]]
         bins += [(p - off) // size, (L - 1 - p - off) // size]
     out = reference_output(np.stack(inputs))
-    return np.mean([out[m, b - 2 : b + 3].sum(axis=0) for m, b in enumerate(bins)], axis=0)
+    return np.array([out[m, b - 2 : b + 3].sum(axis=0) for m, b in enumerate(bins)])
 
 
 def test_planted_variant_effects_end_to_end(cache_dir, tmp_path, local_ray):
@@ -104,13 +109,18 @@ def test_planted_variant_effects_end_to_end(cache_dir, tmp_path, local_ray):
         assert want_alt[1] - want_ref[1] == pytest.approx(-law.C1, abs=1e-9)
         expected_delta = np.log2(want_alt[tr].mean() + 1) - np.log2(want_ref[tr].mean() + 1)
         assert cage["delta"] == pytest.approx(expected_delta, abs=1e-5)
+        # log then aggregate: per member the track mean, its log, then the mean over the members
+        log_first = [np.log2(_per_member_sums(genome, chrom, inside, b)[:, tr].mean(axis=1) + 1).mean()
+                     for b in (alt_base, ref_base)]
+        assert cage["delta_log_then_aggregate"] == pytest.approx(log_first[0] - log_first[1], abs=1e-5)
         # every alt at the motif position breaks the same hit: the same effect
         assert np.ptp(hit.loc[hit["assay"] == "cage", "delta"]) < 1e-6
 
     summary = json.loads((job / "summary.json").read_text())
     assert summary["model"] == "planted-v1" and summary["calibration_locus_b"] == "IRF4"
     assert summary["n_loci"] == 2 and summary["cage_calibration_r_a"] is not None
-    for name in ("per_locus_r", "calibration", "loci_cage", "loci_dnase"):
+    assert summary["notes"]["cage_ldlr_r_aggregate_then_log"].startswith("the job has no locus LDLR")
+    for name in ("per_locus_r", "calibration", "loci_cage", "loci_dnase", "extras"):
         assert (job / "figures" / f"saturation_mutagenesis_{name}.png").read_bytes()[:4] == b"\x89PNG"
     assert "planted" in (job / "report.md").read_text()
 

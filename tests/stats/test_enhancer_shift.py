@@ -165,6 +165,23 @@ def test_reduce_on_a_planted_decay():
     lr = np.log10(S["shifted_percent_compare"]), np.log10(S["native_percent"]), np.log10(S["observed_percent"])
     assert s["delta_r"] == pytest.approx(sps.pearsonr(lr[0], lr[2])[0] - sps.pearsonr(lr[1], lr[2])[0])
     assert 0 <= s["bootstrap_delta_r_p_positive"] <= 1
+    assert set(s["notes"]) == {k for k, v in s.items() if v is None}
+
+
+def test_undefined_values_are_explained_in_notes():
+    values, pairs = _planted_values(n_pairs=2, distances=(3000, 20000))
+    r = st.reduce_enhancer_shift(values, pairs, compare_distance=20000, far_distance=80000, n_bootstrap=20,
+                                 bootstrap_seed=1)
+    s = r.summary()
+    assert s["delta_r"] is None and s["bootstrap_delta_r_q025"] is None and s["median_percent_10kb"] is None
+    assert set(s["notes"]) == {k for k, v in s.items() if v is None}
+    assert "a correlation needs >= 3" in s["notes"]["delta_r"]
+    assert s["notes"]["median_percent_10kb"] == "10 kb is not one of inputs.distances"
+    one_class = pairs[pairs["shifted"]]
+    s2 = st.reduce_enhancer_shift(values[values["ziga_key"].isin(one_class["ziga_key"])], one_class,
+                                  compare_distance=20000, far_distance=80000, n_bootstrap=20,
+                                  bootstrap_seed=1).summary()
+    assert "need both classes" in s2["notes"]["auprc_native"]
 
 
 def test_write_tables(tmp_path):

@@ -15,6 +15,7 @@ from seqbench.experiments.saturation_mutagenesis.stats import (
     REPLICATE_R,
     SUMMARY_KEYS,
     correlations,
+    ols_fit,
     ols_slope,
     reduce_saturation,
     strong_effects,
@@ -186,3 +187,56 @@ def test_extras_undefined_cases():
     assert s["cage_pooled_pearson_z"] is not None
 
 
+
+
+def test_ols_fit_matches_statsmodels():
+    """The authors' DNASE fit, statsmodels ``OLS.from_formula('log2FC ~ log2_pred')``."""
+    import statsmodels.formula.api as smf
+
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=60)
+    y = 0.3 + 1.5 * x + rng.normal(scale=0.7, size=60)
+    y[7] = np.nan  # dropped, as the fit drops missing rows
+    fit = ols_fit(x, y)
+    ok = np.isfinite(y)
+    res = smf.ols("log2FC ~ log2_pred", data=pd.DataFrame({"log2_pred": x[ok], "log2FC": y[ok]})).fit()
+    assert fit["n"] == 59
+    assert fit["slope"] == pytest.approx(res.params["log2_pred"], rel=1e-10)
+    assert fit["intercept"] == pytest.approx(res.params["Intercept"], rel=1e-10)
+    assert fit["slope_se"] == pytest.approx(res.bse["log2_pred"], rel=1e-10)
+    assert fit["r2"] == pytest.approx(res.rsquared, rel=1e-10)
+    assert math.isnan(ols_fit(np.ones(5), np.arange(5.0))["slope"])  # constant x: no slope
+    assert math.isnan(ols_fit([1.0, 2.0], [1.0, 3.0])["slope_se"])  # < 3 pairs
+
+
+def test_summary_ols_and_aggregation_comparison_and_notes():
+    """Summary OLS per assay (statsmodels) and the LDLR aggregate-then-log vs log-then-aggregate r."""
+    import statsmodels.formula.api as smf
+
+    eff = _effects_big()
+    rng = np.random.default_rng(6)
+    eff["delta_log_then_aggregate"] = eff["delta"] + rng.normal(scale=0.05, size=len(eff))
+    s = reduce_saturation(eff, calibration_loci=("F9", "LDLR")).summary()
+    assert s["notes"] == {}
+    for assay in ("cage", "dnase"):
+        e = eff[eff["assay"] == assay]
+        res = smf.ols("log2FC ~ delta", data=e).fit()
+        assert s[f"{assay}_ols_slope"] == pytest.approx(res.params["delta"], rel=1e-10)
+        assert s[f"{assay}_ols_intercept"] == pytest.approx(res.params["Intercept"], rel=1e-10)
+        assert s[f"{assay}_ols_slope_se"] == pytest.approx(res.bse["delta"], rel=1e-10)
+        assert s[f"{assay}_ols_r2"] == pytest.approx(res.rsquared, rel=1e-10)
+        ldlr = e[e["locus"] == "LDLR"]
+        assert s[f"{assay}_ldlr_r_aggregate_then_log"] == pytest.approx(
+            np.corrcoef(ldlr["delta"], ldlr["log2FC"])[0, 1], abs=1e-12)
+        assert s[f"{assay}_ldlr_r_log_then_aggregate"] == pytest.approx(
+            np.corrcoef(ldlr["delta_log_then_aggregate"], ldlr["log2FC"])[0, 1], abs=1e-12)
+    # without LDLR, and without per-member effects: null, and the notes say why
+    s2 = reduce_saturation(_effects(), calibration_loci=("A", "Z")).summary()
+    assert s2["cage_ldlr_r_log_then_aggregate"] is None
+    assert "no locus LDLR" in s2["notes"]["cage_ldlr_r_aggregate_then_log"]
+    assert "Z is not in this job" in s2["notes"]["cage_calibration_r_b"]
+    assert "need >= 3" in s2["notes"]["cage_r_vs_ref_level"]
+    assert set(s2["notes"]) == {k for k, v in s2.items() if v is None}
+    s3 = reduce_saturation(_effects_big(), calibration_loci=("F9", "LDLR")).summary()
+    assert s3["cage_ldlr_r_aggregate_then_log"] is not None
+    assert "per-member predictions" in s3["notes"]["cage_ldlr_r_log_then_aggregate"]

@@ -43,7 +43,8 @@ Conventions (§10.3)
 
 Summary keys (:data:`SUMMARY_KEYS`; NaN is reported as ``None``)
 -----------------------------------------------------------------
-See ``docs/experiments/enhancer-shift.md`` for the meaning of each key.
+See ``docs/experiments/enhancer-shift.md`` for the meaning of each key.  ``notes`` maps every key
+reported as ``None`` to one line saying why it is undefined (:func:`undefined_notes`).
 """
 
 from __future__ import annotations
@@ -69,6 +70,7 @@ __all__ = [
     "distance_profile",
     "placement_effects",
     "reduce_enhancer_shift",
+    "undefined_notes",
     "write_tables",
 ]
 
@@ -122,6 +124,7 @@ SUMMARY_KEYS = (
     "auprc_shifted",
     "roc_auc_native",
     "roc_auc_shifted",
+    "notes",
 )
 
 
@@ -311,9 +314,12 @@ class EnhancerShiftResults:
     far_distance: int
 
     def summary(self) -> dict[str, Any]:
-        """Flat, strict-JSON dict with the keys :data:`SUMMARY_KEYS` (NaN becomes ``None``)."""
-        out = {}
+        """Flat, strict-JSON dict with the keys :data:`SUMMARY_KEYS` (NaN becomes ``None``; ``notes``
+        says why, :func:`undefined_notes`)."""
+        out: dict[str, Any] = {}
         for k in SUMMARY_KEYS:
+            if k == "notes":
+                continue
             v = self.stats.get(k, math.nan)
             if isinstance(v, (np.floating, float)):
                 v = float(v)
@@ -323,7 +329,43 @@ class EnhancerShiftResults:
             elif isinstance(v, np.bool_):
                 v = bool(v)
             out[k] = v
+        out["notes"] = undefined_notes(out, self)
         return out
+
+
+def undefined_notes(summary: dict[str, Any], results: EnhancerShiftResults) -> dict[str, str]:
+    """``{key: why}`` for every ``None`` value of ``summary`` (one line each, in the user's terms)."""
+    S = results.pairs[results.pairs["shifted"].astype(bool)]
+    n_log = int(_log_valid(*(S[c].to_numpy(np.float64) for c in
+                             ("native_percent", "observed_percent", "shifted_percent_compare"))).sum())
+    distances = set(results.profile["distance"])
+    few = (f"{n_log} validated pairs have positive native, shifted and observed effects; a correlation needs"
+           " >= 3 of them and both sides varying")
+    why: dict[str, str] = {}
+    for k, v in summary.items():
+        if v is not None:
+            continue
+        if not len(S):
+            why[k] = "no validated pair was shifted"
+        elif k == "median_percent_10kb" and 10_000 not in distances:
+            why[k] = "10 kb is not one of inputs.distances"
+        elif k in ("spearman_native_observed", "spearman_native_observed_p"):
+            why[k] = "fewer than 3 validated pairs with both native and observed effects, or a constant side"
+        elif k in ("pearson_log_native_observed", "pearson_log_shifted_observed", "delta_r",
+                   "bootstrap_delta_r_q025", "bootstrap_delta_r_p_positive"):
+            why[k] = few
+        elif k == "median_native_percent_far_strong":
+            lo, hi = FAR_STRONG_RANGE
+            why[k] = (f"no validated enhancer lies {lo // 1000}-{hi // 1000} kb from its TSS with an observed"
+                      f" effect > {PERCENT_THRESHOLD:g} %")
+        elif k.startswith("shifted_minus_observed"):
+            why[k] = "too few validated pairs with both a shifted and an observed effect (sd needs 2)"
+        elif k in ("prevalence", "auprc_native", "auprc_shifted", "roc_auc_native", "roc_auc_shifted"):
+            why[k] = ("the pairs placed at the compare distance are all validated or all not: AUPRC and"
+                      " ROC-AUC need both classes")
+        else:
+            why[k] = "undefined for this job's pairs and distances (see docs/experiments/enhancer-shift.md)"
+    return why
 
 
 def _profile_at(profile: pd.DataFrame, distance: int | None) -> float:

@@ -11,8 +11,9 @@ Loci (:data:`DEMO_LOCI`): each is an 80-bp window (0-based, half-open) in the pr
 gene of the demo genome, centred on the planted promoter-motif copies nearest its TSS (every copy
 whose 11 bp fit in the window with 10 bp to spare), saturated: every position, every other base.
 "F9" and "LDLR" sit at genes with one and four promoter motifs (weak and strong promoters, both
-matched to the HepG2 CAGE track), "HBB" at a K562 gene, and "IRF4" ("mel") matches no planted
-track, so it falls back to the average of all CAGE tracks.  A variant that would *create* a motif
+matched to the HepG2 CAGE track; LDLR is also the locus of the authors' aggregate-then-log vs
+log-then-aggregate comparison), "HBB" at a K562 gene with one promoter motif, and "IRF4" ("mel")
+matches no planted track, so it falls back to the average of all CAGE tracks.  A variant that would *create* a motif
 copy (a hit in the alternative sequence that the reference lacks) is left out, so every variant's
 planted effect is "breaks these planted copies, or nothing".
 
@@ -22,7 +23,11 @@ strand-symmetric, so the - strand members are equal), for the locus' matched tra
 for "hepg2", K562 gain for "k562", the mean of the two sums otherwise), ``log2FC = slope_locus *
 (log2(alt + 1) - log2(ref + 1)) + noise``, noise ~ sd :data:`NOISE_SD` (Irwin-Hall: the sum of 12
 uniforms minus 6).  The per-locus slopes differ on purpose (F9 0.35, LDLR 2.5): the planted model
-is then "miscalibrated across loci" like Enformer's CAGE in Fig. 4E.  Rows go to ``train`` or
+is then "miscalibrated across loci" like Enformer's CAGE in Fig. 4E.  F9's large predicted effects
+are measured small and LDLR's small ones measured large, so neither has a variant that is strong
+on both sides; HBB (one motif, slope 1) has: breaking its motif moves CAGE by about -1.8 and DNASE
+by about -1 (log2), measured about -1.8, so the strong-effect precision and recall of both assays
+count true positives.  Rows go to ``train`` or
 ``test`` at random (probability 1/2), so a locus spans two files.
 
 Deterministic (PCG64 raw output, exact arithmetic, fixed-precision formatting); files are written
@@ -68,7 +73,7 @@ class DemoLocus:
 DEMO_LOCI: tuple[DemoLocus, ...] = (
     DemoLocus("F9", "GENE1", 0.35),
     DemoLocus("LDLR", "GENE6", 2.5),
-    DemoLocus("HBB", "GENE4", 1.0),
+    DemoLocus("HBB", "GENE5", 1.0),
     DemoLocus("IRF4", "GENE8", 1.0),
 )
 #: planted CAGE gains per descriptor of :data:`seqbench.experiments.saturation_mutagenesis.design.LOCUS_CELL_TYPES`

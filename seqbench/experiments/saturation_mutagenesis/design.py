@@ -402,17 +402,25 @@ def variant_effects(predictions: pd.DataFrame, design: pd.DataFrame) -> pd.DataF
 
     Per construct: the mean over ensemble members of every track column (natural scale); per locus
     and assay: the mean over the locus' matched track columns (``pred``), then ``log2(pred + 1)``;
-    ``delta = log2(alt_pred + 1) - log2(ref_pred + 1)``.  Columns: ``assay`` (``"cage"``,
-    ``"dnase"``), ``locus, descriptor, chromosome, pos`` (0-based), ``ref, alt, log2FC, variance,
-    ref_pred, alt_pred, delta, n_tracks, file, row``.
+    ``delta = log2(alt_pred + 1) - log2(ref_pred + 1)`` (aggregate, then log).  For the authors'
+    comparison (§4.4, their LDLR cells) also the other order, ``delta_log_then_aggregate =
+    mean_m log2(alt_m + 1) - mean_m log2(ref_m + 1)``, where ``x_m`` is member ``m``'s mean over the
+    locus' matched track columns (natural scale, as for ``pred``) and ``mean_m`` the mean over the
+    construct's members.  Columns: ``assay`` (``"cage"``, ``"dnase"``), ``locus, descriptor,
+    chromosome, pos`` (0-based), ``ref, alt, log2FC, variance, ref_pred, alt_pred, delta,
+    delta_log_then_aggregate, n_tracks, file, row``.
     """
     labels = label_map(predictions.columns)
     cols = sorted({c for v in labels.values() for c in v})
     means = construct_means(predictions, design, cols)
     table = means.drop(columns=cols)
+    # per member: which descriptor its construct reads (the design, by key; never by position)
+    member_ids = predictions["construct_id"].to_numpy(np.int64)
+    member_desc = design.set_index("construct_id")["descriptor"].reindex(member_ids).to_numpy()
     out = []
     for assay in (a.lower() for a in ASSAYS):
         pred = np.full(len(table), np.nan)
+        member_pred = np.full(len(predictions), np.nan)
         n_tracks = np.zeros(len(table), dtype=np.int64)
         for descriptor in table["descriptor"].unique():
             use = labels.get((assay, descriptor))
@@ -424,16 +432,24 @@ def variant_effects(predictions: pd.DataFrame, design: pd.DataFrame) -> pd.DataF
             rows = (table["descriptor"] == descriptor).to_numpy()
             pred[rows] = means.loc[rows, use].to_numpy(np.float64).mean(axis=1)
             n_tracks[rows] = len(use)
-        t = table.assign(pred=pred, n_tracks=n_tracks)
+            m_rows = member_desc == descriptor
+            member_pred[m_rows] = predictions.loc[m_rows, use].to_numpy(np.float64).mean(axis=1)
+        log_first = pd.Series(np.log2(member_pred + 1.0)).groupby(member_ids).mean()
+        t = table.assign(pred=pred, log_pred=log_first.reindex(table["construct_id"]).to_numpy(), n_tracks=n_tracks)
         keys = ["locus", "chromosome", "pos"]
-        ref = t[t["allele"] == "ref"][[*keys, "pred"]].rename(columns={"pred": "ref_pred"})
-        alt = t[t["allele"] == "alt"].rename(columns={"nucleotide": "alt", "pred": "alt_pred"})
+        ref = t[t["allele"] == "ref"][[*keys, "pred", "log_pred"]].rename(
+            columns={"pred": "ref_pred", "log_pred": "ref_log_pred"}
+        )
+        alt = t[t["allele"] == "alt"].rename(
+            columns={"nucleotide": "alt", "pred": "alt_pred", "log_pred": "alt_log_pred"}
+        )
         v = alt.merge(ref, on=keys, how="left", validate="many_to_one")
         v["delta"] = np.log2(v["alt_pred"] + 1.0) - np.log2(v["ref_pred"] + 1.0)
+        v["delta_log_then_aggregate"] = v["alt_log_pred"] - v["ref_log_pred"]
         v.insert(0, "assay", assay)
         out.append(
             v[["assay", "locus", "descriptor", "chromosome", "pos", "ref", "alt", "log2FC", "variance",
-               "ref_pred", "alt_pred", "delta", "n_tracks", "file", "row"]]
+               "ref_pred", "alt_pred", "delta", "delta_log_then_aggregate", "n_tracks", "file", "row"]]
         )
     return pd.concat(out, ignore_index=True)
 

@@ -13,6 +13,10 @@ saturation_mutagenesis_calibration.png     measured vs predicted for the two cal
 saturation_mutagenesis_loci_cage.png       measured vs predicted per locus with its OLS line, CAGE
                                            (like Fig. S6)
 saturation_mutagenesis_loci_dnase.png      the same for DNASE (like Fig. S7)
+saturation_mutagenesis_extras.png          the §4.4 extras: in LDLR, the effect with the log taken
+                                           per member first against the effect with the members
+                                           averaged first (CAGE, DNASE), and the OLS of measured on
+                                           predicted DNASE effects over all loci
 =========================================  ========================================================
 """
 
@@ -24,7 +28,14 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from seqbench.experiments.saturation_mutagenesis.stats import OBS, PRED, ols_slope
+from seqbench.experiments.saturation_mutagenesis.stats import (
+    AGGREGATION_LOCUS,
+    OBS,
+    PRED,
+    PRED_LOG_FIRST,
+    ols_fit,
+    ols_slope,
+)
 from seqbench.report.figures import MIN_FONT, bars_with_no_data, label_every, legend, n_label, save_all
 from seqbench.report.figures import new_figure as _new_figure
 
@@ -41,12 +52,13 @@ FIGURE_FILES = (
     "saturation_mutagenesis_calibration.png",
     "saturation_mutagenesis_loci_cage.png",
     "saturation_mutagenesis_loci_dnase.png",
+    "saturation_mutagenesis_extras.png",
 )
 _COLOURS = {"cage": "tab:blue", "dnase": "tab:orange"}
 
 
-def _fmt(r: float) -> str:
-    return "n/a" if not math.isfinite(r) else f"{r:.2f}"
+def _fmt(r: float, digits: int = 2) -> str:
+    return "n/a" if not math.isfinite(r) else f"{r:.{digits}f}"
 
 
 def _per_locus_r(results: SaturationResults, suffix: str) -> Figure:
@@ -131,6 +143,51 @@ def _loci_grid(results: SaturationResults, assay: str, suffix: str) -> Figure:
     return fig
 
 
+def _no_data(ax: Axes, text: str) -> None:
+    ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes, fontsize=MIN_FONT)
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def _extras(results: SaturationResults, suffix: str) -> Figure:
+    from seqbench.experiments.saturation_mutagenesis.stats import correlations
+
+    fig = _new_figure(11.0, 3.9)
+    v = results.variants
+    for k, assay in enumerate(("cage", "dnase")):
+        ax = fig.add_subplot(1, 3, k + 1)
+        g = v[(v["assay"] == assay) & (v["locus"] == AGGREGATION_LOCUS)]
+        x = g[PRED].to_numpy(float)
+        y = g[PRED_LOG_FIRST].to_numpy(float) if PRED_LOG_FIRST in g else np.full(len(g), np.nan)
+        ok = np.isfinite(x) & np.isfinite(y)
+        ax.set_xlabel("predicted log2FC, mean over members then log", fontsize=MIN_FONT)
+        ax.set_ylabel("predicted log2FC, log per member then mean", fontsize=MIN_FONT)
+        ax.tick_params(labelsize=MIN_FONT)
+        if not ok.any():
+            _no_data(ax, f"no {AGGREGATION_LOCUS} variant with both effects")
+            ax.set_title(f"{assay.upper()} {AGGREGATION_LOCUS} (n = 0)", fontsize=MIN_FONT)
+            continue
+        ax.scatter(x[ok], y[ok], s=6, alpha=0.6, linewidths=0, color=_COLOURS[assay])
+        lo, hi = float(min(x[ok].min(), y[ok].min())), float(max(x[ok].max(), y[ok].max()))
+        ax.plot([lo, hi], [lo, hi], color="black", lw=0.8, ls="--", label="y = x")
+        legend(ax)
+        r_agg = correlations(g[PRED], g[OBS])["pearson_r"]
+        r_log = correlations(g[PRED_LOG_FIRST], g[OBS])["pearson_r"]
+        ax.set_title(f"{assay.upper()} {AGGREGATION_LOCUS}: r with measured {_fmt(r_agg, 3)} (mean, log)"
+                     f" vs {_fmt(r_log, 3)} (log, mean)\n(n = {int(ok.sum())})", fontsize=MIN_FONT)
+    ax = fig.add_subplot(1, 3, 3)
+    e = v[v["assay"] == "dnase"]
+    fit = ols_fit(e[PRED], e[OBS])
+    _scatter(ax, e[PRED].to_numpy(float), e[OBS].to_numpy(float), _COLOURS["dnase"],
+             f"DNASE, all loci: OLS slope {_fmt(fit['slope'])} (se {_fmt(fit['slope_se'])}), "
+             f"R^2 {_fmt(fit['r2'])}\n(n = {fit['n']})")
+    if not len(e):
+        _no_data(ax, "no DNASE variant")
+    fig.suptitle(f"Extras ({n_label(len(v))} variant effects)\n{suffix}", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
 def draw_figures(results: SaturationResults, *, title_suffix: str) -> list[tuple[str, Figure]]:
     """The figures of :data:`FIGURE_FILES`, as ``(file name, figure)`` pairs in that order."""
     figs = (
@@ -138,6 +195,7 @@ def draw_figures(results: SaturationResults, *, title_suffix: str) -> list[tuple
         _calibration(results, title_suffix),
         _loci_grid(results, "cage", title_suffix),
         _loci_grid(results, "dnase", title_suffix),
+        _extras(results, title_suffix),
     )
     return list(zip(FIGURE_FILES, figs, strict=True))
 

@@ -17,6 +17,10 @@ ref_pred    float    predicted reference signal: 5-bin landmark sum, mean over m
                      the locus' matched tracks (natural scale)
 alt_pred    float    the same for the alternative allele
 delta       float    predicted effect ``log2(alt_pred + 1) - log2(ref_pred + 1)``
+                     (aggregate then log: members averaged in natural scale, then the log)
+delta_log_  float    optional: the same effect with the log taken per member first,
+then_                ``mean_m log2(alt_m + 1) - mean_m log2(ref_m + 1)`` (log then aggregate;
+aggregate            NaN or absent: the comparison is left out)
 ==========  =======  ============================================================================
 
 Other columns are carried into the variant table unchanged.
@@ -41,6 +45,19 @@ measured), over all variants of all loci (sign ignored; NaN when no variant is p
 measured).  Across loci: Pearson r of the per-locus r with ``log10(ref_pred_median + 1)`` and with
 the authors' replicate r (:data:`REPLICATE_R`, §14; only loci present there).
 
+Two more extras (§4.4, ``EE.py:L9228-L9270`` and ``L9597-L9601``):
+
+* **aggregate then log vs log then aggregate** (the authors' LDLR reproduction): Pearson r of
+  ``delta`` and of ``delta_log_then_aggregate`` with ``log2FC`` in :data:`AGGREGATION_LOCUS`
+  (LDLR); the per-locus table has both for every locus.  The members of a construct are the
+  strand x shift ensemble; the matched tracks are averaged per member in natural scale either
+  way, so only the order of "mean over members" and "log" differs.
+* **OLS ``log2FC ~ delta``** over all variants of all loci (the authors fit it on DNASE;
+  statsmodels' ``OLS.from_formula('log2FC ~ log2_pred')``): slope, intercept, the slope's
+  standard error ``sqrt(RSS / (n - 2) / Sxx)`` and R^2, per assay (:func:`ols_fit`).  The paper's
+  "a predicted log2 fold change of 0.65 corresponds roughly to a measured effect of 1" is a DNASE
+  slope of about 1 / 0.65 = 1.5.
+
 Summary keys (:meth:`SaturationResults.summary`), for ``<a>`` in ``cage``, ``dnase``
 -----------------------------------------------------------------------------------
 =============================  =====================================================================
@@ -61,11 +78,16 @@ key                            meaning
                                |delta| > pred_threshold
 <a>_r_vs_ref_level             Pearson r across loci of per-locus r vs log10(median ref_pred + 1)
 <a>_r_vs_replicate_r           Pearson r across loci of per-locus r vs the replicate r (REPLICATE_R)
+<a>_ldlr_r_aggregate_then_log  Pearson r of delta vs log2FC in LDLR (= the per-locus r)
+<a>_ldlr_r_log_then_aggregate  Pearson r of delta_log_then_aggregate vs log2FC in LDLR
+<a>_ols_slope, _intercept      OLS of log2FC on delta over all variants (measured per predicted unit)
+<a>_ols_slope_se, _r2          the slope's standard error and the fit's R^2
 calibration_locus_a, _b        the calibration loci (default F9, LDLR)
 n_loci, n_variants             loci and variants (per assay)
+notes                          ``{key: why}`` for every key reported as ``None`` (empty when none is)
 =============================  =====================================================================
 
-Floats are Python floats; NaN is reported as ``None`` (JSON ``null``).
+Floats are Python floats; NaN is reported as ``None`` (JSON ``null``), and ``notes`` says why.
 """
 
 from __future__ import annotations
@@ -87,8 +109,10 @@ __all__ = [
     "PRED_THRESHOLD",
     "REPLICATE_R",
     "SUMMARY_KEYS",
+    "AGGREGATION_LOCUS",
     "SaturationResults",
     "correlations",
+    "ols_fit",
     "ols_slope",
     "per_locus",
     "reduce_saturation",
@@ -100,6 +124,10 @@ __all__ = [
 
 ASSAYS = ("cage", "dnase")
 OBS, PRED = "log2FC", "delta"
+#: the same effect with the log taken per ensemble member before the mean (log then aggregate)
+PRED_LOG_FIRST = "delta_log_then_aggregate"
+#: the locus of the authors' aggregate-then-log vs log-then-aggregate comparison (EE.py:L9228)
+AGGREGATION_LOCUS = "LDLR"
 _PER_ASSAY = (
     "pooled_pearson",
     "pooled_spearman",
@@ -115,6 +143,12 @@ _PER_ASSAY = (
     "recall_strong",
     "r_vs_ref_level",
     "r_vs_replicate_r",
+    "ldlr_r_aggregate_then_log",
+    "ldlr_r_log_then_aggregate",
+    "ols_slope",
+    "ols_intercept",
+    "ols_slope_se",
+    "ols_r2",
 )
 #: winsorising limits of delta before per-locus z-scoring (lower, upper fraction; §4.4)
 WINSOR_LIMITS = (0.01, 0.01)
@@ -147,6 +181,7 @@ SUMMARY_KEYS = (
     "calibration_locus_b",
     "n_loci",
     "n_variants",
+    "notes",
 )
 #: table stem -> attribute of :class:`SaturationResults`
 TABLE_FILES = {
@@ -173,6 +208,33 @@ def ols_slope(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     xc = x - x.mean()
     slope = float(np.dot(xc, y - y.mean()) / np.dot(xc, xc))
     return slope, float(y.mean() - slope * x.mean())
+
+
+def ols_fit(x: np.ndarray, y: np.ndarray) -> dict[str, float]:
+    """Least squares ``y = intercept + slope x`` over the finite pairs, with the usual standard error.
+
+    Returns ``n``, ``slope``, ``intercept``, ``slope_se = sqrt(RSS / (n - 2) / Sxx)`` and ``r2 = 1 -
+    RSS / TSS`` (the values of statsmodels' ``OLS.from_formula('y ~ x')``: ``params``, ``bse``,
+    ``rsquared``).  NaN below :data:`~seqbench.stats.common.MIN_PAIRS` pairs or for a constant ``x``
+    (no slope); ``r2`` is NaN for a constant ``y``.
+    """
+    from seqbench.stats.common import MIN_PAIRS
+
+    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    ok = np.isfinite(x) & np.isfinite(y)
+    x, y = x[ok], y[ok]
+    n = int(x.size)
+    out = {"n": n, "slope": math.nan, "intercept": math.nan, "slope_se": math.nan, "r2": math.nan}
+    if n < MIN_PAIRS or np.ptp(x) == 0:
+        return out
+    xc, yc = x - x.mean(), y - y.mean()
+    sxx = float(np.dot(xc, xc))
+    slope = float(np.dot(xc, yc) / sxx)
+    resid = yc - slope * xc
+    rss, tss = float(np.dot(resid, resid)), float(np.dot(yc, yc))
+    out.update(slope=slope, intercept=float(y.mean() - slope * x.mean()),
+               slope_se=math.sqrt(rss / (n - 2) / sxx), r2=1.0 - rss / tss if tss > 0 else math.nan)
+    return out
 
 
 def winsorize(x: np.ndarray, limits: tuple[float, float] = WINSOR_LIMITS) -> np.ndarray:
@@ -230,9 +292,10 @@ def per_locus(effects: pd.DataFrame) -> pd.DataFrame:
     """One row per (assay, locus), loci in order of first appearance.
 
     Columns: ``assay, locus, n, pearson_r, pearson_p, spearman_r, spearman_p, slope, intercept``
-    (OLS of log2FC on delta), ``ref_pred_median`` (median predicted reference signal, natural
-    scale), ``n_tracks`` (matched tracks averaged), ``replicate_r`` (:data:`REPLICATE_R`; NaN for a
-    locus not in it).
+    (OLS of log2FC on delta), ``pearson_r_log_then_aggregate`` (Pearson r of
+    ``delta_log_then_aggregate`` with log2FC; NaN without that column), ``ref_pred_median`` (median
+    predicted reference signal, natural scale), ``n_tracks`` (matched tracks averaged),
+    ``replicate_r`` (:data:`REPLICATE_R`; NaN for a locus not in it).
     """
     rows = []
     for assay in dict.fromkeys(effects["assay"]):
@@ -247,6 +310,9 @@ def per_locus(effects: pd.DataFrame) -> pd.DataFrame:
                     **correlations(g[PRED], g[OBS]),
                     "slope": slope,
                     "intercept": icpt,
+                    "pearson_r_log_then_aggregate": (
+                        correlations(g[PRED_LOG_FIRST], g[OBS])["pearson_r"] if PRED_LOG_FIRST in g else math.nan
+                    ),
                     "ref_pred_median": float(np.median(g["ref_pred"])) if len(g) else math.nan,
                     "n_tracks": int(g["n_tracks"].iloc[0]) if "n_tracks" in g and len(g) else 0,
                     "replicate_r": REPLICATE_R.get(str(locus), math.nan),
@@ -298,6 +364,51 @@ class SaturationResults:
             row = pl[pl["locus"] == locus]
             out[f"calibration_r_{tag}"] = float(row["pearson_r"].iloc[0]) if len(row) else math.nan
             out[f"calibration_slope_{tag}"] = float(row["slope"].iloc[0]) if len(row) else math.nan
+        row = pl[pl["locus"] == AGGREGATION_LOCUS]
+        out["ldlr_r_aggregate_then_log"] = float(row["pearson_r"].iloc[0]) if len(row) else math.nan
+        out["ldlr_r_log_then_aggregate"] = (
+            float(row["pearson_r_log_then_aggregate"].iloc[0]) if len(row) else math.nan
+        )
+        fit = ols_fit(e[PRED], e[OBS])
+        for k in ("slope", "intercept", "slope_se", "r2"):
+            out[f"ols_{k}"] = fit[k]
+        return out
+
+    def _why_undefined(self, assay: str, key: str) -> str:
+        """One line saying why ``<assay>_<key>`` is undefined (NaN) in this result."""
+        pl = self.per_locus[self.per_locus["assay"] == assay]
+        e = self.variants[self.variants["assay"] == assay]
+        n_r = int(np.isfinite(pl["pearson_r"].to_numpy(dtype=np.float64)).sum())
+        few = "a correlation needs >= 3 variants and both columns varying (seqbench.stats.common.correlate)"
+        if e.empty:
+            return f"no {assay} variant in this job"
+        if key.startswith("ldlr_"):
+            if AGGREGATION_LOCUS not in set(pl["locus"]):
+                return f"the job has no locus {AGGREGATION_LOCUS} (the authors' aggregation comparison locus)"
+            if key.endswith("log_then_aggregate") and (PRED_LOG_FIRST not in e or e[PRED_LOG_FIRST].isna().all()):
+                return "no per-member predictions behind this variant table (log-then-aggregate needs them)"
+            return f"{AGGREGATION_LOCUS}: {few}"
+        if key.startswith("calibration_"):
+            loci = [x for x in self.calibration_loci if x not in set(pl["locus"])]
+            if loci:
+                return f"calibration locus {', '.join(map(str, loci))} is not in this job"
+            return f"calibration loci: {few}"
+        if key.startswith("r_vs_") or (key in ("mean_abs_r", "median_r") and n_r == 0):
+            return f"{n_r} loci have a per-locus r; across-locus correlations need >= 3, mean and median >= 1"
+        if key in ("precision_strong", "recall_strong"):
+            return (f"no variant has |delta| > {self.pred_threshold} (precision) or |log2FC| > {self.obs_threshold}"
+                    " (recall): the ratio has a zero denominator")
+        if key.startswith("ols_"):
+            return "the OLS needs >= 3 variants with a varying delta (R^2 also a varying log2FC)"
+        return few
+
+    def notes(self, summary: dict[str, Any]) -> dict[str, str]:
+        """``{key: why}`` for every key of ``summary`` that is undefined (``None`` / NaN)."""
+        out = {}
+        for k, v in summary.items():
+            if v is None or (isinstance(v, float) and not math.isfinite(v)):
+                assay, _, rest = k.partition("_")
+                out[k] = self._why_undefined(assay, rest) if assay in ASSAYS else "not in this job"
         return out
 
     def summary(self) -> dict[str, Any]:
@@ -310,6 +421,7 @@ class SaturationResults:
         first = self.variants[self.variants["assay"] == ASSAYS[0]]
         s["n_loci"] = int(first["locus"].nunique())
         s["n_variants"] = len(first)
+        s["notes"] = self.notes(s)
         return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in s.items()}
 
 
