@@ -176,6 +176,10 @@ def test_through_seqbenchs_tfhub_adapter(tiny_twin, tmp_path):
     _n, _g, named, _h = describe(dataclasses.replace(spec, targets=str(targets)))
     assert named.resolve(TrackRequest(assay="CAGE", cell_type="K562")) == 4
 
+    from seqbench.report.job import planted_note
+
+    assert "never a predictor" in planted_note({"kind": "enformer-twin"})  # the report's line after the name
+
 
 def test_plan_prints_the_analytic_flop_count(cache_dir, tiny_twin, tmp_path):
     from typer.testing import CliRunner
@@ -217,9 +221,12 @@ def test_full_published_twin_builds_with_enformers_interface(tmp_path):
     assert path.name == "enformer-twin-v1" and ensure_enformer_twin(tmp_path) == path  # cached
     name, geometry, tracks, _h = describe(ModelSpec(kind="enformer-twin", handle=str(path)))
     assert name == "enformer-twin-v1" and geometry == ENFORMER_GEOMETRY and len(tracks) == 5313
+    import tensorflow as tf
+
+    saved = [shape for name, shape in tf.train.list_variables(str(path / "variables" / "variables"))
+             if name != "_CHECKPOINTABLE_OBJECT_GRAPH"]
+    assert sum(int(np.prod(s)) for s in saved) == sum(parameter_counts(FULL).values())
     loaded = hub.load(str(path))
-    counts = parameter_counts(FULL)
-    assert sum(int(np.prod(v.shape)) for v in loaded.model.variables) == sum(counts.values())
     (fn,) = loaded.model.predict_on_batch.concrete_functions
     assert [tuple(s.shape) for s in fn.structured_input_signature[0]] == [(None, 393_216, 4)]
     assert {k: tuple(v.shape) for k, v in fn.structured_outputs.items()} == {"human": (None, 896, 5313),
