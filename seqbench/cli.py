@@ -425,7 +425,7 @@ def plan(
             members = job_spec.ensemble.for_geometry(m.geometry).n_members * n_windows
             try:
                 ests.append(estimate(p.design.n_constructs, members, job_spec.runtime.shard_size, m.spec.kind,
-                                     throughput=throughput, gpus=gpus, efficiency=efficiency))
+                                     throughput=throughput, gpus=gpus, efficiency=efficiency, handle=m.handle))
             except ValueError as exc:
                 raise SpecError(str(exc)) from exc
         names = ", ".join(m.name for m in p.models)

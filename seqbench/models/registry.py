@@ -12,6 +12,10 @@ Real models (weights the user points to with ``model.handle``; see ``docs/models
   ``const_feed_dict.pkl``, ``basenji1_targets.txt``); batch size exactly 2.
 * ``xpresso`` — Xpresso's Keras h5 (Kipoi ``human_median``); one value per input.
 
+Cost twin: ``enformer-twin`` (``seqbench.models.enformer_twin``), Enformer's architecture with seeded random
+weights behind TF-Hub's interface, built into the cache like a planted twin; for benchmarks and GPU
+measurements, never a predictor.  ``model.targets`` (Enformer's ``targets_human.txt``) names its tracks.
+
 Planted twins (built by seqbench into its cache, loaded through the same adapter code as the
 real kind; synthetic instruments with a known law, never the real model): ``planted``
 (Enformer's interface, a TF-Hub SavedModel), ``planted-basenji2`` (Keras h5 with the custom
@@ -83,6 +87,10 @@ KINDS: dict[str, Kind] = {
              "planted-basenji1-v1", BASENJI1_GEOMETRY, 2, twin_of="basenji1"),
         Kind("planted-xpresso", "planted twin of xpresso: the same two-input h5 and 10.5-kb scalar geometry",
              "planted-xpresso-v1", XPRESSO_GEOMETRY, 128, twin_of="xpresso", neutral_value=0.0),
+        # a cost stand-in, not a planted law: Enformer's architecture, random weights (models.enformer_twin)
+        Kind("enformer-twin", "Enformer's architecture with seeded random weights, TF-Hub's interface: a cost stand-in"
+             " for benchmarks and GPU measurements, never a predictor", "enformer-twin-v1", ENFORMER_GEOMETRY, 8,
+             twin_of="enformer"),
     )
 }
 
@@ -269,6 +277,10 @@ def twin_dir(kind: str, cache_dir: Path | None = None) -> Path:
         from seqbench.models.planted.twin_basenji1 import ensure_basenji1_twin
 
         return ensure_basenji1_twin(cache_dir)
+    if kind == "enformer-twin":
+        from seqbench.models.enformer_twin.build import ensure_enformer_twin
+
+        return ensure_enformer_twin(cache_dir)
     raise ValueError(f"no planted twin for kind {kind!r}")
 
 
@@ -345,7 +357,10 @@ def describe(spec: ModelSpec, cache_dir: Path | None = None) -> tuple[str, Geome
         meta = json.loads(meta_file.read_text())
         if meta.get("kind", "planted") != spec.kind:
             raise ModelLoadError(f"model.handle {path}: a {meta.get('kind')!r} model, not {spec.kind!r}")
-        tracks = _twin_tracks(spec.kind, path)
+        if spec.kind == "enformer-twin" and spec.targets:  # Enformer's own targets_human.txt names its tracks
+            tracks = read_targets(spec.targets, ENFORMER_PREFERRED)
+        else:
+            tracks = _twin_tracks(spec.kind, path)
         g = meta["geometry"]
         declared = Geometry(g["sequence_length"], g["bin_size"], g["offset"], g["n_bins"], g.get("anchor"))
         return spec.name or meta.get("name", spec.info.default_name), spec.geometry or declared, tracks, str(path)
@@ -391,8 +406,8 @@ def _basenji2_default_tracks(h5: Path) -> TrackTable:
 
 
 def _twin_tracks(kind: str, path: Path) -> TrackTable:
-    if kind in ("planted", "planted-basenji2"):
-        name = "assets/targets.txt" if kind == "planted" else "targets_human.txt"
+    if kind in ("planted", "planted-basenji2", "enformer-twin"):
+        name = "targets_human.txt" if kind == "planted-basenji2" else "assets/targets.txt"
         return TrackTable.from_targets_file(str(path / name))
     if kind == "planted-basenji1":
         from seqbench.models.basenji1 import read_basenji1_targets

@@ -140,6 +140,9 @@ _TWIN_OF = {"planted": "Enformer", "planted-basenji2": "Basenji2", "planted-base
 
 def planted_note(model: Mapping[str, Any]) -> str:
     """The report's warning after a planted model's name ('' for a real model)."""
+    if str(model.get("kind")) == "enformer-twin":
+        return (" — the *enformer-twin*, Enformer's architecture with random weights: a cost stand-in for benchmarks,"
+                " never a predictor; these numbers say nothing about Enformer or the biology.")
     real = _TWIN_OF.get(str(model.get("kind")))
     if real is None:
         return ""
