@@ -261,8 +261,9 @@ def planted_model_dir(cache_dir: Path | None = None) -> Path:
     return ensure_planted_model(cache_dir)
 
 
-def twin_dir(kind: str, cache_dir: Path | None = None) -> Path:
-    """The built planted twin of ``kind`` in the cache (built on first use)."""
+def twin_dir(kind: str, cache_dir: Path | None = None, precision: str = "fp32") -> Path:
+    """The built planted twin of ``kind`` in the cache (built on first use); ``precision = "bf16"``: the build in
+    bfloat16 (kinds in :data:`BF16_KINDS`)."""
     if kind == "planted":
         return planted_model_dir(cache_dir)
     if kind == "planted-basenji2":
@@ -280,7 +281,7 @@ def twin_dir(kind: str, cache_dir: Path | None = None) -> Path:
     if kind == "enformer-twin":
         from seqbench.models.enformer_twin.build import ensure_enformer_twin
 
-        return ensure_enformer_twin(cache_dir)
+        return ensure_enformer_twin(cache_dir, "bfloat16" if precision == "bf16" else "float32")
     raise ValueError(f"no planted twin for kind {kind!r}")
 
 
@@ -339,12 +340,13 @@ def describe(spec: ModelSpec, cache_dir: Path | None = None) -> tuple[str, Geome
     if spec.kind not in KINDS:
         raise ValueError(f"model.kind: unknown kind {spec.kind!r}; known kinds: {', '.join(KINDS)}")
     _need_handle(spec)
+    check_device_settings(spec)
     handle = spec.handle
     twin = spec.info.twin_of is not None
     if spec.kind == "enformer" and handle:
         check_handle(handle)
     if twin:
-        path = Path(handle) if handle else twin_dir(spec.kind, cache_dir)
+        path = Path(handle) if handle else twin_dir(spec.kind, cache_dir, spec.precision)
         if handle and not path.exists():
             raise ModelLoadError(f"model.handle = {handle!r}: no such file or directory; omit model.handle to use"
                                  " the built-in twin")
@@ -417,7 +419,7 @@ def _twin_tracks(kind: str, path: Path) -> TrackTable:
 
 
 #: kinds whose models seqbench builds in bfloat16 on request (a restored SavedModel or h5 keeps its dtype)
-BF16_KINDS: frozenset[str] = frozenset()
+BF16_KINDS: frozenset[str] = frozenset({"enformer-twin"})
 #: kinds whose adapter has the device path (XLA, members cut on the device)
 DEVICE_PATH_KINDS = ("enformer", "basenji2")
 

@@ -121,6 +121,28 @@ def test_weights_and_outputs_are_deterministic_by_seed():
     assert np.isfinite(out_a["human"].numpy()).all() and (out_a["human"].numpy() > 0).all()  # softplus
 
 
+def test_bfloat16_build_is_the_same_draws_rounded_and_stays_close_to_float32():
+    """bf16 weights are the float32 draws rounded (every variable, bit for bit), the interface keeps float32
+    in and out, and the outputs stay within bfloat16's precision of the float32 network's (8 bits of
+    mantissa: a relative step of 2**-8 per rounding, a few percent after a few layers)."""
+    import tensorflow as tf
+
+    from seqbench.models.enformer_twin.network import build_network
+
+    x = tf.one_hot(np.random.default_rng(1).integers(0, 4, (2, TINY.sequence_length)), 4)
+    f32, b16 = build_network(TINY, seed=7), build_network(TINY, seed=7, dtype="bfloat16")
+    assert len(f32.variables) == len(b16.variables)
+    for a, b in zip(f32.variables, b16.variables, strict=True):
+        assert b.dtype == tf.bfloat16
+        np.testing.assert_array_equal(tf.cast(a, tf.bfloat16).numpy(), b.numpy())
+    out32, out16 = f32.predict_on_batch(x)["human"].numpy(), b16.predict_on_batch(x)["human"].numpy()
+    assert out16.dtype == np.float32
+    rel = np.abs(out16 - out32) / np.abs(out32)
+    assert 0 < np.median(rel) < 2**-5 and rel.max() < 0.25
+    with pytest.raises(ValueError, match="dtype 'float16'"):
+        build_network(TINY, seed=7, dtype="float16")
+
+
 @pytest.fixture(scope="module")
 def tiny_twin(tmp_path_factory):
     from seqbench.models.enformer_twin.build import build_twin_savedmodel

@@ -30,14 +30,14 @@ NOTE = (
 )
 
 
-def twin_metadata(config: TwinConfig = FULL, seed: int = DEFAULT_SEED) -> dict[str, Any]:
-    """The content of ``seqbench_model.json`` (without build details)."""
+def twin_metadata(config: TwinConfig = FULL, seed: int = DEFAULT_SEED, dtype: str = "float32") -> dict[str, Any]:
+    """The content of ``seqbench_model.json`` (without build details); a bfloat16 build is named ``...-bf16``."""
     g = config.geometry
     heads = dict(config.output_heads)
     parts = flops(config)
     return {
         "format_version": FORMAT_VERSION,
-        "name": MODEL_NAME,
+        "name": MODEL_NAME if dtype == "float32" else f"{MODEL_NAME}-bf16",
         "kind": MODEL_KIND,
         "note": NOTE,
         "interface": {
@@ -52,6 +52,7 @@ def twin_metadata(config: TwinConfig = FULL, seed: int = DEFAULT_SEED) -> dict[s
         "flops_per_pass": sum(parts.values()),
         "flops_by_part": parts,
         "parameters": parameter_counts(config),
+        **({"dtype": dtype} if dtype != "float32" else {}),
     }
 
 
@@ -64,7 +65,8 @@ def _write_targets(path: Path, n_tracks: int) -> None:
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
-def build_twin_savedmodel(path: Path, config: TwinConfig = FULL, seed: int = DEFAULT_SEED) -> Path:
+def build_twin_savedmodel(path: Path, config: TwinConfig = FULL, seed: int = DEFAULT_SEED,
+                          dtype: str = "float32") -> Path:
     """Build the twin into ``path`` (new or empty): the SavedModel, ``assets/targets.txt`` (one row per
     ``human`` track) and, last, ``seqbench_model.json``.  The root object's ``model.predict_on_batch`` is
     the call (as on TF-Hub's Enformer)."""
@@ -76,23 +78,26 @@ def build_twin_savedmodel(path: Path, config: TwinConfig = FULL, seed: int = DEF
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
     root = tf.Module(name="enformer_twin_root")
-    root.model = build_network(config, seed)
+    root.model = build_network(config, seed, dtype)
     tf.saved_model.save(root, str(path))
     _write_targets(path / TARGETS_FILE, dict(config.output_heads)["human"])
-    write_metadata(path, twin_metadata(config, seed))
+    write_metadata(path, twin_metadata(config, seed, dtype))
     return path
 
 
-def is_complete(path: Path) -> bool:
-    """Whether ``path`` holds a complete build of the current published twin."""
+def is_complete(path: Path, dtype: str = "float32") -> bool:
+    """Whether ``path`` holds a complete build of the current published twin (in ``dtype``)."""
     from seqbench.models.planted.build import metadata_matches
 
-    return metadata_matches(path, twin_metadata(), ("saved_model.pb", TARGETS_FILE))
+    return metadata_matches(path, twin_metadata(dtype=dtype), ("saved_model.pb", TARGETS_FILE))
 
 
-def ensure_enformer_twin(cache_dir: Path | None = None) -> Path:
-    """Path of the built twin, ``<cache_dir>/models/enformer-twin-v1/``, building it if needed (about 1 GB of
-    float32 weights; see :func:`seqbench.models.planted.build.ensure_built`)."""
+def ensure_enformer_twin(cache_dir: Path | None = None, dtype: str = "float32") -> Path:
+    """Path of the built twin, ``<cache_dir>/models/enformer-twin-v1/`` (``enformer-twin-v1-bf16/`` for
+    ``dtype = "bfloat16"``: the same draws in bfloat16, for ``model.precision = "bf16"``), building it if
+    needed (about 1 GB of float32 weights; see :func:`seqbench.models.planted.build.ensure_built`)."""
     from seqbench.models.planted.build import ensure_built
 
-    return ensure_built(MODEL_NAME, build_twin_savedmodel, is_complete, cache_dir)
+    name = MODEL_NAME if dtype == "float32" else f"{MODEL_NAME}-bf16"
+    return ensure_built(name, lambda path: build_twin_savedmodel(path, dtype=dtype),
+                        lambda path: is_complete(path, dtype), cache_dir)

@@ -78,16 +78,29 @@ def relative_shift(x: Any) -> Any:
     return x[..., : (r + 1) // 2]
 
 
-def build_network(config: TwinConfig, seed: int = 0) -> Any:
+def build_network(config: TwinConfig, seed: int = 0, dtype: str = "float32") -> Any:
     """The ``tf.Module`` ``net`` with ``net(x float32 [B, L, 4]) -> {head: float32 [B, target_length, n]}`` and
-    ``net.predict_on_batch`` (a ``tf.function`` over ``[None, L, 4]``), TF-Hub Enformer's call."""
+    ``net.predict_on_batch`` (a ``tf.function`` over ``[None, L, 4]``), TF-Hub Enformer's call.
+
+    ``dtype = "bfloat16"``: the same draws rounded to bfloat16 weights and bfloat16 arithmetic, with the
+    normalisations, the softmaxes and the heads' softplus in float32 (as mixed-precision training keeps
+    them); input and output stay float32, so the interface is unchanged."""
     import tensorflow as tf
 
     c = config
     init = _Init(seed)
+    if dtype not in ("float32", "bfloat16"):
+        raise ValueError(f"dtype {dtype!r}: expected float32 or bfloat16")
+    dt = tf.bfloat16 if dtype == "bfloat16" else tf.float32
 
     def var(value: np.ndarray, name: str) -> tf.Variable:
-        return tf.Variable(value, trainable=False, name=name)
+        return tf.Variable(tf.cast(value, dt), trainable=False, name=name)
+
+    def f32(x: tf.Tensor) -> tf.Tensor:
+        return tf.cast(x, tf.float32)
+
+    def softmax(x: tf.Tensor, axis: int = -1) -> tf.Tensor:
+        return tf.cast(tf.nn.softmax(f32(x), axis=axis), dt)
 
     def gelu(x: tf.Tensor) -> tf.Tensor:
         return tf.nn.sigmoid(1.702 * x) * x  # Enformer's approximation
@@ -143,7 +156,7 @@ def build_network(config: TwinConfig, seed: int = 0) -> Any:
         def __call__(self, x: tf.Tensor) -> tf.Tensor:
             n = x.shape[-1]
             x = tf.reshape(x, [-1, x.shape[1] // c.pool_size, c.pool_size, n])
-            return tf.reduce_sum(x * tf.nn.softmax(dense(x, self.w), axis=-2), axis=-2)
+            return tf.reduce_sum(x * softmax(dense(x, self.w), axis=-2), axis=-2)
 
     class LayerNorm(tf.Module):
         def __init__(self, n: int, name: str) -> None:
@@ -152,8 +165,10 @@ def build_network(config: TwinConfig, seed: int = 0) -> Any:
             self.offset = var(init.normal((n,), 0.05), "offset")
 
         def __call__(self, x: tf.Tensor) -> tf.Tensor:
+            x = f32(x)
             mean, variance = tf.nn.moments(x, axes=[-1], keepdims=True)
-            return (x - mean) * tf.math.rsqrt(variance + c.epsilon) * self.scale + self.offset
+            y = (x - mean) * tf.math.rsqrt(variance + c.epsilon) * f32(self.scale) + f32(self.offset)
+            return tf.cast(y, dt)
 
     class Attention(tf.Module):
         def __init__(self, name: str) -> None:
@@ -178,10 +193,11 @@ def build_network(config: TwinConfig, seed: int = 0) -> Any:
             q = self._split(dense(x, self.q), c.key_size) * (c.key_size**-0.5)
             k = self._split(dense(x, self.k), c.key_size)
             v = self._split(dense(x, self.v), c.value_size)
-            r_k = self._split(dense(positional_features(t, c.relative_features)[None], self.r_k), c.key_size)
+            feats = tf.cast(positional_features(t, c.relative_features)[None], dt)
+            r_k = self._split(dense(feats, self.r_k), c.key_size)
             content = tf.matmul(q + self.r_w_bias, k, transpose_b=True)  # [B, H, T, T]
             relative = relative_shift(tf.matmul(q + self.r_r_bias, r_k, transpose_b=True))  # [B, H, T, T]
-            weights = tf.nn.softmax(content + relative)
+            weights = softmax(content + relative)
             out = tf.transpose(tf.matmul(weights, v), [0, 2, 1, 3])  # [B, T, H, V]
             out = tf.reshape(out, [tf.shape(x)[0], t, c.heads * c.value_size])
             return dense(out, self.out_w, self.out_b)
@@ -224,7 +240,7 @@ def build_network(config: TwinConfig, seed: int = 0) -> Any:
                 self.head_b[name] = var(init.normal((n,), 0.01), f"head_{name}_b")
 
         def __call__(self, x: tf.Tensor) -> dict[str, tf.Tensor]:
-            x = self.stem_conv(x)
+            x = self.stem_conv(tf.cast(x, dt))
             x = self.stem_pool(x + self.stem_pointwise(x))
             for conv, pointwise, pool in self.tower:
                 x = conv(x)
@@ -233,7 +249,7 @@ def build_network(config: TwinConfig, seed: int = 0) -> Any:
                 x = block(x)
             x = x[:, c.crop : c.crop + c.target_length, :]
             x = gelu(self.final(x))
-            return {name: tf.nn.softplus(dense(x, self.head_w[name], self.head_b[name]))
+            return {name: tf.nn.softplus(f32(dense(x, self.head_w[name], self.head_b[name])))
                     for name, _n in c.output_heads}
 
         @tf.function(input_signature=[tf.TensorSpec([None, c.sequence_length, 4], tf.float32, name="x")])
