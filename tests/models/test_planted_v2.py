@@ -276,3 +276,25 @@ def test_is_complete_checks_the_v2_law(tmp_path: Path) -> None:
     meta["law"]["K_SAT"] = law.K_SAT * 2
     (tmp_path / "seqbench_model.json").write_text(json.dumps(meta))
     assert not is_complete_v2(tmp_path)
+
+
+def test_registry_loads_v2_and_keeps_v1(tmp_path: Path, graded_batch: np.ndarray) -> None:
+    """Kind ``planted-v2`` through the registry and the TF-Hub adapter (Enformer's path); kind ``planted``
+    still names planted-v1, built in its own folder."""
+    from seqbench.models.registry import KINDS, ModelSpec, describe, load_model
+    from seqbench.report.job import planted_note
+
+    assert KINDS["planted-v2"].twin_of == "enformer" and KINDS["planted"].default_name == "planted-v1"
+    name, geometry, tracks, handle = describe(ModelSpec(kind="planted-v2"), tmp_path)
+    assert name == "planted-v2" and Path(handle) == tmp_path / "models" / "planted-v2"
+    assert geometry.sequence_length == L and geometry.n_bins == law.N_OUTPUT_BINS
+    assert "Enformer" in planted_note({"kind": "planted-v2"})
+    v1 = describe(ModelSpec(kind="planted"), tmp_path)
+    assert v1[0] == "planted-v1" and Path(v1[3]) == tmp_path / "models" / "planted-v1"
+
+    model = load_model(ModelSpec(kind="planted-v2", batch_size=2), tmp_path)
+    codes = graded_batch[:, : law.SEQUENCE_LENGTH]
+    bins = np.tile(np.arange(440, 460, dtype=np.int32), (len(codes), 1))
+    got = model.predict(codes, bins, np.array([CAGE_K562, DNASE_K562], dtype=np.int32))
+    want = reference_output_v2(codes)[:, 440:460][:, :, [CAGE_K562, DNASE_K562]]
+    np.testing.assert_allclose(got, want, rtol=1e-6, atol=0)
