@@ -29,7 +29,12 @@ from seqbench.experiments.multiplicativity import demo as mx_demo
 from seqbench.experiments.multiplicativity import design as mx
 from seqbench.genome import Genome
 from seqbench.models.planted import law
-from seqbench.models.planted.reference import output_from_weights_v2, position_weights, reference_output_v2
+from seqbench.models.planted.reference import (
+    output_from_hits,
+    output_from_weights_v2,
+    position_weights,
+    reference_output_v2,
+)
 from seqbench.sequence.codes import reverse_complement
 from seqbench.sequence.constructs import Construct, materialize
 from seqbench.spec import parse_spec
@@ -79,10 +84,14 @@ def _edit_deltas(c: Construct, ext: np.ndarray, background: tuple[np.ndarray, np
     return out
 
 
-@functools.lru_cache(maxsize=2)
-def reference_members(cache_dir: Path) -> pd.DataFrame:
+@functools.lru_cache(maxsize=4)
+def reference_members(cache_dir: Path, saturated: bool = True) -> pd.DataFrame:
     """The job's prediction rows as planted-v2's NumPy reference gives them: ``construct_id, member, cage``
-    (the 3-bin K562 CAGE sum around the landmark bin), members in the ensemble's strand-major order."""
+    (the 3-bin K562 CAGE sum around the landmark bin), members in the ensemble's strand-major order.
+
+    ``saturated=False``: the same graded weights through the multiplicative v1 formulas
+    (:func:`~seqbench.models.planted.reference.output_from_hits`), i.e. planted-v2 without its saturation:
+    what the statistics would read if the law were multiplicative."""
     spec, genome, design = demo(cache_dir)
     geometry = spec.model.declared_geometry
     ens = spec.ensemble
@@ -115,7 +124,8 @@ def reference_members(cache_dir: Path) -> pd.DataFrame:
             h_p.append(p)
             h_e.append(e)
             lm_bins.append(_landmark_bin(lm, off, geometry.offset))
-    out = output_from_weights_v2(np.stack(h_p), np.stack(h_e))[:, :, CAGE_K562]
+    law_fn = output_from_weights_v2 if saturated else output_from_hits
+    out = law_fn(np.stack(h_p), np.stack(h_e))[:, :, CAGE_K562]
     lo, hi = ens.bin_window
     plus = np.array([out[i, b + lo : b + hi + 1].sum() for i, b in enumerate(lm_bins)]).reshape(len(ids), -1)
     by_shift = dict(zip(ens.shifts, plus.T, strict=True))
@@ -126,11 +136,11 @@ def reference_members(cache_dir: Path) -> pd.DataFrame:
     return pd.concat(rows, ignore_index=True).sort_values(["construct_id", "member"], ignore_index=True)
 
 
-def reference_combos(cache_dir: Path) -> pd.DataFrame:
+def reference_combos(cache_dir: Path, saturated: bool = True) -> pd.DataFrame:
     """One row per construct: ``construct_id, location_key, promoter_id, enhancer_id, cage`` (the member
     mean of the 3-bin K562 CAGE sum) and ``y = log2(cage + 1)``, from planted-v2's NumPy reference."""
     _spec, _genome, design = demo(cache_dir)
-    cage = reference_members(cache_dir).groupby("construct_id")["cage"].mean()
+    cage = reference_members(cache_dir, saturated).groupby("construct_id")["cage"].mean()
     table = design.table[["construct_id", "location_key", "promoter_id", "enhancer_id"]].astype(
         {"location_key": str, "promoter_id": str, "enhancer_id": str})
     mean = cage.loc[table["construct_id"]].to_numpy()

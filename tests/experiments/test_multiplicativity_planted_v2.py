@@ -42,16 +42,20 @@ def test_reference_shortcuts_equal_whole_members(cache_dir, truth):
     check_shortcuts(cache_dir, [0, n // 3, n - 1])
 
 
-def test_reduce_reports_the_statistics_the_law_implies(truth):
+def test_reduce_reports_the_statistics_the_law_implies(cache_dir, truth):
     _spec, _design, combos, results = truth
     summary = results.summary()
     implied = implied_statistics(combos)
     for key, value in implied.items():
         assert summary[key] == pytest.approx(value, rel=1e-9, abs=1e-12), key
-    # saturation is a departure from multiplicativity: visible at the report's 3 decimals, where
-    # planted-v1's read 1.000; the promoter still explains most, the enhancers the rest
-    assert 1.0 - implied["r2_whole_multiplicative"] > 1e-3
-    assert 1.0 - implied["r2_background_multiplicative_median"] > 1e-3
+    # saturation is the departure from multiplicativity: the same weights through the multiplicative
+    # formulas fit better by more than 1e-3 (visible at the report's 3 decimals; per background the
+    # multiplicative law reads 1.000 there); the promoter still explains most, the enhancers the rest
+    plain = implied_statistics(reference_combos(cache_dir, saturated=False))
+    for key in ("r2_whole_multiplicative", "r2_background_multiplicative_median"):
+        assert implied[key] < plain[key] - 1e-3, key
+    per_background = "r2_background_multiplicative_median"
+    assert round(plain[per_background], 3) == 1.0 and round(implied[per_background], 3) < 1.0
     assert implied["r2_whole_promoter"] < implied["r2_whole_multiplicative"]
     assert implied["r2_background_promoter_median"] < implied["r2_background_multiplicative_median"]
     # enhancers keep their order in every background (saturation is monotone), so their coefficients
