@@ -18,13 +18,14 @@ import time
 
 from _common import bench_cache_dir, demo_spec, emit, machine, setup_path
 
-KINDS = ("planted", "planted-basenji2", "planted-basenji1", "planted-xpresso")
+KINDS = ("planted", "planted-v2", "planted-basenji2", "planted-basenji1", "planted-xpresso")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--inputs", type=int, default=64, help="inputs per timed pass")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--kinds", nargs="+", default=list(KINDS), choices=KINDS, help="twins to time")
     args = parser.parse_args(argv)
     setup_path()
     import numpy as np
@@ -37,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     cache = bench_cache_dir()
     rng = np.random.default_rng(0)
     rates = {}
-    for kind in KINDS:
+    for kind in args.kinds:
         model = load_model(ModelSpec(kind=kind), cache)
         g = model.geometry
         codes = rng.integers(0, 4, (args.inputs, g.sequence_length), dtype=np.uint8)

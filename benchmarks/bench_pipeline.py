@@ -142,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     from seqbench.models import registry
 
     cache = bench_cache_dir()
-    registry.planted_model_dir(cache)  # build the planted model now, outside every timing
+    registry.twin_dir(demo_spec(cache).model.kind, cache)  # build the demo's planted model now, outside every timing
 
     def spec_for(replicas: int):
         return demo_spec(

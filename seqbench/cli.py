@@ -602,12 +602,14 @@ def prepare(
     every registered one) into the cache (SEQBENCH_CACHE_DIR), so that later runs start at once."""
     from seqbench.demo.synthetic import ensure_demo
     from seqbench.models.planted.build import ensure_planted_model
+    from seqbench.models.planted.build_v2 import ensure_planted_v2_model
     from seqbench.registry import experiment_names, get_experiment
     from seqbench.runtime.submit import cache_dir
 
     try:
         chosen = [get_experiment(name) for name in (experiments or experiment_names())]
         typer.echo(f"planted model: {ensure_planted_model(cache_dir())}")
+        typer.echo(f"planted-v2:    {ensure_planted_v2_model(cache_dir())}")
         layout = ensure_demo(cache_dir())
         typer.echo(f"demo genome:   {layout.fasta}")
         for exp in chosen:

@@ -38,7 +38,7 @@ def test_plan_command_on_the_demo(cache_dir):
     assert "constructs:        384" in res.stdout and "forward passes:    2,304" in res.stdout
     assert "shards:            12 of 32" in res.stdout
     assert "on 2 GPU(s)" in res.stdout and "4.8 passes/s" in res.stdout
-    assert "planted-v1" in res.stdout
+    assert "planted-v2" in res.stdout  # the multiplicativity demo runs planted-v2
     bad = CliRunner().invoke(app, ["plan", "multiplicativity", "--gpus", "0"])
     assert bad.exit_code == 2 and "expected at least 1" in bad.stderr
 

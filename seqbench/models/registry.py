@@ -18,7 +18,9 @@ measurements, never a predictor.  ``model.targets`` (Enformer's ``targets_human.
 
 Planted twins (built by seqbench into its cache, loaded through the same adapter code as the
 real kind; synthetic instruments with a known law, never the real model): ``planted``
-(Enformer's interface, a TF-Hub SavedModel), ``planted-basenji2`` (Keras h5 with the custom
+(Enformer's interface, a TF-Hub SavedModel; the law of ``planted-v1``), ``planted-v2`` (the same
+interface; graded motif scores and promoter saturation, a known departure from multiplicativity),
+``planted-basenji2`` (Keras h5 with the custom
 layers), ``planted-basenji1`` (the Kipoi TF1 checkpoint layout), ``planted-xpresso`` (Keras h5, two
 inputs, a scalar).
 """
@@ -81,6 +83,8 @@ KINDS: dict[str, Kind] = {
              "Xpresso", XPRESSO_GEOMETRY, 128, neutral_value=0.0),
         Kind("planted", "the planted model: synthetic, known biology, Enformer's interface (checks the pipeline)",
              "planted-v1", ENFORMER_GEOMETRY, 8, twin_of="enformer"),
+        Kind("planted-v2", "planted model v2: graded motif scores, promoter saturation (not multiplicative);"
+             " Enformer's interface", "planted-v2", ENFORMER_GEOMETRY, 8, twin_of="enformer"),
         Kind("planted-basenji2", "planted twin of basenji2: the same h5 format, custom layers and geometry",
              "planted-basenji2-v1", BASENJI2_GEOMETRY, 16, twin_of="basenji2"),
         Kind("planted-basenji1", "planted twin of basenji1: the same TF1 checkpoint layout, geometry and batch 2",
@@ -266,6 +270,10 @@ def twin_dir(kind: str, cache_dir: Path | None = None, precision: str = "fp32") 
     bfloat16 (kinds in :data:`BF16_KINDS`)."""
     if kind == "planted":
         return planted_model_dir(cache_dir)
+    if kind == "planted-v2":
+        from seqbench.models.planted.build_v2 import ensure_planted_v2_model
+
+        return ensure_planted_v2_model(cache_dir)
     if kind == "planted-basenji2":
         from seqbench.models.planted.twins import ensure_basenji2_twin
 
@@ -408,7 +416,7 @@ def _basenji2_default_tracks(h5: Path) -> TrackTable:
 
 
 def _twin_tracks(kind: str, path: Path) -> TrackTable:
-    if kind in ("planted", "planted-basenji2", "enformer-twin"):
+    if kind in ("planted", "planted-v2", "planted-basenji2", "enformer-twin"):
         name = "targets_human.txt" if kind == "planted-basenji2" else "assets/targets.txt"
         return TrackTable.from_targets_file(str(path / name))
     if kind == "planted-basenji1":

@@ -134,8 +134,8 @@ def write_report_md(
 
 
 #: the real model each planted twin mirrors, for the report's warning
-_TWIN_OF = {"planted": "Enformer", "planted-basenji2": "Basenji2", "planted-basenji1": "Basenji1",
-            "planted-xpresso": "Xpresso"}
+_TWIN_OF = {"planted": "Enformer", "planted-v2": "Enformer", "planted-basenji2": "Basenji2",
+            "planted-basenji1": "Basenji1", "planted-xpresso": "Xpresso"}
 
 
 def planted_note(model: Mapping[str, Any]) -> str:

@@ -77,7 +77,7 @@ def _spec_toml(path: Path, cache_dir: Path, **runtime: Any) -> Path:
         'experiment = "multiplicativity"',
         f"data_root = {value(str(ensure_demo(cache_dir).root))}",
         "[model]",
-        'kind = "planted"',
+        f"kind = {value(_raw_spec(cache_dir)['model']['kind'])}",  # the demo's model, as the reference rows
         "[tracks]",
         'cage = { assay = "CAGE", cell_type = "K562" }',
         'dnase = { assay = "DNASE", cell_type = "K562" }',

@@ -103,14 +103,14 @@ class _TarballServer:
 def test_a_tfhub_url_is_downloaded_once_for_all_replicas_and_the_genome_read_locally(cache_dir, tmp_path):
     import ray
 
-    from seqbench.models.registry import planted_model_dir
+    from seqbench.models.registry import twin_dir
     from seqbench.runtime.submit import submit
 
     layout = ensure_demo(cache_dir)
-    model_dir = planted_model_dir(cache_dir)
-    server = _TarballServer(model_dir)
     base = deep_merge(mx_demo.demo_spec(layout.root), {"inputs": {"max_promoters": 2, "max_enhancers": 3,
                                                              "max_backgrounds": 2}})
+    model_dir = twin_dir(base["model"]["kind"], cache_dir)  # the demo's planted model, served as a URL
+    server = _TarballServer(model_dir)
     hub_cache, local = tmp_path / "tfhub", tmp_path / "node-local"
     staged = deep_merge(base, {
         # the planted SavedModel behind a URL, loaded through the Enformer path (TF-Hub download)

@@ -24,6 +24,22 @@ Per output bin ``j`` (``J = j + 1088``)::
 
 Promoter and enhancer effects therefore combine multiplicatively, and an enhancer's effect
 decays with distance as ``g``: proportionally to 1/d beyond a few D0.
+
+Version 2 (model ``planted-v2``; ``docs/planted-model.md``, section "planted-v2") keeps the
+geometry, the motifs, ``prom``, ``enh`` and the constants above, and changes two things:
+
+* **graded motif scores**: a start position scores ``w(m)`` by the number ``m`` of mismatching
+  positions of its 11-mer with a motif orientation (``N`` and an all-zero one-hot row are
+  mismatches): ``w(0) = 1``, ``w(1) = W1``, ``w(m >= 2) = 0``; ``h_P[i]``, ``h_E[i]`` are the sums
+  of the weights of both orientations over the start positions whose centre lies in bin ``i``;
+* **promoter saturation**, a known departure from multiplicativity::
+
+      X_c(j)    = (prom(j) + P0) * (1 + B_c * enh(j))        (the v1 CAGE, over A)
+      CAGE_c(j) = A * X_c(j) / (1 + X_c(j) / K_SAT)           (at most A * K_SAT)
+      DNASE(j)  = C0 + C1 * (h_P[J] + h_E[J])                 (graded weights)
+
+  so an enhancer's fold change, ``(1 + B e) (1 + X0 / K_SAT) / (1 + X0 (1 + B e) / K_SAT)`` for a
+  promoter term ``X0 = prom + P0``, falls towards 1 as the promoter gets stronger.
 """
 
 from __future__ import annotations
@@ -46,6 +62,13 @@ B_HEPG2 = 0.1  # enhancer gain of the HepG2 CAGE track
 D0 = 5_000.0  # bp; distance scale of the enhancer decay g(d) = 1 / (1 + d / D0)
 C0 = 0.01  # DNase baseline
 C1 = 1.0  # DNase per motif hit in the bin
+#: planted-v2: weight of a motif occurrence with exactly one mismatching position (an exact one weighs 1,
+#: two or more mismatches weigh 0); between 0 and 1, so a single substitution in a motif has a graded effect
+W1 = 0.4
+#: planted-v2: CAGE saturation level over A (dimensionless, the units of ``X = (prom + P0)(1 + B enh)``);
+#: CAGE = A X / (1 + X / K_SAT) is halfway to its ceiling A K_SAT at X = K_SAT, i.e. at two promoter
+#: motifs without enhancers, so the demo's promoters (1-4 motifs) span the linear and the saturated range
+K_SAT = 2.0
 #: the scalar law of Xpresso's twin (log10 units): per promoter hit near the TSS, per unit enhancer activity
 XP_PROMOTER = 1.0
 XP_ENHANCER = 0.2

@@ -54,6 +54,15 @@ for _m in (law.PROMOTER_MOTIF, law.ENHANCER_MOTIF):
         raise AssertionError(f"planted motif {_m!r} is its own reverse complement")
 
 
+# planted-v2 weighs 11-mers within one mismatch of a motif orientation.  Any two of the four orientations
+# differ at >= 3 positions, so no 11-mer is within one mismatch of two of them: a weighted window counts
+# for one motif, in one orientation (and strand symmetry keeps "both orientations" a plain sum).
+for _i, _a in enumerate(MOTIFS):
+    for _b in MOTIFS[_i + 1 :]:
+        if sum(x != y for x, y in zip(_a, _b, strict=True)) < 3:
+            raise AssertionError(f"planted motifs {_a!r} and {_b!r} differ at fewer than 3 positions")
+
+
 def _kmer_hash(codes: np.ndarray) -> int:
     h = 0
     for c in codes:
@@ -196,6 +205,117 @@ def reference_output(codes: np.ndarray, geometry: Geometry = PLANTED_GEOMETRY) -
     if codes.ndim != 2 or codes.shape[1] != L:
         raise ValueError(f"reference_output: codes must be [B, {L}], got {codes.shape}")
     return output_from_hits(*motif_hits(codes), geometry)
+
+
+# ------------------------------------------------------------------ planted-v2: graded hits, saturation
+
+def mismatch_weight(m: np.ndarray | int) -> np.ndarray:
+    """``w(m)`` of planted-v2, float64, for mismatch counts ``m`` (any shape): 1, ``law.W1`` or 0."""
+    m = np.asarray(m)
+    return np.where(m == 0, 1.0, np.where(m == 1, law.W1, 0.0))
+
+
+def mismatches(codes: np.ndarray) -> np.ndarray:
+    """Mismatching positions of every 11-mer with each motif orientation: uint8 ``[4, B, L - 10]``.
+
+    ``codes``: uint8 ``[B, L]`` (A,C,G,T,N = 0..4).  ``out[m, b, s]`` counts the positions
+    ``t = 0..10`` where ``codes[b, s + t]`` differs from ``MOTIFS[m][t]`` (``MOTIFS`` order:
+    promoter, promoter RC, enhancer, enhancer RC); ``N`` (code 4) differs from every letter.
+    """
+    codes = np.asarray(codes)
+    if codes.ndim != 2:
+        raise ValueError(f"mismatches: codes must be [B, L], got shape {codes.shape}")
+    if codes.size and int(codes.max()) > N:
+        raise ValueError(f"mismatches: code {int(codes.max())} is outside 0..4")
+    b, length = codes.shape
+    k = law.MOTIF_LENGTH
+    n_starts = length - k + 1
+    if n_starts <= 0:
+        raise ValueError(f"mismatches: length {length} is shorter than the motif ({k} bp)")
+    out = np.zeros((len(MOTIFS), b, n_starts), dtype=np.uint8)
+    for m, motif in enumerate(MOTIFS):
+        for t, letter in enumerate(encode(motif)):
+            out[m] += codes[:, t : t + n_starts] != letter
+    return out
+
+
+def position_weights(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """planted-v2 motif weights by centre nucleotide: ``(w_P, w_E)``, float64 ``[B, L]``.
+
+    ``w_M[b, q]`` is ``w(m)`` summed over both orientations of motif M for the 11-mer starting at
+    ``s = q - 5`` (0 where no 11-mer is centred on ``q``: the first and last 5 positions).
+    """
+    mm = mismatches(codes)
+    b, length = np.asarray(codes).shape
+    n_starts = mm.shape[-1]
+    out = []
+    for fwd, rev in ((0, 1), (2, 3)):
+        w = np.zeros((b, length), dtype=np.float64)
+        w[:, CENTRE : CENTRE + n_starts] = mismatch_weight(mm[fwd]) + mismatch_weight(mm[rev])
+        out.append(w)
+    return out[0], out[1]
+
+
+def motif_weights(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """planted-v2 ``(h_P, h_E)``: float64 ``[B, L // 128]``, the summed motif weights of
+    :func:`position_weights` whose centre nucleotide lies in input bin ``i`` (``[128 i, 128 (i + 1))``).
+
+    Each bin's sum is ``n_exact + W1 * n_one_mismatch`` with integer counts, so it does not depend on
+    the order of summation."""
+    codes = np.asarray(codes)
+    b, length = codes.shape if codes.ndim == 2 else (0, 0)
+    if codes.ndim != 2 or length % law.BIN_SIZE:
+        raise ValueError(f"motif_weights: codes must be [B, L] with L a multiple of {law.BIN_SIZE}, got {codes.shape}")
+    mm = mismatches(codes)
+    n_starts = mm.shape[-1]
+    out = []
+    for fwd, rev in ((0, 1), (2, 3)):
+        counts = []
+        for m in (0, 1):  # exact, then one mismatch: integer counts per bin
+            at = np.zeros((b, length), dtype=np.int64)
+            at[:, CENTRE : CENTRE + n_starts] = (mm[fwd] == m).astype(np.int64) + (mm[rev] == m)
+            counts.append(at.reshape(b, length // law.BIN_SIZE, law.BIN_SIZE).sum(axis=-1))
+        out.append(counts[0] + law.W1 * counts[1].astype(np.float64))
+    return out[0], out[1]
+
+
+def saturate(x: np.ndarray) -> np.ndarray:
+    """planted-v2's output saturation ``A x / (1 + x / K_SAT)`` (float64), ``x = (prom + P0)(1 + B_c enh)``."""
+    x = np.asarray(x, dtype=np.float64)
+    return law.A * x / (1.0 + x / law.K_SAT)
+
+
+def output_from_weights_v2(h_p: np.ndarray, h_e: np.ndarray, geometry: Geometry = PLANTED_GEOMETRY) -> np.ndarray:
+    """planted-v2's output from per-bin motif weights float ``[B, L // 128]`` -> float64 ``[B, n_bins, 3]``.
+
+    ``prom``, ``enh`` as in v1 (on the weights); CAGE ``A X / (1 + X / K_SAT)`` with
+    ``X = (prom + P0)(1 + B_c enh)``; DNase ``C0 + C1 (h_P[J] + h_E[J])``.
+    """
+    h_p = np.asarray(h_p, dtype=np.float64)
+    h_e = np.asarray(h_e, dtype=np.float64)
+    n_in = check_binned(geometry).sequence_length // law.BIN_SIZE
+    if h_p.ndim != 2 or h_p.shape[1] != n_in or h_e.shape != h_p.shape:
+        raise ValueError(f"output_from_weights_v2: h_P, h_E must be [B, {n_in}], got {h_p.shape}, {h_e.shape}")
+    prom = promoter_strength(h_p, geometry)
+    enh = enhancer_activity(h_e, geometry)
+    o = geometry.offset // law.BIN_SIZE
+    centre = slice(o, o + geometry.n_bins)
+    dnase = law.C0 + law.C1 * (h_p[:, centre] + h_e[:, centre])
+    tracks = [
+        saturate((prom + law.P0) * (1.0 + gain * enh)) if kind == "cage" else dnase
+        for kind, gain in track_formulas()
+    ]
+    return np.stack(tracks, axis=-1)
+
+
+def reference_output_v2(codes: np.ndarray, geometry: Geometry = PLANTED_GEOMETRY) -> np.ndarray:
+    """planted-v2's output for codes uint8 ``[B, L]`` -> float64 ``[B, n_bins, 3]`` (Enformer's geometry:
+    ``[B, 393216]`` -> ``[B, 896, 3]``, tracks in ``law.TRACKS`` order)."""
+    codes = np.asarray(codes)
+    L = check_binned(geometry).sequence_length
+    if codes.ndim != 2 or codes.shape[1] != L:
+        raise ValueError(f"reference_output_v2: codes must be [B, {L}], got {codes.shape}")
+    return output_from_weights_v2(*motif_weights(codes), geometry)
 
 
 # ------------------------------------------------------------------ the scalar law (Xpresso's twin)
