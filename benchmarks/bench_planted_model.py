@@ -1,84 +1,125 @@
-"""Time the planted model: build, load (``tensorflow_hub.load``), and calls of a batch of 8.
+"""Time the planted model: build, load, and a batch as the pipeline pays for it.
 
 Prints one line of JSON.  Run: ``python benchmarks/bench_planted_model.py [--batch 8] [--calls 5]``.
 The build goes to a fresh temporary cache directory, so nothing cached is reused.
+
+* ``build_s``: :func:`seqbench.models.planted.build.ensure_planted_model`;
+* ``load_s``: :func:`seqbench.models.registry.load_model` (``tensorflow_hub.load``, the geometry
+  check and the adapter's warm-up call), as a replica loads it;
+* per batch of ``--batch`` random inputs, interleaved (``_common.interleave``, ``--calls`` rounds
+  after ``--warmup`` calls of each), min / median / max:
+
+  - ``adapter_s_per_batch`` (= ``s_per_batch_median``, the path the pipeline runs): the adapter's
+    ``predict(codes uint8 [B, L], bins, tracks)``: the uint8 -> one-hot step, the model, the
+    gather of 3 bins x 1 track, the copy back;
+  - ``model_only_s_per_batch``: the SavedModel's ``predict_on_batch`` on inputs already one-hot
+    encoded (float32 ``[B, L, 4]``), the whole output copied back; ``adapter_over_model_only`` is
+    their per-round ratio.
+
+* ``max_rel_diff_vs_reference``: the model's output against the NumPy reference of the planted law.
+
+No target: it is the denominator the pipeline benchmark's numbers should be read against.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import statistics
 import tempfile
 import time
 from pathlib import Path
 
+from _common import emit, interleave, machine, ratios, setup_path, spread, timed
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batch", type=int, default=8)
-    parser.add_argument("--calls", type=int, default=5)
+    parser.add_argument("--calls", type=int, default=5, help="interleaved timed rounds")
     parser.add_argument("--warmup", type=int, default=2)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
+    if min(args.batch, args.calls) < 1 or args.warmup < 0:
+        parser.error("--batch and --calls must be >= 1, --warmup >= 0")
+    setup_path()
 
     t0 = time.perf_counter()
     import numpy as np
     import tensorflow as tf
-    import tensorflow_hub as hub
 
     from seqbench.models.planted.build import ensure_planted_model
     from seqbench.models.planted.reference import one_hot, reference_output
+    from seqbench.models.registry import ModelSpec, load_model
 
     import_s = time.perf_counter() - t0
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
-        path = ensure_planted_model(Path(tmp))
+        ensure_planted_model(Path(tmp))
         build_s = time.perf_counter() - t0
 
         t0 = time.perf_counter()
-        model = hub.load(str(path))
+        model = load_model(ModelSpec(kind="planted", batch_size=args.batch), Path(tmp))
         load_s = time.perf_counter() - t0
+        raw = model._fn  # the SavedModel's predict_on_batch, what the adapter wraps
 
         rng = np.random.default_rng(0)
-        codes = rng.integers(0, 4, size=(args.batch, 393_216), dtype=np.uint8)
+        L = model.geometry.sequence_length
+        codes = rng.integers(0, 4, size=(args.batch, L), dtype=np.uint8)
         x = one_hot(codes)
+        centre = model.geometry.bin_of(L // 2)
+        bins = np.tile(np.arange(centre - 1, centre + 2, dtype=np.int32), (args.batch, 1))
+        tracks = np.zeros(1, np.int32)
+
         t0 = time.perf_counter()
-        out = model.model.predict_on_batch(x)["human"].numpy()
+        out = raw(x)["human"].numpy()
         first_call_s = time.perf_counter() - t0
+
+        def adapter() -> float:
+            return timed(lambda: model.predict(codes, bins, tracks))
+
+        def model_only() -> float:
+            return timed(lambda: raw(x)["human"].numpy())
+
         for _ in range(args.warmup):
-            model.model.predict_on_batch(x)
-        times = []
-        for _ in range(args.calls):
-            t0 = time.perf_counter()
-            model.model.predict_on_batch(x)["human"].numpy()
-            times.append(time.perf_counter() - t0)
+            adapter()
+            model_only()
+        got = interleave({"adapter": adapter, "model_only": model_only}, args.calls)
+        got_values = model.predict(codes, bins, tracks)
+        if not np.allclose(got_values[:, :, 0], out[:, centre - 1 : centre + 2, 0], rtol=1e-5, atol=1e-6):
+            raise SystemExit("the adapter's values differ from the model's own output")
 
         t0 = time.perf_counter()
         ref = reference_output(codes)
         reference_s = time.perf_counter() - t0
         max_rel = float(np.max(np.abs(out / ref - 1.0)))
 
-    print(
-        json.dumps(
-            {
-                "bench": "planted_model",
-                "batch": args.batch,
-                "cpus": os.cpu_count(),
-                "tensorflow": tf.__version__,
-                "import_s": round(import_s, 3),
-                "build_s": round(build_s, 3),
-                "load_s": round(load_s, 3),
-                "first_call_s": round(first_call_s, 3),
-                "s_per_batch_median": round(statistics.median(times), 4),
-                "s_per_batch_min": round(min(times), 4),
-                "calls": args.calls,
-                "numpy_reference_s_per_batch": round(reference_s, 4),
-                "max_rel_diff_vs_reference": max_rel,
-            }
-        )
-    )
+    adapter_s = spread(got["adapter"], 4)
+    emit({
+        "name": "planted_model",
+        "batch": args.batch,
+        "tensorflow": tf.__version__,
+        "import_s": round(import_s, 3),
+        "build_s": round(build_s, 3),
+        "load_s": round(load_s, 3),
+        "first_call_s": round(first_call_s, 3),
+        "adapter_s_per_batch": adapter_s,
+        "model_only_s_per_batch": spread(got["model_only"], 4),
+        "adapter_over_model_only": ratios(got["adapter"], got["model_only"]),
+        "s_per_batch_median": adapter_s["median"],
+        "calls": args.calls,
+        "numpy_reference_s_per_batch": round(reference_s, 4),
+        "max_rel_diff_vs_reference": max_rel,
+        "target": None,
+        "pass": None,
+        "headline": {
+            "s/batch (adapter)": adapter_s["median"],
+            "adapter/model-only": ratios(got["adapter"], got["model_only"])["median"],
+            "batch": args.batch,
+            "load s": round(load_s, 2),
+            "max rel diff": f"{max_rel:.1e}",
+        },
+        **machine(),
+    })
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

@@ -9,8 +9,9 @@ layout with one float32 column per track on the same values, written by the job'
 Like with like: the same shard (``--constructs`` constructs x 6 members, ``--tracks`` tracks of
 seeded log-normal float32 values, as a real model's outputs compress) goes through
 :func:`seqbench.predict.predict_shard` twice, once with the layout threshold above the number of
-tracks.  Reported: bytes per member row (and per member and track), write and read seconds (best
-of ``--repeat``), and the ratios list / wide.  Target: the list layout no larger than the wide one.
+tracks.  Reported: bytes per member row (and per member and track), write and read seconds and the ratios
+list / wide over ``--repeat`` interleaved rounds (min / median / max).  Target: the list layout
+no larger than the wide one.
 
 Usage: ``python benchmarks/bench_track_layout.py [--constructs 200] [--tracks 635] [--repeat 3]``
 """
@@ -22,7 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _common import emit, machine, setup_path
+from _common import emit, interleave, machine, ratios, setup_path, spread
 
 
 def main() -> None:
@@ -58,36 +59,49 @@ def main() -> None:
                                       np.full(n, 1024 + 43, dtype=np.int64), 0, None)
     tracks = {f"cage_{t}": t for t in range(args.tracks)}
     ens = Ensemble()
-    out: dict[str, dict[str, float]] = {}
+    tables = {}
+    state = rng.bit_generator.state
+    default = predict.LIST_LAYOUT_MIN_TRACKS
+    for layout, threshold in (("list", default), ("wide", args.tracks + 1)):
+        rng.bit_generator.state = state  # the same values in both layouts
+        predict.LIST_LAYOUT_MIN_TRACKS = threshold
+        tables[layout] = predict.predict_shard(Model(), shard, ens, tracks)
+    predict.LIST_LAYOUT_MIN_TRACKS = default
+    out: dict[str, dict] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        state = rng.bit_generator.state
-        for layout, threshold in (("list", predict.LIST_LAYOUT_MIN_TRACKS), ("wide", args.tracks + 1)):
-            rng.bit_generator.state = state  # the same values in both layouts
-            predict.LIST_LAYOUT_MIN_TRACKS = threshold
-            table = predict.predict_shard(Model(), shard, ens, tracks)
-            job = JobDir(Path(tmp) / layout)
-            writes, reads = [], []
-            for _ in range(args.repeat):
+        sizes: dict[str, int] = {}
+
+        def arm(layout: str):
+            def run() -> tuple[float, float]:
+                job = JobDir(Path(tmp) / layout)
                 t0 = time.perf_counter()
-                size = job.write_part(0, table)
-                writes.append(time.perf_counter() - t0)
-                t0 = time.perf_counter()
+                sizes[layout] = job.write_part(0, tables[layout])
+                t1 = time.perf_counter()
                 frame = predict.predictions_frame(job.read_predictions())
-                reads.append(time.perf_counter() - t0)
-            rows = table.num_rows
-            out[layout] = {"bytes_per_row": size / rows, "bytes_per_row_track": size / rows / args.tracks,
-                           "write_s": min(writes), "read_s": min(reads), "rows": rows, "columns": table.num_columns}
-            assert frame.shape[1] >= args.tracks
+                t2 = time.perf_counter()
+                assert frame.shape[1] >= args.tracks
+                return t1 - t0, t2 - t1
+            return run
+
+        got = interleave({"list": arm("list"), "wide": arm("wide")}, args.repeat)
+    for layout, table in tables.items():
+        rows = table.num_rows
+        out[layout] = {"bytes_per_row": sizes[layout] / rows, "bytes_per_row_track": sizes[layout] / rows / args.tracks,
+                       "write_s": spread([w for w, _ in got[layout]], 4),
+                       "read_s": spread([r for _, r in got[layout]], 4),
+                       "rows": rows, "columns": table.num_columns}
     ratio_bytes = out["list"]["bytes_per_row"] / out["wide"]["bytes_per_row"]
+    write_ratio = ratios([w for w, _ in got["list"]], [w for w, _ in got["wide"]])
+    read_ratio = ratios([r for _, r in got["list"]], [r for _, r in got["wide"]])
     emit({
         "name": "track_layout", **{f"{k}_{f}": v for k, d in out.items() for f, v in d.items()},
         "list_over_wide_bytes": ratio_bytes,
-        "list_over_wide_write": out["list"]["write_s"] / out["wide"]["write_s"],
-        "list_over_wide_read": out["list"]["read_s"] / out["wide"]["read_s"],
+        "list_over_wide_write": write_ratio,
+        "list_over_wide_read": read_ratio,
         "target": "list layout bytes per member row <= wide layout's", "pass": bool(ratio_bytes <= 1.0),
         "headline": {"list B/row": round(out["list"]["bytes_per_row"]),
                      "wide B/row": round(out["wide"]["bytes_per_row"]),
-                     "read list/wide": round(out["list"]["read_s"] / out["wide"]["read_s"], 2)},
+                     "read list/wide": read_ratio["median"]},
         "machine": machine(),
     })
 

@@ -31,10 +31,11 @@ HERE = Path(__file__).resolve().parent
 #: (name, script, extra arguments for --quick), in running order
 BENCHMARKS: list[tuple[str, str, list[str]]] = [
     ("materialize", "bench_materialize.py", ["--repeat", "2"]),
-    ("plan", "bench_plan.py", ["--backgrounds", "8"]),
+    ("plan", "bench_plan.py", ["--backgrounds", "8", "--repeat", "2"]),
     ("planted_model", "bench_planted_model.py", ["--calls", "2", "--warmup", "1"]),
     ("reduce", "bench_reduce.py", ["--backgrounds", "8"]),
-    ("pipeline", "bench_pipeline.py", ["--backgrounds", "1", "--replicas", "1"]),
+    ("pipeline", "bench_pipeline.py", ["--backgrounds", "1", "--replicas", "1", "--rounds", "2"]),
+    ("host_ceiling", "bench_host_ceiling.py", ["--constructs", "2000", "--rounds", "2"]),
     ("output_size", "bench_output_size.py", []),
     ("knockdown", "bench_knockdown.py", ["--repeat", "2", "--shuffles", "5"]),
     ("glm", "bench_glm.py", ["--promoters", "300", "--enhancers", "300"]),

@@ -71,44 +71,6 @@ class ShardError(RuntimeError):
     """A construct of a shard could not be built; names the shard and the construct."""
 
 
-class ReuseReader:
-    """A per-shard reader that fetches a block once and serves the reads inside it by slicing.
-
-    Constructs of one shard often share a reference window (knock-down constructs of one gene
-    differ only in 2 kb).  On a read ``[start, end)`` of ``min_block`` to ``width`` bp that the
-    cached block of ``chrom`` does not cover, the block ``[start - width, end + width)`` is
-    fetched (one block per chromosome, replaced on the next such miss).  Shorter reads (inserted
-    elements fetched from elsewhere) and longer ones pass straight through and evict nothing, so
-    constructs that insert pieces from far away do not thrash the block.
-    Reads return read-only views; every value is what ``read`` itself returns for the range,
-    so the windows are byte-identical to reading without reuse (``read`` must be a pure
-    function of its coordinates, as :meth:`seqbench.genome.Genome.read_padded` is).
-    """
-
-    def __init__(self, read: SourceReader, width: int, min_block: int = 16_384) -> None:
-        self._read = read
-        self._width = int(width)
-        self._min_block = int(min_block)
-        self._blocks: dict[str, tuple[int, int, np.ndarray]] = {}
-        self.fetches = 0  # reads passed to ``read``
-        self.hits = 0  # reads served from a block
-
-    def __call__(self, chrom: str, start: int, end: int) -> np.ndarray:
-        blk = self._blocks.get(chrom)
-        if blk is not None and blk[0] <= start and end <= blk[1]:
-            self.hits += 1
-            return blk[2][start - blk[0] : end - blk[0]]
-        self.fetches += 1
-        if not self._min_block <= end - start <= self._width:
-            return self._read(chrom, start, end)
-        lo, hi = start - self._width, end + self._width
-        codes = np.asarray(self._read(chrom, lo, hi))
-        codes = codes.view()
-        codes.setflags(write=False)
-        self._blocks[chrom] = (lo, hi, codes)
-        return codes[start - lo : end - lo]
-
-
 def materialize_shard(
     shard: int,
     construct_ids: Sequence[int],
@@ -117,13 +79,15 @@ def materialize_shard(
     geometry: Geometry,
     ensemble: Ensemble,
     *,
-    reuse_reference: bool = True,
     count_ambiguous: Callable[[str, int, int], int] | None = None,
     window_length: int | None = None,
     also: Sequence[Geometry] = (),
 ) -> MaterializedShard:
-    """Extended windows of a shard; with ``reuse_reference`` the shard's reads go through one
-    :class:`ReuseReader`, so constructs sharing a window fetch the reference once.
+    """Extended windows of a shard (see the module docstring).
+
+    Every construct reads its pieces from ``read`` itself: :class:`seqbench.genome.Genome` serves
+    them from its cache of decoded chromosomes, so a per-shard cache of reference blocks was
+    measured not to pay (``benchmarks/bench_knockdown.py`` before its removal: 0.94x the rate).
 
     ``geometry`` sets the input length and the landmark's place (its anchor); ``window_length`` is
     the input length the design's windows were given for (see :func:`materialize`); every member of
@@ -132,11 +96,9 @@ def materialize_shard(
 
     ``count_ambiguous(chrom, start, end)`` (e.g. :meth:`seqbench.genome.Genome.ambiguous_count`)
     counts the ambiguity codes of every genome piece each construct reads: the shard's
-    ``ambiguous`` is their sum over constructs, whatever the sharding or the reuse of reads."""
+    ``ambiguous`` is their sum over constructs, whatever the sharding."""
     L = geometry.sequence_length
     width = L + ensemble.max_shift - ensemble.min_shift
-    if reuse_reference and read is not None:
-        read = ReuseReader(read, width)
     ambiguous = [0]
     if count_ambiguous is not None and read is not None:
         inner = read
