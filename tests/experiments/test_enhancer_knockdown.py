@@ -186,11 +186,22 @@ def test_knockdown_follows_the_planted_distance_law(demo, tmp_path, local_ray):
     truth = json.loads(demo.truth.read_text())
     by_fix = {tuple(x["fix_enhancer_wide_window"]): x for x in truth["enhancers"]}
     planted = e[[(a, b) in by_fix for a, b in zip(e.fix_start, e.fix_end, strict=False)]]
-    null = e.drop(planted.index)
-    assert len(planted) >= 5 and len(null) >= 10
+    ztab = pd.read_csv(demo.root / crispri.INPUT_KEYS["crispri_table"].default, sep="\t").set_index("ziga_key")
+    kind = ztab.loc[e["ziga_key"], "element_type"].to_numpy()
+    null, proximal = e[kind == "null_region"], e[kind == "proximal"]
+    assert len(planted) >= 5 and len(null) >= 10 and len(proximal) == 4
+    assert len(planted) + len(null) + len(proximal) == len(e)
 
     # regions without a planted motif: shuffling (or masking) them changes nothing
     assert null["log2_fc_pred"].abs().max() < 1e-3 and null["log2_fc_pred_n"].abs().max() < 1e-3
+    # promoter-proximal elements: the window holds the whole promoter, so the knock-down leaves the
+    # basal P0 of the law: (3 P0 (1 + B enh) + 1) / (ref + 1), enh of the gene's enhancers
+    for r in proximal.itertuples():
+        g, ws, terms = _landmark_terms(truth, r.gene)
+        enh = [(m["centre"] - ws) // law.BIN_SIZE for x in truth["enhancers"] if x["gene"] == r.gene for m in x["motifs"]]
+        alt = sum(law.A * law.P0 * (1 + law.B_K562 * sum(law.decay(abs(h - J) * law.BIN_SIZE) for h in enh))
+                  for J, _t in terms)
+        assert r.pred_n == pytest.approx(alt, rel=1e-5) and r.pred_shuffle == pytest.approx(alt, rel=1e-5)
 
     # planted enhancers: the removed signal Delta = ref - N, fitted with the law's form, gives back D0 and B
     xs, ys, mid_x, mid_y = [], [], [], []
