@@ -25,7 +25,8 @@ Candidates
   the recalibration's overlap exclusion something to exclude.
 
 ``element_type`` (a column of the ziga table no reader needs) says which: ``enhancer``, ``proximal``
-or ``null_region`` (not ``null``, which pandas reads as missing); ``planted`` is true for the first two (the 2-kb window holds planted motifs).
+or ``null_region`` (not ``null``, which pandas reads as missing); ``planted`` is true for the first
+two (the 2-kb window holds planted motifs).
 
 Candidates alternate between the two datasets (``fulco2019``, ``gasperini2019``) in order of
 gene, then position, so both datasets hold planted and null pairs.

@@ -58,6 +58,7 @@ def test_load_pairs_joins_both_datasets(demo):
     assert pairs["observed_log2fc"].notna().all()
     assert (pairs["tss"] == pairs["main_tss_start"] + 64).all()
     assert (pairs["fix_end"] - pairs["fix_start"] == 2000).all()
+    assert (pairs["ko_start"] == pairs["fix_start"]).all() and (pairs["ko_end"] == pairs["fix_end"]).all()
     # observed percent and log2 FC are the two views of one measurement
     f = pairs[pairs["dataset"] == "fulco2019"]
     assert np.allclose(np.abs(2 ** f["observed_log2fc"] - 1) * 100, f["observed_percent"])
@@ -117,13 +118,19 @@ def test_design_is_gene_major_with_one_reference_per_window(demo):
         )
 
 
-@pytest.mark.parametrize("kind", ["mono", "di"])
-def test_constructs_edit_exactly_the_2kb_window(demo, kind):
-    spec = _spec(demo, shuffles=2, shuffle_kind=kind, max_genes=1)
+@pytest.mark.parametrize(("kind", "window"), [("mono", "fixed"), ("di", "fixed"), ("mono", "avsec")])
+def test_constructs_edit_exactly_the_knocked_down_window(demo, kind, window):
+    spec = _spec(demo, shuffles=2, shuffle_kind=kind, max_genes=1, enhancer_window=window)
     genome = Genome(spec.fasta)
     design = kd.expand(spec, genome, ENFORMER_GEOMETRY)
     pairs = kd.select_pairs(spec)
     p = pairs.iloc[1]  # a planted enhancer of GENE1
+    # the window the spec names, read from the table itself (fixed: mid +- 1 kb; avsec: enhancer_wide_*)
+    ztab = pd.read_csv(demo.root / crispri.INPUT_KEYS["crispri_table"].default, sep="\t").set_index("ziga_key")
+    cols = {"fixed": "fix_enhancer_wide", "avsec": "enhancer_wide"}[window]
+    row = ztab.loc[p.ziga_key]
+    assert (p.ko_start, p.ko_end) == (row[f"{cols}_start"], row[f"{cols}_end"])
+    assert (window == "fixed") == (p.ko_end - p.ko_start == 2000)
     ws = int(p.sequence_start)
     L = 393_216
 
@@ -135,7 +142,7 @@ def test_constructs_edit_exactly_the_2kb_window(demo, kind):
     ref = win(0)
     assert np.array_equal(ref, genome.read_padded(p.chrom, ws, ws + L))
     first = int(design.table.index[(design.table["pair"] == 1) & (design.table["modification"] == "replace_with_n")][0])
-    a, b = int(p.fix_start) - ws, int(p.fix_end) - ws
+    a, b = int(p.ko_start) - ws, int(p.ko_end) - ws
     masked = win(first)
     assert (masked[a:b] == N).all() and np.array_equal(masked[:a], ref[:a]) and np.array_equal(masked[b:], ref[b:])
     for r in (1, 2):
@@ -147,6 +154,19 @@ def test_constructs_edit_exactly_the_2kb_window(demo, kind):
             pairs_ref = np.bincount(ref[a : b - 1] * 5 + ref[a + 1 : b], minlength=25)
             assert np.array_equal(np.bincount(s[a : b - 1] * 5 + s[a + 1 : b], minlength=25), pairs_ref)
     assert not np.array_equal(win(first + 1)[a:b], win(first + 2)[a:b])  # replicates differ
+
+
+def test_avsec_window_needs_its_columns(demo, tmp_path):
+    paths = _copy_inputs(demo, tmp_path)
+    df = pd.read_csv(paths["crispri_table"], sep="\t")
+    df.drop(columns=["enhancer_wide_end"]).to_csv(paths["crispri_table"], sep="\t", index=False)
+    spec = _spec(demo, enhancer_window="avsec", **{k: str(v) for k, v in paths.items()})
+    with pytest.raises(InputError, match="lacks column 'enhancer_wide_end'; expected it for inputs.enhancer_window"):
+        kd.expand(spec, Genome(spec.fasta), ENFORMER_GEOMETRY)
+    fixed = _spec(demo, **{k: str(v) for k, v in paths.items()})  # the default window does not need them
+    assert kd.expand(fixed, Genome(fixed.fasta), ENFORMER_GEOMETRY).n_constructs > 0
+    with pytest.raises(Exception, match="enhancer_window"):
+        _spec(demo, enhancer_window="wide")
 
 
 def test_bad_tss_bin_is_refused(demo, tmp_path):
@@ -198,7 +218,9 @@ def test_knockdown_follows_the_planted_distance_law(demo, tmp_path, local_ray):
     # basal P0 of the law: (3 P0 (1 + B enh) + 1) / (ref + 1), enh of the gene's enhancers
     for r in proximal.itertuples():
         g, ws, terms = _landmark_terms(truth, r.gene)
-        enh = [(m["centre"] - ws) // law.BIN_SIZE for x in truth["enhancers"] if x["gene"] == r.gene for m in x["motifs"]]
+        enh = [
+            (m["centre"] - ws) // law.BIN_SIZE for x in truth["enhancers"] if x["gene"] == r.gene for m in x["motifs"]
+        ]
         alt = sum(law.A * law.P0 * (1 + law.B_K562 * sum(law.decay(abs(h - J) * law.BIN_SIZE) for h in enh))
                   for J, _t in terms)
         assert r.pred_n == pytest.approx(alt, rel=1e-5) and r.pred_shuffle == pytest.approx(alt, rel=1e-5)

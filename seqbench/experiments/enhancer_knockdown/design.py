@@ -3,14 +3,18 @@ enhancers than experiments suggest", Fig. 5, S8-S11; experiments-spec §6, the a
 ``prepare_avsec_fulltable.py`` with ``--enh-wide-type fixed --shuffles 25``).
 
 For every enhancer-gene pair of the CRISPRi table (:func:`seqbench.inputs.crispri.load_pairs`)
-the 2-kb window ``[fix_start, fix_end)`` (element midpoint +- 1,000 bp, 0-based half-open) of the
-gene's Avsec window ``[sequence_start, sequence_end)`` is
+the knocked-down window ``[ko_start, ko_end)`` (0-based half-open) of the gene's Avsec window
+``[sequence_start, sequence_end)`` is
 
 * ``replace_with_n``: replaced by N;
 * ``shuffle``: shuffled in place, ``inputs.shuffles`` times (the paper: 25), mononucleotide as the
   paper (``inputs.shuffle_kind = "mono"``) or dinucleotide (``"di"``); replicate ``r`` is seeded
   from ``derive_seed(job seed, "<ziga_key>|shuffle", r)``;
 
+where the knocked-down window is, by ``inputs.enhancer_window``, the 2-kb ``fix_enhancer_wide_*``
+window (element midpoint +- 1,000 bp; ``"fixed"``, the default, the authors' ``avsec_fulltable_fixed``
+that the paper's Fig. 5 uses) or Avsec et al.'s widened element ``enhancer_wide_*`` (``"avsec"``,
+the authors' ``avsec_fulltable``, ``--enh-wide-type avsec``);
 and the reference window (``none``) is predicted **once per distinct window** ``(chrom,
 sequence_start, tss)`` rather than once per pair as the authors do: the reference of a gene is the
 same input for all its pairs, so deduplicating changes no number.  The landmark is the TSS-bin
@@ -52,7 +56,11 @@ CANDIDATES_RELPATH = Path("tables/in_silico_candidate_locs.tsv")
 
 INPUTS: dict[str, Key] = {
     **crispri.INPUT_KEYS,
-    "shuffles": Key(int, 25, "shuffles of the 2-kb window per pair (paper: 25)", min=1),
+    "shuffles": Key(int, 25, "shuffles of the knocked-down window per pair (paper: 25)", min=1),
+    "enhancer_window": Key(
+        str, "fixed", "knocked-down window: the 2-kb fix_enhancer_wide_* ('fixed', paper Fig. 5) or Avsec's"
+        " widened element enhancer_wide_* ('avsec')", tuple(crispri.ENHANCER_WINDOWS),
+    ),
     "shuffle_kind": Key(str, "mono", "shuffle: mononucleotide (paper) or dinucleotide", ("mono", "di")),
     "window": Key(
         str, "table", "model window: the table's sequence_start ('table') or TSS-centred", ("table", "centred")
@@ -112,8 +120,8 @@ class _Window:
 class _Pair:
     ziga_key: str
     window: int
-    fix_start: int
-    fix_end: int
+    ko_start: int
+    ko_end: int
 
 
 @dataclass(frozen=True)
@@ -138,10 +146,10 @@ class KnockdownBuilder:
         pair = self.pairs[p]
         off = construct_id - self.pair_first[p]
         if off == 0:
-            return Construct(key=f"{pair.ziga_key}|replace_with_n", edits=(mask(pair.fix_start, pair.fix_end),), **base)
+            return Construct(key=f"{pair.ziga_key}|replace_with_n", edits=(mask(pair.ko_start, pair.ko_end),), **base)
         r = off - 1
         seed = derive_seed(self.seed, f"{pair.ziga_key}|shuffle", r)
-        edit = shuffle_region(pair.fix_start, pair.fix_end, seed, self.kind)
+        edit = shuffle_region(pair.ko_start, pair.ko_end, seed, self.kind)
         return Construct(key=f"{pair.ziga_key}|shuffle|{r}", edits=(edit,), **base)
 
 
@@ -151,7 +159,7 @@ def window_key(chrom: str, sequence_start: int, tss: int) -> str:
 
 def select_pairs(spec, genome=None) -> pd.DataFrame:
     """The pairs of the job, gene-major (windows in order of first appearance), with ``window`` index."""
-    pairs = crispri.load_pairs(spec.inputs, genome)
+    pairs = crispri.load_pairs(spec.inputs, genome, enhancer_window=spec.inputs["enhancer_window"])
     path = Path(spec.inputs["crispri_table"])
     wanted = list(spec.inputs["datasets"])
     bad = [d for d in wanted if d not in crispri.DATASETS]
@@ -215,7 +223,7 @@ def expand(spec, genome, geometry: Geometry) -> Design:
             cid += per_pair
     n = cid
     pair_objs = tuple(
-        _Pair(r.ziga_key, int(r.window), int(r.fix_start), int(r.fix_end)) for r in pairs.itertuples(index=False)
+        _Pair(r.ziga_key, int(r.window), int(r.ko_start), int(r.ko_end)) for r in pairs.itertuples(index=False)
     )
     # labels, vectorised: construct -> window, pair (-1 for the reference), modification, replicate
     ids = np.arange(n, dtype=np.int64)
@@ -264,5 +272,6 @@ def reduce(predictions: pd.DataFrame, design: pd.DataFrame, spec, map_fn: MapFn 
 
 
 def summary_extra(spec) -> dict[str, Any]:
-    """Where the job writes the candidate table that ``multiplicativity --from`` reads."""
-    return {"candidate_table": CANDIDATES_RELPATH.as_posix()}
+    """Where the job writes the candidate table that ``multiplicativity --from`` reads, and the
+    knocked-down window (``inputs.enhancer_window``) the numbers are for."""
+    return {"candidate_table": CANDIDATES_RELPATH.as_posix(), "enhancer_window": spec.inputs["enhancer_window"]}

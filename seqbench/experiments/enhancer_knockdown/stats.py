@@ -287,10 +287,13 @@ def recalibrated_percent(effects: pd.DataFrame, slope: float, intercept: float) 
     return pd.Series(out, index=effects.index)
 
 
-def overlap_excluded(effects: pd.DataFrame, by: tuple[str, ...] = TSS_COLUMNS) -> pd.Series:
-    """True for a non-validated pair whose window ``[fix_start, fix_end)`` overlaps (half-open) the
-    window of a validated pair (another key) at the same TSS (``by``): the authors' pyranges
-    self-join with ``validated < validated_b``, as a sort and sweep per TSS.
+def overlap_excluded(
+    effects: pd.DataFrame, by: tuple[str, ...] = TSS_COLUMNS, window: tuple[str, str] = ("fix_start", "fix_end")
+) -> pd.Series:
+    """True for a non-validated pair whose ``window`` (columns ``[start, end)``; the job passes the
+    knocked-down window ``ko_start, ko_end``) overlaps (half-open) the window of a validated pair
+    (another key) at the same TSS (``by``): the authors' pyranges self-join with
+    ``validated < validated_b``, as a sort and sweep per TSS.
 
     Per TSS the validated windows are sorted by start; the ones starting before a query's end are
     a prefix, and the query overlaps one of them iff the running maximum of their ends exceeds the
@@ -300,8 +303,8 @@ def overlap_excluded(effects: pd.DataFrame, by: tuple[str, ...] = TSS_COLUMNS) -
     if effects.empty:
         return pd.Series(out, index=effects.index)
     validated = effects["validated"].to_numpy(dtype=bool)
-    start = effects["fix_start"].to_numpy(dtype=np.int64)
-    end = effects["fix_end"].to_numpy(dtype=np.int64)
+    start = effects[window[0]].to_numpy(dtype=np.int64)
+    end = effects[window[1]].to_numpy(dtype=np.int64)
     for rows in effects.groupby(list(by), sort=False).indices.values():
         v, q = rows[validated[rows]], rows[~validated[rows]]
         if v.size == 0 or q.size == 0:
@@ -317,9 +320,11 @@ def overlap_excluded(effects: pd.DataFrame, by: tuple[str, ...] = TSS_COLUMNS) -
 def recalibration_auprc(effects: pd.DataFrame, fit: dict[str, float], *, min_distance: float = 1000.0) -> pd.DataFrame:
     """AUPRC of ``validated`` for the raw |predicted %| vs the recalibrated % (the job's own ``fit``
     and :data:`AUTHORS_RECALIBRATION`), per dataset, on pairs with d > ``min_distance`` after
-    dropping :func:`overlap_excluded` pairs (found over the whole table, before the distance cut).
+    dropping :func:`overlap_excluded` pairs (windows ``ko_start, ko_end`` when the table has them, else
+    ``fix_start, fix_end``; found over the whole table, before the distance cut).
     """
-    excluded = overlap_excluded(effects)
+    window = ("ko_start", "ko_end") if "ko_start" in effects.columns else ("fix_start", "fix_end")
+    excluded = overlap_excluded(effects, window=window)
     rows = []
     for ds, f in _by_dataset(effects):
         far = f[f["distance"] > min_distance]
