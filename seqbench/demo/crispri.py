@@ -12,11 +12,21 @@ Candidates
 ----------
 * every planted enhancer of every gene (its assayed element ``[mid - 250, mid + 250)``, its 2-kb window
   ``[mid - 1000, mid + 1000)``);
+* one *promoter-proximal* element per gene, its midpoint ``PROXIMAL_DISTANCE`` (128) bp from the TSS
+  centre (alternately downstream and upstream): its assayed element and its 2-kb window hold the
+  gene's promoter motifs, as the TSS-proximal elements that fill the paper's 0-3 kb bin; knocking it
+  down removes the promoter (planted effects -93 to -99 %).  The planted enhancers lie 4-60 kb from
+  their TSS (the shared demo genome), so without these the 0-3 kb bin would hold no validated pair;
 * ``NULLS_PER_GENE`` *null* candidates per gene: 2-kb windows that hold no planted motif (they stay at
   least ``NULL_MARGIN`` bp from every promoter window, enhancer window and ``N`` run), one in each of
   the paper's AUPRC distance bins 1.5-3, 3-12.5, 12.5-34.5 and 34.5-130 kb (the nearest bin starts at
   1.5 kb, not 0.5 kb: a 2-kb window any closer would cover the promoter motifs, which lie within
-  120 bp of the TSS).
+  120 bp of the TSS).  A null may overlap its gene's proximal window (never its motifs), which gives
+  the recalibration's overlap exclusion something to exclude.
+
+``element_type`` (a column of the ziga table no reader needs) says which: ``enhancer``, ``proximal``
+or ``null_region`` (not ``null``, which pandas reads as missing); ``planted`` is true for the first
+two (the 2-kb window holds planted motifs).
 
 Candidates alternate between the two datasets (``fulco2019``, ``gasperini2019``) in order of
 gene, then position, so both datasets hold planted and null pairs.
@@ -27,11 +37,13 @@ The planted knock-down fraction change of a candidate is ``f = alt / ref - 1``, 
 ``alt`` are the planted K562 CAGE landmark sums (:func:`seqbench.demo.synthetic.planted_cage_landmark_sum`,
 3 output bins around the TSS bin) of the gene's window with and without the motifs inside the
 candidate's 2-kb window (the closed form of the planted law).  The *measured* fraction change is
-``(1 + f) ** exp(NOISE_SIGMA * z) - 1`` for planted enhancers (log-normal noise on
+``(1 + f) ** exp(NOISE_SIGMA * z) - 1`` for planted elements (log-normal noise on
 ``log2(1 + f)``, so the remaining fraction stays in (0, 1]) and ``NULL_NOISE_SD * z`` for nulls (``z``
 standard normal, seeded, machine-stable).  ``validated`` = the measured fraction change is
-``<= -VALIDATED_DROP`` (a decrease of at least 5 %); one null and one planted enhancer are flipped if
-needed so that each class has an exception (AUPRC is then not trivially 1).
+``<= -VALIDATED_DROP`` (a decrease of at least 1 %, about 3 standard deviations of the null noise, so
+that the weakest planted enhancers, 2.5 % at 36 kb and 5 % at 58 kb, can be validated and the
+34.5-131 kb bin holds both classes); one null and one planted element are flipped if needed so that
+each class has an exception (AUPRC is then not trivially 1).
 
 Fulco rows: ``Fraction change in gene expr`` = measured ``f``, ``Significant`` = validated.
 Gasperini rows: ``Diff_expression_test_fold_change`` = ``1 + f`` (the remaining fraction).
@@ -64,9 +76,10 @@ SEED_KEY = 61  # stream key of this generator, under the demo's seed
 NULLS_PER_GENE = 4
 NULL_DISTANCE_BINS: tuple[tuple[int, int], ...] = ((1_500, 3_000), (3_000, 12_500), (12_500, 34_500), (34_500, 130_000))
 NULL_MARGIN = 1_000  # bp between a null's 2-kb window and any element window or N run
+PROXIMAL_DISTANCE = 128  # bp from the TSS centre to a promoter-proximal element's midpoint
 NOISE_SIGMA = 0.25  # log-normal noise of planted effects
-NULL_NOISE_SD = 0.03  # additive noise of null fraction changes
-VALIDATED_DROP = 0.05
+NULL_NOISE_SD = 0.003  # additive noise of null fraction changes
+VALIDATED_DROP = 0.01
 HG19_SHIFT = -10_000
 
 ZIGA_COLUMNS = (
@@ -91,6 +104,7 @@ ZIGA_COLUMNS = (
     "validated",
     "H3K27ac/abs(distance)",
     "planted",
+    "element_type",
 )
 FULCO_COLUMNS = ("Gene", "Element name", "Fraction change in gene expr", "Significant", "ABC Score")
 GASPERINI_COLUMNS = (
@@ -171,16 +185,27 @@ def _null_candidates(truth: dict[str, Any], stream: syn._Stream) -> dict[str, li
     return out
 
 
+def _proximal(gene: dict[str, Any], k: int) -> tuple[int, str, int]:
+    """``(mid, "proximal", promoter motifs)`` of a gene's promoter-proximal element, ``PROXIMAL_DISTANCE``
+    bp from the TSS centre, downstream for even ``k`` and upstream for odd (its 2-kb window holds every
+    promoter motif: they lie within 120 bp of the TSS)."""
+    side = 1 if k % 2 == 0 else -1
+    return gene["tss_centre"] + side * PROXIMAL_DISTANCE, "proximal", len(gene["promoter_motifs"])
+
+
 def crispri_rows(truth: dict[str, Any]) -> tuple[list[dict], list[dict], list[dict], list[str]]:
     """The four tables' rows (ziga, fulco, gasperini, liftover lines), deterministically from ``truth``."""
     stream = syn._Stream(int(truth["seed"]), SEED_KEY)
     nulls = _null_candidates(truth, stream)
     cands: list[dict[str, Any]] = []
-    for g in truth["genes"]:
-        items = [(e["mid"], True, len(e["motifs"])) for e in truth["enhancers"] if e["gene"] == g["gene"]]
-        items += [(n["mid"], False, 0) for n in nulls[g["gene"]]]
-        for mid, planted, n_motifs in sorted(items):
-            cands.append({"gene": g, "mid": mid, "planted": planted, "n_motifs": n_motifs})
+    for k, g in enumerate(truth["genes"]):
+        items = [(e["mid"], "enhancer", len(e["motifs"])) for e in truth["enhancers"] if e["gene"] == g["gene"]]
+        items += [(n["mid"], "null_region", 0) for n in nulls[g["gene"]]]
+        items.append(_proximal(g, k))
+        for mid, kind, n_motifs in sorted(items):
+            cands.append(
+                {"gene": g, "mid": mid, "planted": kind != "null_region", "element_type": kind, "n_motifs": n_motifs}
+            )
 
     z = _normals(stream, len(cands))
     u_act = stream.uniforms(len(cands))
@@ -239,6 +264,7 @@ def crispri_rows(truth: dict[str, Any]) -> tuple[list[dict], list[dict], list[di
                 "validated": c["validated"],
                 "H3K27ac/abs(distance)": c["abc"],
                 "planted": c["planted"],
+                "element_type": c["element_type"],
             }
         )
         if c["dataset"] == "fulco2019":

@@ -20,6 +20,11 @@ row, column, what was found and what was expected) and joins them as the authors
 A pair without a measurement keeps ``NaN`` observed values (it is still predicted); a dataset of
 which *no* pair finds its measurement is refused (a key format that does not join).
 
+The knocked-down window ``[ko_start, ko_end)`` is the 2-kb ``fix_enhancer_wide_*`` window
+(``enhancer_window = "fixed"``, the authors' ``avsec_fulltable_fixed``) or Avsec et al.'s widened
+element ``[enhancer_wide_start, enhancer_wide_end)`` (``"avsec"``, the authors' ``avsec_fulltable``
+with ``--enh-wide-type avsec``; those two columns are then required).
+
 All coordinates are 0-based, half-open, as in the Avsec table.  ``tss = main_tss_start + 64`` is
 the TSS-bin centre; ``distance`` is the table's ``actual_tss_distance`` (``|element mid - tss|``)
 and ``signed_distance = element mid - tss`` with ``mid = (enhancer_start + enhancer_end) // 2``.
@@ -54,6 +59,11 @@ INPUT_KEYS: dict[str, Key] = {
 PATH_INPUT_KEYS = frozenset(INPUT_KEYS)
 
 DATASETS = ("fulco2019", "gasperini2019")
+#: the knocked-down window: its name (spec ``inputs.enhancer_window``) -> the table's columns
+ENHANCER_WINDOWS: dict[str, tuple[str, str]] = {
+    "fixed": ("fix_enhancer_wide_start", "fix_enhancer_wide_end"),
+    "avsec": ("enhancer_wide_start", "enhancer_wide_end"),
+}
 ABC_COLUMN = "H3K27ac/abs(distance)"
 _INT_COLUMNS = (
     "sequence_start",
@@ -87,6 +97,8 @@ PAIR_COLUMNS = (
     "enhancer_end",
     "fix_start",
     "fix_end",
+    "ko_start",
+    "ko_end",
     "distance",
     "signed_distance",
     "validated",
@@ -162,13 +174,24 @@ def _paths(inputs: dict[str, Any]) -> dict[str, Path]:
     return out
 
 
-def load_ziga(path: Path) -> pd.DataFrame:
-    """The extended Avsec table, checked (integer coordinates, widths, datasets, flags)."""
+def load_ziga(path: Path, enhancer_window: str = "fixed") -> pd.DataFrame:
+    """The extended Avsec table, checked (integer coordinates, widths, datasets, flags); with
+    ``enhancer_window = "avsec"`` also the ``enhancer_wide_start/end`` columns."""
+    if enhancer_window not in ENHANCER_WINDOWS:
+        raise InputError(f"inputs.enhancer_window = {enhancer_window!r}; expected one of {', '.join(ENHANCER_WINDOWS)}")
+    wide = ENHANCER_WINDOWS[enhancer_window]
+    extra = tuple(c for c in wide if c not in ZIGA_REQUIRED)
     frame = read_table(path, ZIGA_REQUIRED, what="CRISPRi pair table")
+    for c in extra:
+        if c not in frame.columns:
+            raise InputError(
+                f"{path}: CRISPRi pair table lacks column {c!r}; expected it for inputs.enhancer_window ="
+                f" {enhancer_window!r} (or set enhancer_window = 'fixed')"
+            )
     gene_col = "gene" if "gene" in frame.columns else "Gene" if "Gene" in frame.columns else None
     if gene_col is None:
         raise InputError(f"{path}: CRISPRi pair table lacks column 'gene' (or 'Gene')")
-    for col in _INT_COLUMNS:
+    for col in (*_INT_COLUMNS, *extra):
         require_int_column(frame, col, path)
         frame[col] = frame[col].astype(np.int64)
     frame["validated"] = _bool_column(frame, "validated", path)
@@ -192,6 +215,7 @@ def load_ziga(path: Path) -> pd.DataFrame:
             ("enhancer_start", "enhancer_end"),
             ("fix_enhancer_wide_start", "fix_enhancer_wide_end"),
             ("sequence_start", "sequence_end"),
+            *((extra,) if extra else ()),
         ):
             if getattr(r, hi) <= getattr(r, lo):
                 raise InputError(
@@ -251,16 +275,18 @@ def load_gasperini(path: Path, liftover: Path) -> pd.DataFrame:
     return pd.DataFrame({"ziga_key": key, "fold_change": fold})
 
 
-def load_pairs(inputs: dict[str, Any], genome=None) -> pd.DataFrame:
+def load_pairs(inputs: dict[str, Any], genome=None, *, enhancer_window: str = "fixed") -> pd.DataFrame:
     """One row per enhancer-gene pair, columns :data:`PAIR_COLUMNS` (see the module docstring).
 
     ``inputs``: the spec's ``inputs`` (paths under the :data:`INPUT_KEYS` keys, absolute or
-    relative to the working directory).  With a ``genome``, chromosomes are checked and the
-    2-kb windows must lie on their chromosome.
+    relative to the working directory).  ``enhancer_window``: which window ``ko_start, ko_end``
+    holds (:data:`ENHANCER_WINDOWS`).  With a ``genome``, chromosomes are checked and the
+    2-kb and knocked-down windows must lie on their chromosome.
     """
     paths = _paths(inputs)
     ziga_path = paths["crispri_table"]
-    z = load_ziga(ziga_path)
+    z = load_ziga(ziga_path, enhancer_window)
+    ko = ENHANCER_WINDOWS[enhancer_window]
     out = pd.DataFrame(
         {
             "ziga_key": z["ziga_key"].astype(str),
@@ -277,6 +303,8 @@ def load_pairs(inputs: dict[str, Any], genome=None) -> pd.DataFrame:
             "enhancer_end": z["enhancer_end"],
             "fix_start": z["fix_enhancer_wide_start"],
             "fix_end": z["fix_enhancer_wide_end"],
+            "ko_start": z[ko[0]],
+            "ko_end": z[ko[1]],
             "distance": z["actual_tss_distance"],
             "signed_distance": (z["enhancer_start"] + z["enhancer_end"]) // 2 - (z["main_tss_start"] + 64),
             "validated": z["validated"].astype(bool),
@@ -314,10 +342,14 @@ def load_pairs(inputs: dict[str, Any], genome=None) -> pd.DataFrame:
             if r.chrom not in genome:
                 genome.check_chrom(r.chrom, where=f"{ziga_path}: row {i + 1}, column 'chromosome'")
             length = genome.lengths[r.chrom]
-            if r.fix_start < 0 or r.fix_end > length:
-                col = "fix_enhancer_wide_start" if r.fix_start < 0 else "fix_enhancer_wide_end"
-                raise InputError(
-                    f"{ziga_path}: row {i + 1}, column {col!r}: [{r.fix_start}, {r.fix_end}) is off {r.chrom}"
-                    f" (length {length}); expected 0 <= fix_enhancer_wide_start < fix_enhancer_wide_end <= {length}"
-                )
+            for (lo_col, hi_col), lo, hi in (
+                (ENHANCER_WINDOWS["fixed"], r.fix_start, r.fix_end),
+                (ko, r.ko_start, r.ko_end),
+            ):
+                if lo < 0 or hi > length:
+                    col = lo_col if lo < 0 else hi_col
+                    raise InputError(
+                        f"{ziga_path}: row {i + 1}, column {col!r}: [{lo}, {hi}) is off {r.chrom}"
+                        f" (length {length}); expected 0 <= {lo_col} < {hi_col} <= {length}"
+                    )
     return out[list(PAIR_COLUMNS)].reset_index(drop=True)

@@ -42,6 +42,10 @@ def parse_genbank(path: Path) -> str:
     return seq
 
 
+#: the AAVS1 landing pad of the authors' insertions (chr19, 30 bp, 0-based half-open)
+AAVS1 = "chr19:55115750-55115780"
+
+
 def parse_landing_pad(text: str, where: str = "inputs.landing_pad") -> tuple[str, int, int]:
     """``chrom:start-end`` (0-based, half-open; commas allowed) -> ``(chrom, start, end)``."""
     m = re.fullmatch(r"\s*([^:\s]+):([\d,]+)-([\d,]+)\s*", text)

@@ -65,10 +65,11 @@ def test_knockdown_readout_means():
             "ziga_key": pd.Categorical(["k1", "k1", "k0", "k0"]),
             "modification": pd.Categorical(["shuffle", "none", "shuffle", "none"]),
             "replicate": [0, 0, 0, 0],
+            "element": [-1, -1, -1, -1],
         }
     )
     out = kd.readout_means(_preds(VALUES), design)
-    assert list(out.columns) == ["construct_id", "window", "pair", "modification", "replicate", "value"]
+    assert list(out.columns) == ["construct_id", "window", "pair", "modification", "replicate", "element", "value"]
     assert out["modification"].tolist() == ["none", "shuffle", "shuffle"]
     assert out["value"].tolist() == [MEANS[i] for i in (0, 1, 3)]
 

@@ -224,3 +224,100 @@ def test_recalibration_auprc_matches_sklearn():
     assert np.isnan(r2.auprc_recalibrated_fitted).all()
     one = st.recalibration_auprc(t[t.validated], fit)
     assert np.isnan(one.auprc_raw).all()
+
+
+# ---------------------------------------------------------------- Enformer-ABC and basal expression
+
+
+def test_ci_indices_are_the_authors_for_99_resamples():
+    from seqbench.experiments.enhancer_knockdown import analyses as la
+
+    assert la.ci_indices(99) == (2, 98)  # floor(100 * 0.025), ceil(100 * 0.975), 0-based
+    assert la.ci_indices(1) == (0, 0)
+
+
+def test_bootstrap_auprc_matches_a_brute_force_loop():
+    from seqbench.experiments.enhancer_knockdown import analyses as la
+    from seqbench.sequence.shuffles import RawStream
+
+    rng = np.random.default_rng(7)
+    m = 40
+    y = rng.random(m) < 0.3
+    s1, s2 = rng.random(m) + y * 0.5, rng.random(m)
+    got = la.bootstrap_auprc(y, {"a": s1, "b": s2}, 99, seed=123).set_index("predictor")
+    # the documented recipe, by hand: row floor(u * m) for u the top 53 bits of each raw word / 2**53
+    words = RawStream(123).words(99 * m)
+    rows = [[int((int(w) >> 11) * m // 2**53) for w in words[k * m : (k + 1) * m]] for k in range(99)]
+    for name, s in (("a", s1), ("b", s2)):
+        boots = sorted(
+            average_precision_score(y[r], s[r]) for r in map(np.asarray, rows) if y[r].any() and not y[r].all()
+        )
+        assert got.loc[name, "auprc"] == pytest.approx(average_precision_score(y, s))
+        assert got.loc[name, "n_bootstrap_defined"] == len(boots)
+        assert got.loc[name, "ci_low"] == pytest.approx(boots[2])
+        assert got.loc[name, "ci_high"] == pytest.approx(boots[98])
+
+
+def test_enformer_abc_closed_form_and_authors_half_delta():
+    from seqbench.experiments.enhancer_knockdown import analyses as la
+
+    rng = np.random.default_rng(8)
+    pairs = _pairs(30)
+    pairs["enhancer_start"] = pairs["fix_start"] + 750
+    pairs["enhancer_end"] = pairs["fix_end"] - 750
+    e = st.pair_effects(pairs, _means(pairs, rng))
+    el = pairs[["chrom", "enhancer_start", "enhancer_end"]].drop_duplicates().reset_index(drop=True)
+    el["dnase"], el["h3k27ac"] = rng.uniform(0.1, 2, len(el)), rng.uniform(0.1, 2, len(el))
+    both = la.add_enformer_abc(e, la.element_activity(el, "h3k27ac_dnase"))
+    only = la.add_enformer_abc(e, la.element_activity(el, "dnase"))
+    i = 11
+    r = el[(el.enhancer_start == pairs.enhancer_start[i])].iloc[0]
+    assert both.enformer_abc[i] == pytest.approx(np.sqrt(r.dnase * r.h3k27ac) / pairs.distance[i])
+    assert only.enformer_abc[i] == pytest.approx(r.dnase / pairs.distance[i])
+    # B9: the authors' delta |2**(ref-1) - 2**(alt-1)| is half the change; the ranking (and AUPRC) is the same
+    assert np.allclose(both.delta_authors, both.abs_delta / 2)
+    far = both[both.distance > 1000]
+    assert average_precision_score(far.validated, far.delta_authors) == pytest.approx(
+        average_precision_score(far.validated, far.abs_delta)
+    )
+
+
+def test_basal_ols_matches_statsmodels_formula_and_the_law_sign():
+    import statsmodels.formula.api as smf
+
+    from seqbench.experiments.enhancer_knockdown import analyses as la
+    from seqbench.models.planted import law
+
+    rng = np.random.default_rng(9)
+    n = 80
+    d = rng.integers(1_500, 90_000, n).astype(float)
+    n_prom = rng.integers(0, 5, n)  # promoter motifs of the pair's gene (0: the basal P0 only)
+    # the planted law's knock-down at the TSS (3 landmark bins, all promoter hits in the TSS bin):
+    # ref = 3 A (3 n + P0)(1 + B enh), removed = 3 A (3 n + P0) B g(d); with the +1 pseudocount
+    # pct = 100 pi B g / (pi (1 + B enh) + 1), pi = 3 A (3 n + P0): rising in pi at a fixed enhancer
+    enh_other = np.full(n, 0.5)
+    g = 1 / (1 + d / law.D0)
+    prom = 3 * law.A * (3 * n_prom + law.P0)
+    ref = prom * (1 + law.B_K562 * (enh_other + g))
+    alt = prom * (1 + law.B_K562 * enh_other)
+    f = pd.DataFrame(
+        {
+            "distance": d,
+            "predicted_percent": np.abs((alt + 1) / (ref + 1) - 1) * 100,
+            "promoter_strength": prom,
+            "validated": rng.random(n) < 0.5,
+        }
+    )
+    got = la.basal_ols(f)
+    ref_fit = smf.ols(
+        "np.log10(predicted_percent + 0.001) ~ np.log10(distance) + np.log10(promoter_strength + 1) + validated",
+        data=f.assign(validated=f.validated.astype(float)),
+    ).fit()
+    assert got["n"] == n and got["r2"] == pytest.approx(ref_fit.rsquared)
+    assert got["coef_log10_promoter"] == pytest.approx(ref_fit.params["np.log10(promoter_strength + 1)"])
+    assert got["coef_log10_distance"] == pytest.approx(ref_fit.params["np.log10(distance)"])
+    # the law: at a fixed enhancer the predicted % rises with promoter strength (the +1 pseudocount)
+    assert got["coef_log10_promoter"] > 0 and got["coef_log10_distance"] < 0
+    # validated constant: left out, and said so
+    one = la.basal_ols(f.assign(validated=True))
+    assert np.isnan(one["coef_validated"]) and "constant" in one["note"]

@@ -44,5 +44,6 @@ EXPERIMENT = Experiment(
     summary_keys=tuple(stats.SUMMARY_KEYS),
     paper_values=PAPER_VALUES,
     summary_extra=design.summary_extra,
+    extra_tracks=design.extra_tracks,
     docs="experiments/enhancer-knockdown.md",
 )

@@ -39,6 +39,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import average_precision_score
 
+import seqbench.experiments.enhancer_knockdown.analyses as la
 from seqbench.inputs.crispri import CANDIDATE_COLUMNS
 from seqbench.report.tables import write_frames
 from seqbench.stats.common import correlate
@@ -82,6 +83,25 @@ SUMMARY_KEYS = (
     "n_recalibration_overlaps_excluded",
     "n_candidates",
     "n_test_locations",
+    # Enformer-ABC (module seqbench.experiments.enhancer_knockdown.analyses)
+    "enformer_abc_marks",
+    "enformer_abc_n_dnase_tracks",
+    "enformer_abc_n_h3k27ac_tracks",
+    "enformer_abc_bins",
+    "n_enformer_abc_elements",
+    "n_enformer_abc_pairs",
+    "n_bootstrap",
+    *(f"enformer_abc_auprc_{p}{sfx}" for p in la.ABC_PREDICTORS for sfx in ("", "_ci_low", "_ci_high")),
+    *(f"auprc_enformer_abc_{label}" for label in DISTANCE_LABELS),
+    # basal expression
+    "n_basal_promoters",
+    "n_basal_enhancers",
+    "basal_ols_n",
+    *(f"basal_ols_{t}" for t in la.BASAL_TERMS),
+    "basal_ols_r2",
+    "basal_ols_observed_log10_promoter",
+    "pearson_promoter_npad_vs_aavs1",
+    "notes",
 )
 
 
@@ -209,7 +229,12 @@ def _ap(labels: np.ndarray, scores: np.ndarray) -> float:
     return float(average_precision_score(labels, scores))
 
 
-PREDICTORS = {"abs_log2fc": "abs_log2_fc_pred", "abs_delta": "abs_delta", "abc": "abc_score"}
+PREDICTORS = {
+    "abs_log2fc": "abs_log2_fc_pred",
+    "abs_delta": "abs_delta",
+    "abc": "abc_score",
+    "enformer_abc": "enformer_abc",  # only when the effects have it (analysis enformer_abc)
+}
 
 
 def auprc_by_bin(effects: pd.DataFrame) -> pd.DataFrame:
@@ -227,7 +252,8 @@ def auprc_by_bin(effects: pd.DataFrame) -> pd.DataFrame:
                 "random_baseline": float(y.mean()) if len(y) else math.nan,
             }
             for name, col in PREDICTORS.items():
-                base[f"auprc_{name}"] = _ap(y, sub[col].to_numpy(dtype=np.float64))
+                if col in sub.columns:
+                    base[f"auprc_{name}"] = _ap(y, sub[col].to_numpy(dtype=np.float64))
             rows.append(base)
     return pd.DataFrame(rows)
 
@@ -287,10 +313,13 @@ def recalibrated_percent(effects: pd.DataFrame, slope: float, intercept: float) 
     return pd.Series(out, index=effects.index)
 
 
-def overlap_excluded(effects: pd.DataFrame, by: tuple[str, ...] = TSS_COLUMNS) -> pd.Series:
-    """True for a non-validated pair whose window ``[fix_start, fix_end)`` overlaps (half-open) the
-    window of a validated pair (another key) at the same TSS (``by``): the authors' pyranges
-    self-join with ``validated < validated_b``, as a sort and sweep per TSS.
+def overlap_excluded(
+    effects: pd.DataFrame, by: tuple[str, ...] = TSS_COLUMNS, window: tuple[str, str] = ("fix_start", "fix_end")
+) -> pd.Series:
+    """True for a non-validated pair whose ``window`` (columns ``[start, end)``; the job passes the
+    knocked-down window ``ko_start, ko_end``) overlaps (half-open) the window of a validated pair
+    (another key) at the same TSS (``by``): the authors' pyranges self-join with
+    ``validated < validated_b``, as a sort and sweep per TSS.
 
     Per TSS the validated windows are sorted by start; the ones starting before a query's end are
     a prefix, and the query overlaps one of them iff the running maximum of their ends exceeds the
@@ -300,8 +329,8 @@ def overlap_excluded(effects: pd.DataFrame, by: tuple[str, ...] = TSS_COLUMNS) -
     if effects.empty:
         return pd.Series(out, index=effects.index)
     validated = effects["validated"].to_numpy(dtype=bool)
-    start = effects["fix_start"].to_numpy(dtype=np.int64)
-    end = effects["fix_end"].to_numpy(dtype=np.int64)
+    start = effects[window[0]].to_numpy(dtype=np.int64)
+    end = effects[window[1]].to_numpy(dtype=np.int64)
     for rows in effects.groupby(list(by), sort=False).indices.values():
         v, q = rows[validated[rows]], rows[~validated[rows]]
         if v.size == 0 or q.size == 0:
@@ -317,9 +346,11 @@ def overlap_excluded(effects: pd.DataFrame, by: tuple[str, ...] = TSS_COLUMNS) -
 def recalibration_auprc(effects: pd.DataFrame, fit: dict[str, float], *, min_distance: float = 1000.0) -> pd.DataFrame:
     """AUPRC of ``validated`` for the raw |predicted %| vs the recalibrated % (the job's own ``fit``
     and :data:`AUTHORS_RECALIBRATION`), per dataset, on pairs with d > ``min_distance`` after
-    dropping :func:`overlap_excluded` pairs (found over the whole table, before the distance cut).
+    dropping :func:`overlap_excluded` pairs (windows ``ko_start, ko_end`` when the table has them, else
+    ``fix_start, fix_end``; found over the whole table, before the distance cut).
     """
-    excluded = overlap_excluded(effects)
+    window = ("ko_start", "ko_end") if "ko_start" in effects.columns else ("fix_start", "fix_end")
+    excluded = overlap_excluded(effects, window=window)
     rows = []
     for ds, f in _by_dataset(effects):
         far = f[f["distance"] > min_distance]
@@ -453,6 +484,7 @@ class KnockdownResults:
     recalibration: dict[str, float] = field(default_factory=dict)
     effect_threshold: float = 10.0
     recalibration_auprc: pd.DataFrame = field(default_factory=pd.DataFrame)
+    local: la.LocalAnalyses = field(default_factory=la.LocalAnalyses)
 
     def summary(self) -> dict[str, Any]:
         """Flat, strict-JSON dict with the keys :data:`SUMMARY_KEYS` (NaN becomes ``None``)."""
@@ -510,14 +542,110 @@ class KnockdownResults:
         s["n_recalibration_overlaps_excluded"] = None if n_ex is None else int(n_ex)
         s["n_candidates"] = int(len(self.candidates))
         s["n_test_locations"] = int(self.candidates["test_location"].sum()) if len(self.candidates) else 0
+        s.update(self._local_summary(val))
         return s
+
+    def _local_summary(self, val) -> dict[str, Any]:
+        loc = self.local
+        s: dict[str, Any] = {}
+        el = loc.abc_elements
+        s["enformer_abc_marks"] = loc.abc_marks or None
+        s["enformer_abc_n_dnase_tracks"] = int(el["n_dnase_tracks"].iloc[0]) if len(el) else None
+        s["enformer_abc_n_h3k27ac_tracks"] = int(el["n_h3k27ac_tracks"].iloc[0]) if len(el) else None
+        s["enformer_abc_bins"] = loc.abc_bins if len(el) else None
+        s["n_enformer_abc_elements"] = int(len(el)) if len(el) else None
+        ab = loc.abc_auprc
+        n_pairs = val(ab, "n", dataset="combined", predictor="enformer_abc")
+        s["n_enformer_abc_pairs"] = None if n_pairs is None else int(n_pairs)
+        s["n_bootstrap"] = loc.n_bootstrap if len(el) else None
+        for p in la.ABC_PREDICTORS:
+            for sfx, col in (("", "auprc"), ("_ci_low", "ci_low"), ("_ci_high", "ci_high")):
+                s[f"enformer_abc_auprc_{p}{sfx}"] = val(ab, col, dataset="combined", predictor=p)
+        for label in DISTANCE_LABELS:
+            s[f"auprc_enformer_abc_{label}"] = val(self.auprc, "auprc_enformer_abc", dataset="combined",
+                                                   distance_bin=label)
+        be, fits = loc.basal_elements, loc.basal_fits
+        s["n_basal_promoters"] = int((be["kind"] == "promoter").sum()) if len(be) else None
+        s["n_basal_enhancers"] = int((be["kind"] == "enhancer").sum()) if len(be) else None
+        n_fit = val(fits, "n", response="predicted_percent")
+        s["basal_ols_n"] = None if n_fit is None else int(n_fit)
+        for t in la.BASAL_TERMS:
+            s[f"basal_ols_{t}"] = val(fits, f"coef_{t}", response="predicted_percent")
+        s["basal_ols_r2"] = val(fits, "r2", response="predicted_percent")
+        s["basal_ols_observed_log10_promoter"] = val(fits, "coef_log10_promoter", response="observed_percent")
+        prom = be[be["kind"] == "promoter"] if len(be) else be
+        r = correlate(prom["pred_npad"], prom["pred_aavs1"]).pearson_r if len(prom) else math.nan
+        s["pearson_promoter_npad_vs_aavs1"] = None if math.isnan(r) else r
+        s["notes"] = list(loc.notes) + self._undefined_notes(s)
+        return s
+
+    def _undefined_notes(self, s: dict[str, Any]) -> list[str]:
+        """Why a value of the knock-down part is null (the local analyses write their own notes)."""
+        notes = []
+        for label in DISTANCE_LABELS:
+            a = self.auprc[(self.auprc["dataset"] == "combined") & (self.auprc["distance_bin"] == label)]
+            if a.empty or not a["n"].iloc[0]:
+                notes.append(f"distance bin {label} kb holds no pair: its AUPRCs are null")
+            elif a["n_validated"].iloc[0] in (0, a["n"].iloc[0]):
+                notes.append(f"distance bin {label} kb holds one class only: its AUPRCs are null")
+        return notes
+
+
+@dataclass(frozen=True)
+class LocalSettings:
+    """Inputs of the Enformer-ABC and basal-expression analyses (``None``: the analysis is off)."""
+
+    abc_elements: pd.DataFrame | None = None  # unique elements with dnase, h3k27ac, n_*_tracks
+    basal_elements: pd.DataFrame | None = None  # unique promoters/enhancers with pred_npad, pred_aavs1
+    abc_marks: str = "h3k27ac_dnase"
+    abc_bins: int = 3
+    n_bootstrap: int = 99
+    seed: int = 0
+    element_half_width: int = 1000
+
+
+def _local(effects: pd.DataFrame, settings: LocalSettings) -> tuple[pd.DataFrame, la.LocalAnalyses]:
+    loc = la.LocalAnalyses()
+    if settings.abc_elements is None:
+        loc.notes.append("Enformer-ABC is off (inputs.analyses): its values are null")
+    else:
+        loc.abc_marks, loc.abc_bins, loc.n_bootstrap = settings.abc_marks, settings.abc_bins, settings.n_bootstrap
+        loc.abc_elements = la.element_activity(settings.abc_elements, settings.abc_marks)
+        effects = la.add_enformer_abc(effects, loc.abc_elements)
+        loc.abc_auprc = la.enformer_abc_auprc(effects, settings.n_bootstrap, settings.seed)
+        if settings.abc_marks == "dnase":
+            loc.notes.append(
+                "Enformer-ABC activity is K562 DNase alone (inputs.enformer_abc_marks = 'dnase'; the paper: the"
+                " geometric mean with H3K27ac): enformer_abc_n_h3k27ac_tracks is 0"
+            )
+        if settings.abc_bins != 5:
+            loc.notes.append(
+                f"Enformer-ABC reads the job's bin window ({settings.abc_bins} bins around the element midpoint);"
+                " the authors read 5 (_landmark_sum_wide): set ensemble.bin_window = [-2, 2] for theirs"
+            )
+    if settings.basal_elements is None:
+        loc.notes.append("basal expression is off (inputs.analyses): its values are null")
+    else:
+        loc.basal_elements = settings.basal_elements
+        effects = la.add_promoter_strength(effects, settings.basal_elements, settings.element_half_width)
+        fits = [la.basal_ols(effects, r) for r in ("predicted_percent", "observed_percent")]
+        loc.basal_fits = pd.DataFrame(fits)
+        loc.notes += [f"basal OLS of {f['response']}: {f['note']}" for f in fits if f["note"]]
+    return effects, loc
 
 
 def reduce_knockdown(
-    pairs: pd.DataFrame, means: pd.DataFrame, rules: CandidateRules, *, effect_threshold: float = 10.0
+    pairs: pd.DataFrame,
+    means: pd.DataFrame,
+    rules: CandidateRules,
+    *,
+    effect_threshold: float = 10.0,
+    local: LocalSettings | None = None,
 ) -> KnockdownResults:
-    """Every statistic of §6.3 from the pairs and the per-construct means."""
+    """Every statistic of §6.3 from the pairs and the per-construct means (``local``: Enformer-ABC and
+    basal expression, :mod:`seqbench.experiments.enhancer_knockdown.analyses`; ``None``: both off)."""
     effects = pair_effects(pairs, means)
+    effects, loc = _local(effects, local or LocalSettings())
     fit = recalibration_fit(effects)
     return KnockdownResults(
         effects=effects,
@@ -530,6 +658,7 @@ def reduce_knockdown(
         recalibration=fit,
         effect_threshold=effect_threshold,
         recalibration_auprc=recalibration_auprc(effects, fit),
+        local=loc,
     )
 
 
@@ -545,4 +674,11 @@ def write_tables(results: KnockdownResults, out_dir: Path) -> list[Path]:
         "knockdown_recalibration_auprc": results.recalibration_auprc,
         "in_silico_candidate_locs": results.candidates[list(CANDIDATE_COLUMNS)],
     }
+    loc = results.local
+    if len(loc.abc_elements):
+        frames["knockdown_enformer_abc_elements"] = loc.abc_elements
+        frames["knockdown_enformer_abc_auprc"] = loc.abc_auprc
+    if len(loc.basal_elements):
+        frames["knockdown_basal_elements"] = loc.basal_elements
+        frames["knockdown_basal_ols"] = loc.basal_fits
     return write_frames(frames, out_dir, parquet=False, tsv=True)
