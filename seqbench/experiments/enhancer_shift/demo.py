@@ -142,6 +142,15 @@ def planted_shift_percent(
 def shift_demo_rows(truth: dict[str, Any]) -> tuple[list[dict], list[dict], list[dict], list[str]]:
     """The four tables' rows (ziga, fulco, gasperini, liftover lines) with this demo's observations."""
     ziga, fulco, gasp, lift = demo_crispri.crispri_rows(truth)
+    # the knock-down demo's promoter-proximal elements hold the TSS: nothing to move, so not in this demo
+    proximal = [z for z in ziga if z.get("element_type") == "proximal"]
+    drop_fulco = {z["fulco_key"] for z in proximal if z["dataset_name"] == "fulco2019"}
+    drop_gasp = {z["ziga_key"] for z in proximal if z["dataset_name"] != "fulco2019"}
+    ziga = [z for z in ziga if z.get("element_type") != "proximal"]
+    fulco = [r for r in fulco if f"{r['Gene']}_{r['Element name']}" not in drop_fulco]
+    kept = [(r, line) for r, line in zip(gasp, lift, strict=True)
+            if f"gasperini2019_{r['target_gene_short']}_{line.rsplit(':', 1)[1]}" not in drop_gasp]
+    gasp, lift = [r for r, _ in kept], [line for _, line in kept]
     fulco_by_key = {f"{r['Gene']}_{r['Element name']}": r for r in fulco}
     gasp_by_key = {}
     for r, line in zip(gasp, lift, strict=True):
