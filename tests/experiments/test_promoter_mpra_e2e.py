@@ -33,6 +33,15 @@ def job(cache_dir, tmp_path_factory, local_ray):
     return spec, result
 
 
+@pytest.fixture(scope="module")
+def full_design(job):
+    """The job's design with its construct builder (expanded again from the spec, once per module)."""
+    from seqbench.genome import Genome
+
+    spec, _ = job
+    return pm.expand(spec, Genome(spec.fasta), ENFORMER_GEOMETRY)
+
+
 def _reference_readout(spec, design, ids):
     """Planted K562 CAGE landmark sum, mean over members, from the NumPy law on the materialized inputs."""
     from seqbench.genome import Genome
@@ -107,14 +116,12 @@ def test_summary_and_report(job):
     assert json.loads((_out(result) / "summary.json").read_text())["ism_top_position"] in range(62, 73)
 
 
-def test_tata_shift_follows_planted_positional_weighting(job):
+def test_tata_shift_follows_planted_positional_weighting(job, full_design):
     spec, result = job
     tp = pd.read_parquet(_out(result) / "tables" / "promoter_mpra_tata_profile.parquet")
     tp = tp[tp["Background"] == "RPLP0_TATA_bg"].sort_values("TATA_position")
     design = pd.read_parquet(result.job_dir / "design.parquet")
-    from seqbench.genome import Genome
-
-    full = pm.expand(spec, Genome(spec.fasta), ENFORMER_GEOMETRY)
+    full = full_design
     ids = design.set_index(["oligo_index", "kind"]).loc[[(i, "oligo") for i in tp["Oligo_index"]], "construct_id"]
     expected = _reference_readout(spec, full, ids.to_numpy())
     np.testing.assert_allclose(tp["pred"].to_numpy(), [expected[int(i)] for i in ids], rtol=2e-5)
@@ -155,7 +162,7 @@ def test_ism_and_occlusion_hit_the_planted_motifs(job):
 REFERENCES = {"planted-v1": (reference_output, PLANTED_GEOMETRY)}
 
 
-def test_background_ism_lights_up_exactly_each_backgrounds_planted_motifs(job):
+def test_background_ism_lights_up_exactly_each_backgrounds_planted_motifs(job, full_design):
     """Every background the authors ISM (core and TF backgrounds, oligo 12885): the job's ISM map equals a
     brute-force loop of the NumPy reference law over positions and bases (the background's materialized
     input with one base changed), and exactly the positions of that background's planted motifs light up."""
@@ -173,7 +180,7 @@ def test_background_ism_lights_up_exactly_each_backgrounds_planted_motifs(job):
     assert list(dict.fromkeys(bg["background"])) == [
         "RPLP0_CE_bg", "HIV1_CE_bg", "C14orf166_CE_bg", "C14orf166_TF_bg", "PSMD3_TF_bg", "DNAse_example"]
     design = pd.read_parquet(result.job_dir / "design.parquet")
-    full = pm.expand(spec, Genome(spec.fasta), ENFORMER_GEOMETRY)
+    full = full_design
     genome = Genome(spec.fasta)
     ens = spec.ensemble
     oligos = pm.load_oligos(spec.inputs["oligos"]).set_index("Oligo_index")["Oligo_sequence"]
