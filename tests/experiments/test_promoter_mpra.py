@@ -123,7 +123,8 @@ def _member0(construct, genome):
 @pytest.mark.parametrize("itype", ["minimal", "full", "full_rv"])
 def test_construct_geometry(demo, cache_dir, itype):
     root, d = demo
-    spec = _spec(root, cache_dir, insert_types=["minimal", "full", "full_rv"], ism=False, occlusion=False)
+    spec = _spec(root, cache_dir, insert_types=["minimal", "full", "full_rv"], ism=False, occlusion=False,
+                 background_ism=False)
     genome = Genome(spec.fasta)
     design = pm.expand(spec, genome, ENFORMER_GEOMETRY)
     row = design.table[(design.table["oligo_index"] == 5) & (design.table["insert_type"] == itype)].iloc[0]
@@ -187,9 +188,10 @@ def test_variant_design_ism_all_three_alternatives_and_occlusion(demo, cache_dir
     p0 = int(occ.iloc[0]["position"])
     assert frag[p0 : p0 + 8] == "N" * 8 and frag[:p0] == base_seq[:p0] and frag[p0 + 8 :] == base_seq[p0 + 8 :]
     # switching the variants off leaves only the oligo block; "used" drops the oligos in no set
-    used = _spec(root, cache_dir, ism=False, occlusion=False, oligo_scope="used")
+    # (the 5 unused ones and 12885, the authors' extra ISM background)
+    used = _spec(root, cache_dir, ism=False, occlusion=False, background_ism=False, oligo_scope="used")
     only = pm.expand(used, genome, ENFORMER_GEOMETRY).table
-    assert set(only["kind"]) == {"oligo"} and len(only) == len(inputs.oligos) - 5
+    assert set(only["kind"]) == {"oligo"} and len(only) == len(inputs.oligos) - 6
 
 
 def test_locate_moving_element():
@@ -217,7 +219,7 @@ def test_reduce_and_report_without_variants(demo, cache_dir, tmp_path):
     import pandas as pd
 
     root, _ = demo
-    spec = _spec(root, cache_dir, insert_types=["full_rv", "full"], ism=False, occlusion=False)
+    spec = _spec(root, cache_dir, insert_types=["full_rv", "full"], ism=False, occlusion=False, background_ism=False)
     design = pm.expand(spec, Genome(spec.fasta), ENFORMER_GEOMETRY)
     t = design.table
     assert len(t) == 2 * len(pm.load_oligos(spec.inputs["oligos"])) and set(t["kind"]) == {"oligo"}
@@ -237,8 +239,123 @@ def test_reduce_and_report_without_variants(demo, cache_dir, tmp_path):
     summary, tables, figures = write_outputs(EXPERIMENT, res, tmp_path, model_name="test-model")
     assert summary["summary_insert_type"] == "full" and summary["n_ism_variants"] == 0
     assert summary["ism_top_position"] is None and summary["r_endogenous"] is not None
+    # no background ISM: its keys are empty and the summary says why
+    assert summary["n_ism_backgrounds"] == 0 and summary["background_ism_top_position"] is None
+    assert summary["background_ism_note"] == "background ISM off (inputs.background_ism = false)"
     op = res.oligo_predictions
     np.testing.assert_allclose(op["cage"], 2.0 ** (op["oligo_index"] % 5))
-    assert all(p.is_file() for p in tables + figures) and len(figures) == 4
+    assert all(p.is_file() for p in tables + figures) and len(figures) == 5
     doc = (Path(__file__).resolve().parents[2] / "docs" / "experiments" / "promoter-mpra.md").read_text()
     assert [k for k in summary if f"`{k}`" not in doc] == []  # every summary key is documented
+
+
+def _authors_backgrounds(root: Path) -> list[tuple[int, str]]:
+    """The authors' background list (prepare_segal_ism.py), read straight from the files with pandas:
+    core configurations with Configuration_summary == 0, TF-screen rows with Motif_info == "-", oligo 12885."""
+    import pandas as pd
+
+    core = pd.read_csv(root / SEGAL_DIR / FILES["core_configs"], sep="\t").query("Configuration_summary == 0")
+    tf = pd.read_csv(root / SEGAL_DIR / FILES["tf_screen"], sep="\t").query('Motif_info == "-"')
+    return ([(int(i), b) for i, b in zip(core["Oligo_index"], core["Background"], strict=True)]
+            + [(int(i), b) for i, b in zip(tf["Oligo_index"], tf["Background"], strict=True)]
+            + [(12885, "DNAse_example")])
+
+
+def test_background_ism_plan_follows_the_authors_order(demo, cache_dir):
+    """Every background the authors ISM, in their order; per background every position of the window x the
+    three alternatives x the insert types, then the unmutated backgrounds; each construct is its background
+    with exactly one substitution (checked on the materialized input, full and full_rv inserts too)."""
+    import pandas as pd
+
+    root, _ = demo
+    spec = _spec(root, cache_dir, ism=False, occlusion=False, background_ism_start=10, background_ism_end=14,
+                 background_ism_insert_types=["minimal", "full_rv"])
+    genome = Genome(spec.fasta)
+    design = pm.expand(spec, genome, ENFORMER_GEOMETRY)
+    t = design.table
+    oligos = pd.read_csv(root / SEGAL_DIR / FILES["oligos"], sep="\t").set_index("Oligo_index")["Oligo_sequence"]
+    backgrounds = _authors_backgrounds(root)
+    assert len(backgrounds) == 6  # 3 core, 2 TF, 12885
+    # brute force: the authors' loops (background, position, i = 1..3, insert type), then the unmutated ones
+    expected = []
+    for idx, _label in backgrounds:
+        s = oligos[idx]
+        for pos in range(10, 14):
+            for i in (1, 2, 3):
+                alt = "ACGT"[("ACGT".index(s[pos]) + i) % 4]
+                expected += [(idx, pos, s[pos], alt, it) for it in ("minimal", "full_rv")]
+    expected += [(idx, -1, "", "", it) for idx, _ in backgrounds for it in ("minimal", "full_rv")]
+    block = t[t["kind"].isin(["background_ism", "background"])]
+    assert block["construct_id"].is_monotonic_increasing and int(block["construct_id"].iloc[-1]) == len(t) - 1
+    got = list(zip(block["oligo_index"], block["position"], block["ref"], block["alt"], block["insert_type"],
+                   strict=True))
+    assert got == expected
+    assert list(dict.fromkeys(zip(block["oligo_index"], block["background"], strict=True))) == backgrounds
+    assert list(dict.fromkeys(block["background_source"])) == ["core", "tf", "oligo"]
+    # the materialized fragment: the background with one substitution, in the minimal and full_rv inserts
+    for kind_row in (block.iloc[7], block.iloc[8], block[block["kind"] == "background"].iloc[0]):
+        seq, _ = _member0(design.build(int(kind_row["construct_id"])), genome)
+        frag = seq[L // 2 - 82 : L // 2 + 82]
+        bg = oligos[int(kind_row["oligo_index"])]
+        if kind_row["insert_type"] == "full_rv":
+            frag = revcomp(frag)
+        diff = [i for i in range(164) if frag[i] != bg[i]]
+        if kind_row["kind"] == "background":
+            assert diff == []
+        else:
+            assert diff == [int(kind_row["position"])] and frag[diff[0]] == kind_row["alt"]
+
+
+def test_background_ism_refusals(demo, cache_dir):
+    root, _ = demo
+    genome = Genome(_spec(root, cache_dir).fasta)
+    bad = _spec(root, cache_dir, background_ism_start=100, background_ism_end=170)
+    with pytest.raises(InputError, match=r"background_ism_end = 100/170; expected 0 <= start < end <= 164"):
+        pm.expand(bad, genome, ENFORMER_GEOMETRY)
+    with pytest.raises(InputError, match=r"has no Oligo_index 99999 \(inputs.background_ism_oligos\)"):
+        pm.expand(_spec(root, cache_dir, background_ism_oligos=[99999]), genome, ENFORMER_GEOMETRY)
+    with pytest.raises(InputError, match="background_ism_insert_types"):
+        pm.expand(_spec(root, cache_dir, background_ism_insert_types=[]), genome, ENFORMER_GEOMETRY)
+    # an extra oligo that is already a background is ISM'd once, in its first place
+    first_core = _authors_backgrounds(root)[0][0]
+    spec = _spec(root, cache_dir, ism=False, occlusion=False, background_ism_oligos=[12885, first_core],
+                 background_ism_start=0, background_ism_end=1, background_ism_insert_types=["minimal"])
+    t = pm.expand(spec, genome, ENFORMER_GEOMETRY).table
+    assert (t["kind"] == "background").sum() == 6
+
+
+def test_background_ism_reduce_against_a_brute_force_fold_change(demo, cache_dir):
+    """Known predictions per construct: every log2 FC equals log2(pred + 1) - log2(base + 1) of the same
+    background and insert type, rows in the design's (the authors') order; the summary reads the largest."""
+    import pandas as pd
+
+    root, _ = demo
+    spec = _spec(root, cache_dir, ism=False, occlusion=False, background_ism_start=20, background_ism_end=23,
+                 background_ism_insert_types=["full", "minimal"])
+    t = pm.expand(spec, Genome(spec.fasta), ENFORMER_GEOMETRY).table
+    rng = np.random.default_rng(3)
+    value = rng.uniform(0.5, 8.0, len(t))  # the mean over members of construct i
+    member = rng.normal(0, 0.3, (len(t), 6))
+    member -= member.mean(axis=1, keepdims=True)
+    preds = pd.DataFrame({"construct_id": np.repeat(t["construct_id"].to_numpy(), 6),
+                          "member": np.tile(np.arange(6), len(t)), "landmark_bin": 448,
+                          "cage": (value[:, None] + member).ravel()})
+    res = pm.reduce(preds, t, spec)
+    bg = res.background_ism
+    ism_rows = t[t["kind"] == "background_ism"]
+    assert list(bg["oligo_index"]) == list(ism_rows["oligo_index"]) and list(bg["alt"]) == list(ism_rows["alt"])
+    unmutated = t[t["kind"] == "background"]
+    base = {(int(r.oligo_index), r.insert_type): value[r.construct_id] for r in unmutated.itertuples()}
+    for row, r in zip(bg.itertuples(), ism_rows.itertuples(), strict=True):
+        b = base[(int(r.oligo_index), r.insert_type)]
+        assert row.log2fc == pytest.approx(np.log2(value[r.construct_id] + 1) - np.log2(b + 1), abs=1e-9)
+    s = res.summary()
+    minimal = bg[bg["insert_type"] == "minimal"]
+    top = minimal.loc[minimal["log2fc"].abs().idxmax()]
+    assert s["n_ism_backgrounds"] == 6 and s["n_background_ism_variants"] == 6 * 3 * 3 * 2
+    assert (s["background_ism_top_background"], s["background_ism_top_position"]) == (top["background"],
+                                                                                      top["position"])
+    assert s["background_ism_top_log2fc"] == pytest.approx(top["log2fc"])
+    assert s["background_ism_note"] == "minimal insert"
+    summ = res.background_ism_summary
+    assert len(summ) == 12 and (summ["n_variants"] == 9).all() and (summ["n_positions"] == 3).all()

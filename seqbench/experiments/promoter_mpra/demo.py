@@ -4,7 +4,7 @@
 :func:`seqbench.demo.synthetic.ensure_demo`), the files of the paper's ``Data/Segal_promoter/``
 (experiments-spec §3.1) in the same layout::
 
-    Data/Segal_promoter/GSM3323461_oligos_measurements_processed_data.tab   Oligo_index, Oligo_sequence
+    Data/Segal_promoter/GSM3323461_oligos_measurements_processed_data.tab   Oligo_index, Oligo_sequence (157)
     Data/Segal_promoter/native_core_promoters.tsv                           40 native promoters
     Data/Segal_promoter/pic_binding_sites.tsv                               10 Fw/Rv PIC pairs
     Data/Segal_promoter/synthetic_configurations_of_core_promoters.tsv      3 backgrounds x 8 configurations
@@ -23,6 +23,17 @@ fragments is at fragment position :data:`TSS_IN_FRAGMENT` (116), so ``TATA_posit
   at :data:`CAT_BOX_START` (62): it lies inside the local ISM window 46..85, and shifted TATAs
   that overlap it destroy it (the paper's drop near −50).  Its TATA moves over
   ``TATA_position = −111, −106, …, +29`` (starts 5..145); the baseline is −11 (start 105).
+* Every background the authors ISM (experiments-spec §3.5) carries planted motifs across the
+  demo's background-ISM window :data:`BACKGROUND_ISM_WINDOW` (fragment positions 11..16), so
+  that its ISM map has motif positions that light up and positions that do not: each
+  core-configuration background (``Configuration_summary == 0``, shared by its 8
+  configurations) a promoter motif at :data:`CORE_BG_MOTIF_START` (14, the window's last 3
+  positions), each TF-screen background (``Motif_info == "-"``, shared by its 14 motif oligos)
+  one at :data:`TF_BG_MOTIF_START` (3, the window's first 3 positions), and oligo
+  :data:`DNASE_EXAMPLE_INDEX` (12885, the authors' ``DNAse_example``; in no set) a promoter motif at
+  2 and an enhancer motif at 15 (window: promoter, promoter, none, none, enhancer, enhancer).
+  Planted motifs never sit within one substitution of another window, so no substitution makes
+  a new hit.
 * Measured expression is simulated from the planted law: ``(3 P0 + sum over promoter hits of
   w(c)) * (1 + B_K562 * n_enhancer_hits) * exp(0.25 eps)``, ``eps ~ N(0, 1)`` seeded, where
   ``w(c)`` (:func:`positional_weight`) is the mean over the default ensemble of the planted
@@ -53,7 +64,7 @@ from seqbench.experiments.promoter_mpra.design import NAME
 from seqbench.inputs.plasmids import format_genbank
 from seqbench.models.planted import law
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 SEED = 20230301
 CRS_LENGTH = 164
 TSS_IN_FRAGMENT = 116
@@ -63,6 +74,13 @@ TATA_LOCATOR = "TATAAAAG"  # inside the planted promoter motif GCTATAAAAGC (offs
 PLASMID_LENGTH = 7_200
 MIN_TSS_DISTANCE = 200_000
 NOISE_SD = 0.25  # natural-log scale
+#: fragment positions [start, end) mutated by the demo's background ISM (0-based, half-open): short, so
+#: that the embedded default stays cheap (6 backgrounds x 6 positions x 3 alternatives)
+BACKGROUND_ISM_WINDOW = (11, 17)
+CORE_BG_MOTIF_START = 14  # [14, 25): the window's last 3 positions
+TF_BG_MOTIF_START = 3  # [3, 14): the window's first 3 positions
+DNASE_EXAMPLE_INDEX = 12885  # the authors' extra ISM background
+DNASE_EXAMPLE_MOTIFS = ((2, "prom"), (15, "enh"))  # [2, 13) and [15, 26)
 
 SEGAL_DIR = Path("Data/Segal_promoter")
 FILES = {
@@ -257,8 +275,8 @@ def generate(root: Path, landing_pad: str, seed: int = SEED) -> dict[str, Any]:
     truth_oligos: dict[int, dict[str, Any]] = {}
     measured: dict[int, float] = {}
 
-    def add(seq: str, prom: list[int], enh: list[int], role: str) -> int:
-        idx = len(oligos)
+    def add(seq: str, prom: list[int], enh: list[int], role: str, index: int | None = None) -> int:
+        idx = len(oligos) if index is None else index
         oligos.append((idx, seq))
         truth_oligos[idx] = {"role": role, "promoter_motif_starts": prom, "enhancer_motif_starts": enh}
         measured[idx] = _activity(seq) * math.exp(NOISE_SD * float(noise.standard_normal()))
@@ -304,12 +322,13 @@ def generate(root: Path, landing_pad: str, seed: int = SEED) -> dict[str, Any]:
                 present[e] = config == 7
             configs.append(present)
         while True:
-            bg = g.clean_background()
+            # the background (config 0) and every configuration carry the background's own promoter motif
+            bg = _plant(g.clean_background(), [(CORE_BG_MOTIF_START, orient(g))])
             built = []
             for present in configs:
                 items = [(elements[e][0], PROM if e == "TATA" else kmers[e]) for e in elements if present[e]]
                 seq = _plant(bg, items)
-                built.append((seq, [elements["TATA"][0]] if present["TATA"] else []))
+                built.append((seq, [CORE_BG_MOTIF_START] + ([elements["TATA"][0]] if present["TATA"] else [])))
             if all(_clean_after(sq, pr, []) and TATA_LOCATOR not in revcomp(sq) for sq, pr in built):
                 break
         for config, (present, (seq, prom)) in enumerate(zip(configs, built, strict=True)):
@@ -348,24 +367,30 @@ def generate(root: Path, landing_pad: str, seed: int = SEED) -> dict[str, Any]:
     motif_specs += [(f"NEUTRAL_{k}", neutral[k], "kmer", 15 + 22 * k) for k in range(6)]
     tf_rows = []
     for bg_name in ("C14orf166_TF_bg", "PSMD3_TF_bg"):
+        bgp = [TF_BG_MOTIF_START]  # the background's own promoter motif, in every oligo of the background
         while True:
-            bg = g.clean_background()
+            bg = _plant(g.clean_background(), [(TF_BG_MOTIF_START, orient(g))])
             seqs = [bg] + [_plant(bg, [(p, m)]) for _n, m, _k, p in motif_specs]
-            ok = True
+            ok = _clean_after(bg, bgp, [])
             for s, (_n, _m, kind, p) in zip(seqs[1:], motif_specs, strict=True):
-                ok = ok and _clean_after(s, [p] if kind == "prom" else [], [p] if kind == "enh" else [])
+                ok = ok and _clean_after(s, bgp + ([p] if kind == "prom" else []), [p] if kind == "enh" else [])
             if ok:
                 break
-        idx = add(bg, [], [], "tf")
+        idx = add(bg, bgp, [], "tf")
         tf_rows.append([idx, measured[idx], bg_name, "-"])
         for s, (name, _m, kind, p) in zip(seqs[1:], motif_specs, strict=True):
-            idx = add(s, [p] if kind == "prom" else [], [p] if kind == "enh" else [], "tf")
+            idx = add(s, bgp + ([p] if kind == "prom" else []), [p] if kind == "enh" else [], "tf")
             tf_rows.append([idx, measured[idx], bg_name, name])
 
     # oligos in the library but in no set
     g = _Gen(seed, 6)
     for _ in range(5):
         add(g.clean_background(), [], [], "unused")
+
+    # the authors' extra ISM background (oligo 12885, "DNAse_example"): in the library, in no set
+    g = _Gen(seed, 8)
+    seq, prom, enh = _make(g, lambda: [(s, orient(g) if k == "prom" else ENH, k) for s, k in DNASE_EXAMPLE_MOTIFS])
+    add(seq, prom, enh, "dnase_example", index=DNASE_EXAMPLE_INDEX)
 
     plasmid = _plasmid(_Gen(seed, 7))
     _write(out / FILES["plasmid"], _genbank(plasmid))
@@ -401,6 +426,7 @@ def generate(root: Path, landing_pad: str, seed: int = SEED) -> dict[str, Any]:
         "tss_in_fragment": TSS_IN_FRAGMENT,
         "cat_box_start": CAT_BOX_START,
         "baseline_tata_position": BASELINE_TATA_POSITION,
+        "background_ism_window": list(BACKGROUND_ISM_WINDOW),
         "conventions": "0-based fragment positions; a motif at s occupies [s, s+11); TATA_position = s - 116",
         "oligos": {str(k): v for k, v in truth_oligos.items()},
     }
@@ -444,5 +470,13 @@ def demo_spec(data_root: Path) -> dict[str, Any]:
             "cage": {"assay": "CAGE", "cell_type": "K562"},
             "dnase": {"assay": "DNASE", "cell_type": "K562"},
         },
-        "inputs": {"landing_pad": demo.landing_pad, "tata_motif": demo.tata_motif},
+        "inputs": {
+            "landing_pad": demo.landing_pad,
+            "tata_motif": demo.tata_motif,
+            # the background ISM (every background the authors used) on a short window and one insert
+            # type, so that the default stays cheap; the authors: whole fragment x 3 insert types
+            "background_ism_insert_types": ["minimal"],
+            "background_ism_start": BACKGROUND_ISM_WINDOW[0],
+            "background_ism_end": BACKGROUND_ISM_WINDOW[1],
+        },
     }

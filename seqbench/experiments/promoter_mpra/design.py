@@ -30,9 +30,24 @@ baseline_tata_position``, the paper's RPLP0 at −11), all in the ``variant_inse
 * ``ism``: every position of ``[ism_start, ism_end)`` of the baseline (0-based positions in the
   fragment) × all three alternative bases (the authors generate only two, §13 B4: fixed here).
 
+Then the **background ISM** of the authors' separate pipeline (``prepare_segal_ism.py``,
+experiments-spec §3.5), on every background they used, in their order:
+
+* every core-configuration background (``Configuration_summary == 0``, table order), then
+* every TF-screen background (``Motif_info == "-"``, table order), then
+* the oligos of ``background_ism_oligos`` (the authors': 12885, labelled ``DNAse_example``);
+
+an oligo already listed is not ISM'd twice.  Each background gets every position of
+``[background_ism_start, background_ism_end)`` (0-based fragment positions; the authors: the
+whole 164-nt fragment) × the three alternatives × each of ``background_ism_insert_types`` (the
+authors: full, full_rv, minimal), then, after all backgrounds, the unmutated backgrounds (one per
+background × insert type) that the log2 fold changes are taken against.
+
 Construct ids: the oligo block first, oligo-major then insert type (``id = i * n_types + t``),
 then the variant block (baseline, ISM position-major in the order alt = ACGT[(idx(ref)+i) % 4],
-i = 1..3, occlusion by TATA position).
+i = 1..3, occlusion by TATA position), then the background ISM block in the authors' order:
+background, position, alternative (``ACGT[(idx(ref)+i) % 4]``, i = 1..3), insert type; then
+the unmutated backgrounds, background-major then insert type.
 
 Readout: the track ``cage`` (K562 CAGE), the 3-bin landmark sum of each member, averaged over
 the members in natural scale (ISM and occlusion too; the authors' fixed bins 446..448 are
@@ -99,12 +114,30 @@ INPUTS: dict[str, Key] = {
     "tata_motif": Key(
         str, "TATATAAG", "sequence that locates the moved TATA in a TATA-shift oligo; its length is the N block"
     ),
+    "background_ism": Key(
+        bool, True, "add the ISM of every background (core-configuration, TF-screen, background_ism_oligos; §3.5)"
+    ),
+    "background_ism_oligos": Key(
+        list, [12885], "oligos ISM'd after the core and TF backgrounds (the authors': 12885, 'DNAse_example')",
+        item=int, min=0,
+    ),
+    "background_ism_insert_types": Key(
+        list, ["full", "full_rv", "minimal"], "insert types of the background ISM constructs (the authors': all three)",
+        INSERT_TYPES, item=str,
+    ),
+    "background_ism_start": Key(int, 0, "first fragment position mutated in each background (0-based)", min=0),
+    "background_ism_end": Key(
+        int, 164, "end of the mutated positions (exclusive; the default is the library's whole 164-nt fragment)",
+        min=1,
+    ),
 }
 PATH_INPUTS = {"oligos", "native", "pic", "core_configs", "tata_shift", "tf_screen", "plasmid"}
 DEFAULT_TRACKS: dict[str, Any] = {"cage": {"assay": "CAGE", "cell_type": "K562"}}
 READOUT = "cage"
 
 ACGT = "ACGT"
+#: the authors' extra ISM background and its label (``prepare_segal_ism.py``)
+DNASE_EXAMPLE = (12885, "DNAse_example")
 
 
 # ---------------------------------------------------------------- inputs
@@ -295,9 +328,8 @@ class PromoterMpraBuilder:
     oligo_index: tuple[int, ...]
     oligo_seq: tuple[str, ...]
     insert_types: tuple[str, ...]
-    #: extra constructs after the oligo block: (key, fragment sequence)
-    variants: tuple[tuple[str, str], ...]
-    variant_insert: str
+    #: extra constructs after the oligo block: (key, fragment sequence, insert type)
+    variants: tuple[tuple[str, str, str], ...]
 
     @property
     def n_main(self) -> int:
@@ -309,8 +341,8 @@ class PromoterMpraBuilder:
             itype = self.insert_types[t]
             seq, lm = build_insert(self.oligo_seq[i], itype, self.parts)
             return landing_pad_construct(f"{self.oligo_index[i]}|{itype}", self.chrom, self.split, seq, lm)
-        key, crs = self.variants[construct_id - self.n_main]
-        seq, lm = build_insert(crs, self.variant_insert, self.parts)
+        key, crs, itype = self.variants[construct_id - self.n_main]
+        seq, lm = build_insert(crs, itype, self.parts)
         return landing_pad_construct(key, self.chrom, self.split, seq, lm)
 
 
@@ -343,8 +375,10 @@ def ism_alternatives(ref: str) -> list[str]:
     return [ACGT[(k + i) % 4] for i in (1, 2, 3)]
 
 
-def _variant_design(spec, inputs: Inputs) -> tuple[list[dict[str, Any]], list[tuple[str, str]]]:
+def _variant_design(spec, inputs: Inputs) -> tuple[list[dict[str, Any]], list[tuple[str, str, str]]]:
+    """The local variants of the baseline oligo (baseline, ISM, occlusion), all in ``variant_insert``."""
     inp = spec.inputs
+    vi = inp["variant_insert"]
     if not (inp["ism"] or inp["occlusion"]):
         return [], []
     tata_path = Path(inp["tata_shift"])
@@ -368,9 +402,10 @@ def _variant_design(spec, inputs: Inputs) -> tuple[list[dict[str, Any]], list[tu
     base_idx = int(base_rows["Oligo_index"].iloc[0])
     base = seq_of[base_idx]
     rows: list[dict[str, Any]] = [
-        {"oligo_index": base_idx, "kind": "baseline", "position": -1, "ref": "", "alt": "", "tata_position": np.nan}
+        {"oligo_index": base_idx, "insert_type": vi, "kind": "baseline", "position": -1, "ref": "", "alt": "",
+         "tata_position": np.nan}
     ]
-    variants: list[tuple[str, str]] = [(f"{base_idx}|baseline", base)]
+    variants: list[tuple[str, str, str]] = [(f"{base_idx}|baseline", base, vi)]
     if inp["ism"]:
         lo, hi = inp["ism_start"], inp["ism_end"]
         if not 0 <= lo < hi <= len(base):
@@ -381,10 +416,10 @@ def _variant_design(spec, inputs: Inputs) -> tuple[list[dict[str, Any]], list[tu
         for p in range(lo, hi):
             for alt in ism_alternatives(base[p]):
                 rows.append(
-                    {"oligo_index": base_idx, "kind": "ism", "position": p, "ref": base[p], "alt": alt,
-                     "tata_position": np.nan}
+                    {"oligo_index": base_idx, "insert_type": vi, "kind": "ism", "position": p, "ref": base[p],
+                     "alt": alt, "tata_position": np.nan}
                 )
-                variants.append((f"{base_idx}|ism|{p}|{alt}", base[:p] + alt + base[p + 1 :]))
+                variants.append((f"{base_idx}|ism|{p}|{alt}", base[:p] + alt + base[p + 1 :], vi))
     if inp["occlusion"]:
         motif = inp["tata_motif"].upper()
         if not motif or re.search(r"[^ACGT]", motif):
@@ -396,10 +431,89 @@ def _variant_design(spec, inputs: Inputs) -> tuple[list[dict[str, Any]], list[tu
                 continue
             occluded = base[:start] + "N" * len(motif) + base[start + len(motif) :]
             rows.append(
-                {"oligo_index": base_idx, "kind": "occlusion", "position": int(start), "ref": "", "alt": "",
-                 "tata_position": float(r["TATA_position"])}
+                {"oligo_index": base_idx, "insert_type": vi, "kind": "occlusion", "position": int(start), "ref": "",
+                 "alt": "", "tata_position": float(r["TATA_position"])}
             )
-            variants.append((f"{base_idx}|occlusion|{int(r['TATA_position'])}|{start}", occluded))
+            variants.append((f"{base_idx}|occlusion|{int(r['TATA_position'])}|{start}", occluded, vi))
+    return rows, variants
+
+
+@dataclass(frozen=True)
+class IsmBackground:
+    """One background of the background ISM (experiments-spec §3.5)."""
+
+    oligo_index: int
+    label: str  # the table's ``Background`` (``DNAse_example`` for 12885, ``oligo_<i>`` for another extra)
+    source: str  # ``core``, ``tf`` or ``oligo``
+    sequence: str
+
+
+def ism_backgrounds(spec, inputs: Inputs) -> list[IsmBackground]:
+    """The backgrounds the authors ISM, in their order: core-configuration backgrounds
+    (``Configuration_summary == 0``), TF-screen backgrounds (``Motif_info == "-"``), each in table
+    order, then ``background_ism_oligos``; an oligo already listed is kept once (first place)."""
+    inp = spec.inputs
+    seq_of = dict(zip(inputs.oligos["Oligo_index"], inputs.oligos["Oligo_sequence"], strict=True))
+    core = inputs.core[inputs.core["Configuration_summary"] == 0]
+    tf = inputs.tf[inputs.tf["Motif_info"].astype(str).str.strip() == "-"]
+    listed: list[tuple[int, str, str]] = [(int(i), str(b), "core") for i, b in zip(core["Oligo_index"],
+                                                                                   core["Background"], strict=True)]
+    listed += [(int(i), str(b), "tf") for i, b in zip(tf["Oligo_index"], tf["Background"], strict=True)]
+    for i in inp["background_ism_oligos"]:
+        if int(i) not in seq_of:
+            raise InputError(
+                f"{inp['oligos']}: has no Oligo_index {int(i)} (inputs.background_ism_oligos); expected an oligo"
+                " of the table (set background_ism_oligos = [] for a library without it)"
+            )
+        label = DNASE_EXAMPLE[1] if int(i) == DNASE_EXAMPLE[0] else f"oligo_{int(i)}"
+        listed.append((int(i), label, "oligo"))
+    out: list[IsmBackground] = []
+    seen: set[int] = set()
+    for i, label, source in listed:
+        if i not in seen:
+            seen.add(i)
+            out.append(IsmBackground(i, label, source, seq_of[i]))
+    return out
+
+
+def _background_ism_design(spec, inputs: Inputs) -> tuple[list[dict[str, Any]], list[tuple[str, str, str]]]:
+    """The background ISM block in the authors' order (module docstring): rows and variants."""
+    inp = spec.inputs
+    if not inp["background_ism"]:
+        return [], []
+    types = list(inp["background_ism_insert_types"])
+    if not types or len(set(types)) != len(types):
+        raise InputError(
+            f"inputs.background_ism_insert_types = {types!r}; expected distinct values among {', '.join(INSERT_TYPES)}"
+        )
+    lo, hi = inp["background_ism_start"], inp["background_ism_end"]
+    backgrounds = ism_backgrounds(spec, inputs)
+    for bg in backgrounds:
+        if not 0 <= lo < hi <= len(bg.sequence):
+            raise InputError(
+                f"inputs.background_ism_start/background_ism_end = {lo}/{hi}; expected 0 <= start < end <="
+                f" {len(bg.sequence)} (background {bg.label!r}, oligo {bg.oligo_index}, is {len(bg.sequence)} bp)"
+            )
+    rows: list[dict[str, Any]] = []
+    variants: list[tuple[str, str, str]] = []
+
+    def add(order: int, bg: IsmBackground, kind: str, p: int, ref: str, alt: str, itype: str, seq: str) -> None:
+        rows.append({"oligo_index": bg.oligo_index, "insert_type": itype, "kind": kind, "position": p, "ref": ref,
+                     "alt": alt, "tata_position": np.nan, "background": bg.label, "background_source": bg.source,
+                     "background_order": order})
+        tail = f"|{p}|{alt}" if kind == "background_ism" else ""
+        variants.append((f"{bg.oligo_index}|{kind}{tail}|{itype}", seq, itype))
+
+    for order, bg in enumerate(backgrounds):
+        s = bg.sequence
+        for p in range(lo, hi):
+            for alt in ism_alternatives(s[p]):
+                for itype in types:
+                    add(order, bg, "background_ism", p, s[p], alt, itype, s[:p] + alt + s[p + 1 :])
+    # the unmutated backgrounds after all variants, as the authors append them
+    for order, bg in enumerate(backgrounds):
+        for itype in types:
+            add(order, bg, "background", -1, "", "", itype, bg.sequence)
     return rows, variants
 
 
@@ -431,6 +545,8 @@ def expand(spec, genome, geometry: Geometry) -> Design:
         used = set().union(*sets.values())
         oligos = oligos[oligos["Oligo_index"].isin(used)].reset_index(drop=True)
     var_rows, variants = _variant_design(spec, inputs)
+    bg_rows, bg_variants = _background_ism_design(spec, inputs)
+    var_rows, variants = var_rows + bg_rows, variants + bg_variants
 
     n_t = len(types)
     idx = oligos["Oligo_index"].to_numpy(np.int64)
@@ -443,16 +559,22 @@ def expand(spec, genome, geometry: Geometry) -> Design:
             "ref": "",
             "alt": "",
             "tata_position": np.nan,
+            "background": "",
+            "background_source": "",
+            "background_order": -1,
         }
     )
-    var = pd.DataFrame(var_rows, columns=list(main.columns.drop("insert_type")))
-    var.insert(1, "insert_type", inp["variant_insert"])
+    var = pd.DataFrame(var_rows, columns=list(main.columns))
+    var["background"] = var["background"].fillna("")
+    var["background_source"] = var["background_source"].fillna("")
+    var["background_order"] = var["background_order"].fillna(-1)
     table = pd.concat([main, var], ignore_index=True)
     table.insert(0, "construct_id", np.arange(len(table), dtype=np.int64))
     for name, members in sets.items():
         table[name] = table["oligo_index"].isin(members) & (table["kind"] == "oligo")
     table["position"] = table["position"].astype(np.int64)
     table["oligo_index"] = table["oligo_index"].astype(np.int64)
+    table["background_order"] = table["background_order"].astype(np.int64)
     builder = PromoterMpraBuilder(
         chrom=chrom,
         split=split,
@@ -461,9 +583,8 @@ def expand(spec, genome, geometry: Geometry) -> Design:
         oligo_seq=tuple(oligos["Oligo_sequence"]),
         insert_types=tuple(types),
         variants=tuple(variants),
-        variant_insert=inp["variant_insert"],
     )
-    keys = [f"{i}|{t}" for i in idx for t in types] + [k for k, _ in variants]
+    keys = [f"{i}|{t}" for i in idx for t in types] + [k for k, _s, _t in variants]
     table.insert(1, "key", keys)
     return Design(table=table, build=builder)
 
@@ -488,6 +609,17 @@ def reduce(predictions: pd.DataFrame, design: pd.DataFrame, spec, map_fn: MapFn 
         readout=READOUT,
         tracks=tracks,
         variant_background=spec.inputs["variant_background"],
+        background_ism_reason=background_ism_reason(spec, inputs),
     )
+
+
+def background_ism_reason(spec, inputs: Inputs) -> str:
+    """Why a job has no background ISM, in words for the summary; ``""`` when it has one."""
+    if not spec.inputs["background_ism"]:
+        return "background ISM off (inputs.background_ism = false)"
+    if not ism_backgrounds(spec, inputs):
+        return ("no background to ISM: no core configuration with Configuration_summary 0, no TF-screen row"
+                " with Motif_info '-', and inputs.background_ism_oligos empty")
+    return ""
 
 

@@ -9,6 +9,9 @@ promoter_mpra_endogenous_scatter.png   measured vs predicted, endogenous promote
 promoter_mpra_tata_shift.png           Fig. 4B: measured and predicted vs TATA position in the
                                        variant background, with the occlusion profile
 promoter_mpra_ism.png                  Fig. 4C: local ISM log2 fold change, position x base
+promoter_mpra_background_ism.png       background ISM (§3.5): one heatmap panel per background, in
+                                       the authors' order, alternative x position, one colour
+                                       scale for all panels (summary insert type, else the first)
 =====================================  ===========================================================
 
 Every title ends with ``title_suffix`` (the model and track).
@@ -21,7 +24,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from seqbench.report.figures import MIN_FONT, bars_with_no_data, legend, n_label, save_all
+from seqbench.report.figures import MIN_FONT, bars_with_no_data, label_every, legend, n_label, save_all
 from seqbench.report.figures import new_figure as _new_figure
 
 if TYPE_CHECKING:
@@ -34,6 +37,7 @@ FIGURE_FILES = (
     "promoter_mpra_endogenous_scatter.png",
     "promoter_mpra_tata_shift.png",
     "promoter_mpra_ism.png",
+    "promoter_mpra_background_ism.png",
 )
 
 
@@ -152,6 +156,64 @@ def _ism(res: PromoterMpraResults, suffix: str) -> Figure:
     return fig
 
 
+def _ism_grid(rows) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """``(grid [4, n positions] of log2 FC by alternative A/C/G/T, positions, reference bases)``;
+    the reference base's cell is NaN (drawn grey)."""
+    pos = np.sort(rows["position"].unique())
+    grid = np.full((4, pos.size), np.nan)
+    col = {p: i for i, p in enumerate(pos)}
+    for r in rows.itertuples(index=False):
+        grid["ACGT".index(r.alt), col[r.position]] = r.log2fc
+    refs = rows.drop_duplicates("position").set_index("position")["ref"]
+    return grid, pos, [str(refs[p]) for p in pos]
+
+
+def _background_ism(res: PromoterMpraResults, suffix: str) -> Figure:
+    import matplotlib as mpl
+
+    bg = res.background_ism
+    types = list(dict.fromkeys(bg["insert_type"])) if len(bg) else []
+    itype = res.summary_insert_type if res.summary_insert_type in types else (types[0] if types else "")
+    sel = bg[bg["insert_type"] == itype] if itype else bg
+    panels = [g for _, g in sel.groupby("background_order", sort=True)]
+    n_pos = max((g["position"].nunique() for g in panels), default=1)
+    fig = _new_figure(max(6.0, 0.16 * n_pos + 2.5), 1.0 + 1.9 * max(len(panels), 1))
+    if not panels:
+        ax = fig.add_subplot()
+        ax.text(0.5, 0.5, res.background_ism_reason or "no background ISM variant", ha="center", va="center",
+                transform=ax.transAxes, wrap=True)
+        ax.set_xlabel("fragment position (0-based) and reference base")
+        ax.set_ylabel("alternative base")
+        ax.set_title(f"Background ISM ({n_label(0)} variants)\n{suffix}", fontsize=9)
+        fig.tight_layout()
+        return fig
+    values = sel["log2fc"].to_numpy(float)
+    lim = float(np.nanmax(np.abs(values))) if np.isfinite(values).any() else 1.0
+    lim = lim or 1.0
+    # a cell without a variant (the reference base itself) is grey, never the white of log2 FC = 0
+    cmap = mpl.colormaps["RdBu_r"].with_extremes(bad="0.75")
+    fig.set_layout_engine("constrained")  # panel titles, tick labels and the shared colour bar never overlap
+    axes = fig.subplots(len(panels), 1, squeeze=False)[:, 0]
+    im = None
+    for ax, g in zip(axes, panels, strict=True):
+        grid, pos, refs = _ism_grid(g)
+        im = ax.imshow(np.ma.masked_invalid(grid), cmap=cmap, vmin=-lim, vmax=lim, aspect="auto",
+                       interpolation="nearest")
+        labels = [f"{r}\n{p}" if i % 5 == 0 or pos.size <= 20 else r for i, (p, r) in enumerate(zip(pos, refs,
+                                                                                                   strict=True))]
+        note = label_every(ax, "x", labels, max_labels=80)
+        ax.set_yticks(range(4), list("ACGT"), fontsize=MIN_FONT)
+        ax.set_ylabel("alt\n(grey: ref)", fontsize=MIN_FONT)
+        r0 = g.iloc[0]
+        ax.set_title(f"{r0['background']} (oligo {int(r0['oligo_index'])}, {r0['background_source']};"
+                     f" {n_label(len(g))} variants)", fontsize=MIN_FONT + 1)
+        ax.set_xlabel(f"fragment position (0-based), reference base{note}", fontsize=MIN_FONT)
+    fig.colorbar(im, ax=list(axes), label="log2 FC vs unmutated background", shrink=0.6)
+    fig.suptitle(f"Background ISM, {itype} insert: {len(panels)} backgrounds, {n_label(len(sel))} variants"
+                 f"\n{suffix}", fontsize=9)
+    return fig
+
+
 def draw_figures(results: PromoterMpraResults, *, title_suffix: str) -> list[tuple[str, Figure]]:
     """The figures of :data:`FIGURE_FILES`, as ``(file name, figure)`` pairs in that order."""
     endo = set(results.endogenous["Oligo_index"].tolist())
@@ -160,6 +222,7 @@ def draw_figures(results: PromoterMpraResults, *, title_suffix: str) -> list[tup
         _scatter(results, title_suffix, endo),
         _tata(results, title_suffix),
         _ism(results, title_suffix),
+        _background_ism(results, title_suffix),
     )
     return list(zip(FIGURE_FILES, figs, strict=True))
 

@@ -17,6 +17,10 @@ and the measured tables (``Oligo_index``, ``mean_exp`` linear, set columns).
 * Directionality of PIC pairs (matched by ``TFIIB_ID``): Pearson of Fw vs Rv, measured
   (``log2``) and predicted (``log2(x + 1)``), and of the measured vs predicted ``log2(Fw/Rv)``.
 * TATA shift profile, occlusion profile and local ISM (``log2(mean + 1) − log2(base + 1)``).
+* Background ISM (§3.5): per background and insert type, ``log2(pred + 1) − log2(base + 1)`` of
+  every substitution against that background's unmutated construct in the same insert type; rows
+  in the authors' order (background, position, alternative, insert type), and one summary row
+  per background and insert type (largest effect, mean |log2 FC| per position).
 """
 
 from __future__ import annotations
@@ -169,7 +173,80 @@ SUMMARY_KEYS: tuple[str, ...] = (
     "n_ism_variants",
     "ism_top_position",
     "ism_top_log2fc",
+    "n_ism_backgrounds",
+    "n_background_ism_variants",
+    "background_ism_top_background",
+    "background_ism_top_position",
+    "background_ism_top_log2fc",
+    "background_ism_note",
 )
+
+#: columns of the background ISM tables
+BACKGROUND_ISM_COLUMNS = ("background_order", "background", "background_source", "oligo_index", "insert_type",
+                          "position", "ref", "alt", "pred", "base_pred", "log2fc")
+BACKGROUND_ISM_SUMMARY_COLUMNS = ("background_order", "background", "background_source", "oligo_index",
+                                  "insert_type", "n_variants", "n_positions", "base_pred", "top_position",
+                                  "top_alt", "top_log2fc", "mean_abs_log2fc")
+
+
+def background_ism(means: pd.DataFrame, readout: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Background ISM effects and their per-background summary (§3.5).
+
+    ``means``: construct means with the design's labels (``kind`` ``background_ism`` and
+    ``background``).  Each variant's ``log2fc = log2(pred + 1) − log2(base_pred + 1)``, where
+    ``base_pred`` is the unmutated background in the same insert type; rows in construct order,
+    which is the authors' order (background, position, alternative, insert type).  Summary: per
+    (background, insert type) the number of variants and positions, ``base_pred``, the variant
+    with the largest |log2 FC| (first in that order on a tie) and the mean over positions of the
+    mean |log2 FC| of the position's three alternatives.
+    """
+    if "background_order" not in means.columns:  # a design planned before the background ISM existed
+        means = means.assign(background_order=-1, background="", background_source="")
+    ism = means[means["kind"] == "background_ism"].sort_values("construct_id", kind="mergesort")
+    base = means[means["kind"] == "background"]
+    base_pred = base.set_index(["background_order", "insert_type"])[readout]
+    if len(ism):
+        b = base_pred.reindex(pd.MultiIndex.from_arrays([ism["background_order"], ism["insert_type"]])).to_numpy()
+    else:
+        b = np.zeros(0)
+    pred = ism[readout].to_numpy(np.float64)
+    table = pd.DataFrame(
+        {
+            "background_order": ism["background_order"].to_numpy(np.int64),
+            "background": ism["background"].to_numpy(object),
+            "background_source": ism["background_source"].to_numpy(object),
+            "oligo_index": ism["oligo_index"].to_numpy(np.int64),
+            "insert_type": ism["insert_type"].to_numpy(object),
+            "position": ism["position"].to_numpy(np.int64),
+            "ref": ism["ref"].to_numpy(object),
+            "alt": ism["alt"].to_numpy(object),
+            "pred": pred,
+            "base_pred": np.asarray(b, dtype=np.float64),
+            "log2fc": np.log2(pred + 1.0) - np.log2(np.asarray(b, dtype=np.float64) + 1.0),
+        },
+        columns=list(BACKGROUND_ISM_COLUMNS),
+    )
+    rows = []
+    for (order, itype), g in table.groupby(["background_order", "insert_type"], sort=True):
+        eff = g["log2fc"].abs()
+        top = g.loc[eff.idxmax()] if eff.notna().any() else None
+        rows.append(
+            {
+                "background_order": int(order),
+                "background": g["background"].iloc[0],
+                "background_source": g["background_source"].iloc[0],
+                "oligo_index": int(g["oligo_index"].iloc[0]),
+                "insert_type": itype,
+                "n_variants": len(g),
+                "n_positions": int(g["position"].nunique()),
+                "base_pred": float(g["base_pred"].iloc[0]),
+                "top_position": int(top["position"]) if top is not None else -1,
+                "top_alt": str(top["alt"]) if top is not None else "",
+                "top_log2fc": float(top["log2fc"]) if top is not None else math.nan,
+                "mean_abs_log2fc": float(eff.groupby(g["position"]).mean().mean()),
+            }
+        )
+    return table, pd.DataFrame(rows, columns=list(BACKGROUND_ISM_SUMMARY_COLUMNS))
 
 
 @dataclass
@@ -183,6 +260,11 @@ class PromoterMpraResults:
     tata_profile: pd.DataFrame
     occlusion: pd.DataFrame
     ism: pd.DataFrame
+    #: background ISM (§3.5): one row per variant, authors' order; and one per background x insert type
+    background_ism: pd.DataFrame
+    background_ism_summary: pd.DataFrame
+    #: why the background ISM keys are empty, or "" (the design's own reason, e.g. switched off)
+    background_ism_reason: str
     summary_insert_type: str
     variant_background: str
     ism_baseline: float
@@ -196,6 +278,33 @@ class PromoterMpraResults:
         sel = c[(c["set"] == set_name) & (c["group"] == group) & (c["track"] == track)
                 & (c["insert_type"] == self.summary_insert_type)]
         return float(sel[col].iloc[0]) if len(sel) else math.nan
+
+    def _background_ism_summary(self) -> dict[str, Any]:
+        """The background ISM keys, read from the summary insert type (else the first one ISM'd)."""
+        bs = self.background_ism_summary
+        types = list(dict.fromkeys(bs["insert_type"])) if len(bs) else []
+        itype = self.summary_insert_type if self.summary_insert_type in types else (types[0] if types else "")
+        sel = bs[bs["insert_type"] == itype] if itype else bs
+        out: dict[str, Any] = {
+            "n_ism_backgrounds": int(bs["background_order"].nunique()) if len(bs) else 0,
+            "n_background_ism_variants": int(len(self.background_ism)),
+            "background_ism_top_background": None,
+            "background_ism_top_position": None,
+            "background_ism_top_log2fc": math.nan,
+            "background_ism_note": "",
+        }
+        finite = sel[np.isfinite(sel["top_log2fc"].to_numpy(np.float64))] if len(sel) else sel
+        if len(finite):
+            top = finite.loc[finite["top_log2fc"].abs().idxmax()]
+            out.update(
+                background_ism_top_background=str(top["background"]),
+                background_ism_top_position=int(top["top_position"]),
+                background_ism_top_log2fc=float(top["top_log2fc"]),
+                background_ism_note=f"{itype} insert",
+            )
+        else:
+            out["background_ism_note"] = self.background_ism_reason or "no background ISM prediction"
+        return out
 
     def summary(self) -> dict[str, Any]:
         """Flat strict-JSON dict with stable keys (NaN becomes ``None``)."""
@@ -235,6 +344,7 @@ class PromoterMpraResults:
             "ism_top_position": int(top["position"]) if top is not None else None,
             "ism_top_log2fc": float(top["log2fc"]) if top is not None else math.nan,
         }
+        out.update(self._background_ism_summary())
         out["n_endogenous"] = None if not math.isfinite(out["n_endogenous"]) else int(out["n_endogenous"])
         return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in out.items()}
 
@@ -251,6 +361,7 @@ def reduce_promoter_mpra(
     readout: str = "cage",
     tracks: list[str] | None = None,
     variant_background: str = "RPLP0",
+    background_ism_reason: str = "",
 ) -> PromoterMpraResults:
     """All statistics of §3.4 from prediction rows and the design (see the module docstring)."""
     tracks = list(tracks or [readout])
@@ -290,7 +401,7 @@ def reduce_promoter_mpra(
         }
     ).sort_values(["Background", "insert_type", "TATA_position"], kind="mergesort").reset_index(drop=True)
 
-    var = means[means["kind"] != "oligo"]
+    var = means[means["kind"].isin(["baseline", "ism", "occlusion"])]
     base = var[var["kind"] == "baseline"]
     base_pred = float(base[readout].iloc[0]) if len(base) else math.nan
     ism_rows = var[var["kind"] == "ism"]
@@ -319,6 +430,7 @@ def reduce_promoter_mpra(
     ][["TATA_position", "log2_pred", "log2_measured"]].drop_duplicates("TATA_position")
     occ = occ.merge(shifted.rename(columns={"log2_pred": "log2_pred_shifted"}), on="TATA_position", how="left")
     occ = occ.sort_values("TATA_position", kind="mergesort").reset_index(drop=True)
+    bg_ism, bg_ism_summary = background_ism(means, readout)
     return PromoterMpraResults(
         correlations=correlations,
         oligo_predictions=oligo_pred,
@@ -329,6 +441,9 @@ def reduce_promoter_mpra(
         tata_profile=tata_profile,
         occlusion=occ,
         ism=ism,
+        background_ism=bg_ism,
+        background_ism_summary=bg_ism_summary,
+        background_ism_reason=background_ism_reason,
         summary_insert_type=summary_type,
         variant_background=variant_background,
         ism_baseline=base_pred,
@@ -346,6 +461,8 @@ TABLE_FILES = (
     "tata_profile",
     "occlusion",
     "ism",
+    "background_ism",
+    "background_ism_summary",
 )
 
 
