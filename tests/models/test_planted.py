@@ -286,3 +286,28 @@ def test_is_complete_checks_the_law(tmp_path: Path) -> None:
     assert not is_complete(tmp_path)
     (tmp_path / METADATA_FILE).write_text("{not json")
     assert not is_complete(tmp_path)
+
+
+def test_product_formulation_equals_the_convolution_bit_for_bit(planted_batch: np.ndarray) -> None:
+    """The SavedModel's law (products of shifted one-hot channels, XLA when available) gives exactly the
+    outputs of the convolution the twins keep (``planted_law_tf``), on one-hot rows, N rows (0.25) and
+    all-zero rows (another common N encoding), with and without XLA."""
+    import tensorflow as tf
+
+    from seqbench.models.planted.build import _filters, planted_law_product_tf, planted_law_tf
+    from seqbench.models.planted.reference import PLANTED_GEOMETRY, decay_matrix
+
+    x = one_hot(planted_batch).astype(np.float32)
+    zero_rows = np.random.default_rng(4).integers(0, L, 2000)
+    x[0, zero_rows] = 0.0  # all-zero rows inside the first sequence
+    x[0, law.OUTPUT_OFFSET + 300 * BIN - HALF : law.OUTPUT_OFFSET + 300 * BIN + HALF + 1] = one_hot(
+        encode(P_FWD)[None])[0]
+    x[0, law.OUTPUT_OFFSET + 300 * BIN] = 0.0  # an exact promoter with its centre row zeroed: no hit
+    decay = tf.constant(np.array(decay_matrix("float64")))
+    conv = planted_law_tf(tf.constant(x), tf.constant(_filters()), decay, PLANTED_GEOMETRY).numpy()
+    prod = planted_law_product_tf(tf.constant(x), decay, PLANTED_GEOMETRY).numpy()
+    fused = tf.function(lambda a: planted_law_product_tf(a, decay, PLANTED_GEOMETRY), jit_compile=True)
+    assert np.array_equal(conv, prod)
+    assert np.array_equal(conv, fused(tf.constant(x)).numpy())
+    assert np.array_equal(conv[1:], reference_output(planted_batch[1:]).astype(np.float32)) or np.allclose(
+        conv[1:], reference_output(planted_batch[1:]), rtol=1e-6)

@@ -41,11 +41,14 @@ from seqbench.sequence.codes import encode
 MODEL_NAME = "planted-v1"
 MODEL_KIND = "planted"
 #: bump when the SavedModel's contents or metadata change; older cached builds are rebuilt
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: exact hits as products of shifted one-hot channels, XLA-compiled (outputs unchanged)
 METADATA_FILE = "seqbench_model.json"
 TARGETS_FILE = "assets/targets.txt"
 #: a window scores one per matching one-hot channel (max 11); one N (0.25) gives at most 10.25
 HIT_THRESHOLD = 10.5
+#: set to ``0`` to build the planted models without XLA (``jit_compile``), e.g. for workers where XLA cannot
+#: compile what a head node built
+XLA_ENV = "SEQBENCH_PLANTED_XLA"
 #: temporary build directories older than this (seconds) are taken for crashed builds and removed
 _STALE_TMP_AGE_S = 24 * 3600.0
 
@@ -110,7 +113,8 @@ def planted_metadata() -> dict[str, Any]:
         },
         "law": {
             **binned_law_constants(),
-            "hit_threshold": HIT_THRESHOLD,
+            "hit_rule": "the product of the 11 one-hot channels of the motif's letters is > 0.5 (1 exactly"
+                        " for an exact match; an N, 0.25 per channel, or an all-zero row makes it <= 0.25)",
             "formulas": {
                 "prom": "h_P[J-1] + h_P[J] + h_P[J+1], J = j + 1088",
                 "enh": "sum_i h_E[i] * g(|i - J| * 128), g(d) = 1 / (1 + d / D0)",
@@ -145,14 +149,22 @@ def planted_law_tf(x: Any, motif_filters: Any, decay: Any, geometry: Any) -> Any
     """
     import tensorflow as tf
 
+    # [B, L-10, 4]: number of one-hot channels agreeing with each motif, by start position
+    score = tf.nn.conv1d(x, motif_filters, stride=1, padding="VALID")
+    return binned_counts_law_tf(tf.cast(score > HIT_THRESHOLD, tf.float32), decay, geometry)
+
+
+def binned_counts_law_tf(per_start: Any, decay: Any, geometry: Any) -> Any:
+    """Hits by start position float32 ``[B, L - 10, 4]`` (``MOTIFS`` order) -> the law's tracks float32
+    ``[B, n_bins, 3]``: each hit moved to its centre nucleotide, counted per input bin (exact integers),
+    then the formulas in float64 (``decay``: the float64 :func:`decay_matrix` of ``geometry``)."""
+    import tensorflow as tf
+
     formulas = track_formulas()
     o, n = geometry.offset // law.BIN_SIZE, geometry.n_bins
     n_in = geometry.sequence_length // law.BIN_SIZE
-    # [B, L-10, 4]: number of one-hot channels agreeing with each motif, by start position
-    score = tf.nn.conv1d(x, motif_filters, stride=1, padding="VALID")
-    hit = tf.cast(score > HIT_THRESHOLD, tf.float32)
     # start s -> centre s + 5; pad back to [B, L, 4] aligned on centre nucleotides
-    hit = tf.pad(hit, [[0, 0], [CENTRE, law.MOTIF_LENGTH - 1 - CENTRE], [0, 0]])
+    hit = tf.pad(per_start, [[0, 0], [CENTRE, law.MOTIF_LENGTH - 1 - CENTRE], [0, 0]])
     per_bin = tf.reduce_sum(tf.reshape(hit, [-1, n_in, law.BIN_SIZE, len(MOTIFS)]), axis=2)  # exact integers
     per_bin = tf.cast(per_bin, tf.float64)
     h_p = per_bin[..., 0] + per_bin[..., 1]  # [B, n_in]
@@ -167,8 +179,56 @@ def planted_law_tf(x: Any, motif_filters: Any, decay: Any, geometry: Any) -> Any
     return tf.cast(tf.stack(tracks, axis=-1), tf.float32)
 
 
-def _make_module() -> Any:
-    """The ``tf.Module`` to save: ``root.model.predict_on_batch(x) -> {'human': [B, 896, 3]}``."""
+def planted_law_product_tf(x: Any, decay: Any, geometry: Any) -> Any:
+    """The binned planted law with the motif hits as products of shifted one-hot channels (no convolution):
+    a window starting at ``s`` holds motif ``m`` exactly when ``prod_k x[s + k, m_k] = 1`` (an N, 0.25 per
+    channel, or an all-zero row makes the product <= 0.25).  For one-hot input the hits, the counts and so
+    the outputs are the same, bit for bit, as :func:`planted_law_tf`'s; under XLA the 44 multiplications
+    fuse into one pass over the input (about 1.5x faster than the convolution on CPU)."""
+    import tensorflow as tf
+
+    n_starts = geometry.sequence_length - law.MOTIF_LENGTH + 1
+    channels = tf.unstack(x, num=4, axis=-1)  # 4 x [B, L]
+    hits = []
+    for motif in MOTIFS:
+        letters = encode(motif)
+        prod = channels[int(letters[0])][:, 0:n_starts]
+        for k in range(1, law.MOTIF_LENGTH):
+            prod = prod * channels[int(letters[k])][:, k : k + n_starts]
+        hits.append(tf.cast(prod > 0.5, tf.float32))
+    return binned_counts_law_tf(tf.stack(hits, axis=-1), decay, geometry)
+
+
+def xla_available(law_fn: Callable[[Any, Any, Any], Any]) -> bool:
+    """Whether XLA compiles and runs ``law_fn(x, decay, geometry)`` on every device kind TensorFlow sees
+    (CPU, and the first GPU if there is one), probed at a 2,048-bp geometry (about a second, once per
+    build); False if ``$SEQBENCH_PLANTED_XLA`` is ``0``."""
+    import tensorflow as tf
+
+    from seqbench.models.base import Geometry
+
+    if os.environ.get(XLA_ENV, "").strip() == "0":
+        return False
+    small = Geometry(2_048, law.BIN_SIZE, 2 * law.BIN_SIZE, 12)
+    x = np.zeros((1, small.sequence_length, 4), dtype=np.float32)
+    x[0, np.arange(small.sequence_length), np.arange(small.sequence_length) % 4] = 1.0
+    decay = np.array(decay_matrix("float64", small))
+    devices = ["/CPU:0"] + (["/GPU:0"] if tf.config.list_physical_devices("GPU") else [])
+    try:
+        for device in devices:
+            with tf.device(device):
+                fn = tf.function(lambda a, d: law_fn(a, d, small), jit_compile=True)
+                out = fn(tf.constant(x), tf.constant(decay)).numpy()
+            if not np.isfinite(out).all():
+                return False
+    except Exception:  # no XLA for this device or build (tf.errors.*, NotImplementedError, ...): build without it
+        return False
+    return True
+
+
+def _make_module(jit_compile: bool = False) -> Any:
+    """The ``tf.Module`` to save: ``root.model.predict_on_batch(x) -> {'human': [B, 896, 3]}``; with
+    ``jit_compile`` the call is one XLA computation."""
     import tensorflow as tf
 
     from seqbench.models.planted.reference import PLANTED_GEOMETRY
@@ -176,15 +236,15 @@ def _make_module() -> Any:
     class PlantedHead(tf.Module):
         def __init__(self) -> None:
             super().__init__(name="planted_model")
-            # Variables, like Enformer's weights (so callers must keep the loaded object alive).
-            self.motif_filters = tf.Variable(_filters(), trainable=False, name="motif_filters")
+            # a variable, like Enformer's weights (so callers must keep the loaded object alive)
             self.decay_matrix = tf.Variable(
                 np.array(decay_matrix("float64")), trainable=False, name="decay_matrix"
             )
 
-        @tf.function(input_signature=[tf.TensorSpec([None, law.SEQUENCE_LENGTH, 4], tf.float32, name="x")])
+        @tf.function(input_signature=[tf.TensorSpec([None, law.SEQUENCE_LENGTH, 4], tf.float32, name="x")],
+                     jit_compile=jit_compile)
         def predict_on_batch(self, x: tf.Tensor) -> dict[str, tf.Tensor]:
-            return {"human": planted_law_tf(x, self.motif_filters, self.decay_matrix, PLANTED_GEOMETRY)}
+            return {"human": planted_law_product_tf(x, self.decay_matrix, PLANTED_GEOMETRY)}
 
     class PlantedEnformer(tf.Module):
         def __init__(self) -> None:
@@ -211,10 +271,12 @@ def build_planted_savedmodel(path: Path) -> Path:
 
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
-    module = _make_module()
-    tf.saved_model.save(module, str(path))
+    jit = xla_available(planted_law_product_tf)
+    tf.saved_model.save(_make_module(jit), str(path))
     _write_targets(path / TARGETS_FILE)
-    write_metadata(path, planted_metadata())
+    # whether XLA is on is a property of this build, not of the law: recorded in built_with, which
+    # is_complete ignores
+    write_metadata(path, planted_metadata(), xla_jit_compile=str(jit).lower())
     return path
 
 

@@ -17,18 +17,19 @@ TensorFlow is imported inside the functions, so importing this module is cheap.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
 from seqbench.models.planted import law
 from seqbench.models.planted.build import (
     TARGETS_FILE,
+    XLA_ENV,  # noqa: F401  (re-exported: where planted-v2 users look for it)
     _write_targets,
     binned_law_constants,
     ensure_built,
     metadata_matches,
     write_metadata,
+    xla_available,
 )
 from seqbench.models.planted.reference import (
     CENTRE,
@@ -49,8 +50,6 @@ FORMAT_VERSION = 1
 #: more at most 9.5 (two Ns).  The thresholds sit halfway between those values.
 EXACT_THRESHOLD = 10.5
 NEAR_THRESHOLD = 9.75
-#: set to ``0`` to build planted-v2 without XLA (``jit_compile``), e.g. for workers where XLA cannot compile
-XLA_ENV = "SEQBENCH_PLANTED_XLA"
 
 NOTE = (
     "Synthetic instrument, not Enformer: a planted law (graded promoter and enhancer motif scores, "
@@ -159,36 +158,6 @@ def planted_law_v2_tf(x: Any, decay: Any, geometry: Any = PLANTED_GEOMETRY) -> A
     return tf.cast(tf.stack(tracks, axis=-1), tf.float32)
 
 
-def xla_available() -> bool:
-    """Whether XLA compiles and runs the law's kinds of ops here, on every device kind TensorFlow sees (CPU,
-    and the first GPU if there is one); False if ``$SEQBENCH_PLANTED_XLA`` is ``0``.
-
-    The probe is a small law (the same slices, comparisons, pad, reshape-sum, float64 matmul and division)
-    at a 2,048-bp geometry; it takes about a second, once per build."""
-    import numpy as np
-    import tensorflow as tf
-
-    from seqbench.models.base import Geometry
-
-    if os.environ.get(XLA_ENV, "").strip() == "0":
-        return False
-    small = Geometry(2_048, law.BIN_SIZE, 2 * law.BIN_SIZE, 12)
-    x = np.zeros((1, small.sequence_length, 4), dtype=np.float32)
-    x[0, np.arange(small.sequence_length), np.arange(small.sequence_length) % 4] = 1.0
-    decay = np.array(decay_matrix("float64", small))
-    devices = ["/CPU:0"] + (["/GPU:0"] if tf.config.list_physical_devices("GPU") else [])
-    try:
-        for device in devices:
-            with tf.device(device):
-                fn = tf.function(lambda a, d: planted_law_v2_tf(a, d, small), jit_compile=True)
-                out = fn(tf.constant(x), tf.constant(decay)).numpy()
-            if not np.isfinite(out).all():
-                return False
-    except Exception:  # no XLA for this device or build (tf.errors.*, NotImplementedError, ...): build without it
-        return False
-    return True
-
-
 def _make_module(jit_compile: bool) -> Any:
     """The ``tf.Module`` to save: ``root.model.predict_on_batch(x) -> {'human': [B, 896, 3]}``; with
     ``jit_compile`` the call is one XLA computation (the 44 slice additions fuse: 2-3x faster on CPU)."""
@@ -222,7 +191,7 @@ def build_planted_v2_savedmodel(path: Path) -> Path:
 
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
-    jit = xla_available()
+    jit = xla_available(planted_law_v2_tf)
     tf.saved_model.save(_make_module(jit), str(path))
     _write_targets(path / TARGETS_FILE)
     # whether XLA is on is a property of this build, not of the law: recorded in built_with, which
