@@ -356,6 +356,10 @@ class ModelCache:
         return self._pos[memo]
 
     # -- use
+    def holds(self, key: bytes) -> bool:
+        """Whether ``key`` has an entry (with whatever tracks)."""
+        return key in self._ensure()
+
     def lookup(self, keys: Sequence[bytes], tracks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``(hit bool [B], values float32 [B, T])``: a hit holds every track of ``tracks``; values of
         misses are undefined."""

@@ -44,6 +44,8 @@ class Savings:
     held: int
     constructs: int
     checked: int  # constructs checked (< constructs: a sample, counts scaled up)
+    #: distinct members held only without some requested track (computed again: a hit needs every track)
+    other_tracks: int = 0
 
     @property
     def computed(self) -> int:
@@ -65,6 +67,9 @@ class Savings:
             f" ({approx}{self.held:,} members held, {approx}{self.members - self.distinct:,} repeated in the job);"
             f" {approx}{self.computed:,} to compute",
         ]
+        if self.other_tracks:
+            out.append(f"                   ({approx}{self.other_tracks:,} more held without every requested track;"
+                       " a job reading the same tracks, or fewer, would reuse them)")
         if self.sampled:
             out.append(f"                   (from {self.checked:,} of {self.constructs:,} constructs, evenly spaced;"
                        " repeats across the unchecked ones are not counted)")
@@ -109,11 +114,14 @@ def cache_savings(
     out = []
     for j, m in enumerate(models):
         distinct = list(seen[j])
-        held = int(m.cache.lookup(distinct, m.tracks)[0].sum()) if distinct else 0
+        hit = m.cache.lookup(distinct, m.tracks)[0] if distinct else np.zeros(0, bool)
+        held = int(hit.sum())
+        other = sum(1 for k, h in zip(distinct, hit, strict=True) if not h and m.cache.holds(k))
         members = n_constructs * ensemble.for_geometry(m.geometry).n_members * len(m.windows)
         if ids.size < n_constructs:
-            out.append(Savings(members, round(len(distinct) * scale), round(held * scale), n_constructs, ids.size))
+            out.append(Savings(members, round(len(distinct) * scale), round(held * scale), n_constructs, ids.size,
+                               round(other * scale)))
         else:
             assert counted[j] == members
-            out.append(Savings(members, len(distinct), held, n_constructs, ids.size))
+            out.append(Savings(members, len(distinct), held, n_constructs, ids.size, other))
     return out

@@ -463,7 +463,8 @@ def plan(
                 rec = {"name": m.name, "members": est.passes, "forward_passes": est.passes, "gpu_hours": est.gpu_hours}
                 if sv is not None:
                     rec.update(forward_passes=sv.computed, cache_saves=sv.saved, cache_held=sv.held,
-                               repeated=sv.members - sv.distinct, cache_sampled=sv.sampled)
+                               repeated=sv.members - sv.distinct, cache_other_tracks=sv.other_tracks,
+                               cache_sampled=sv.sampled)
                 out["models"].append(rec)
             typer.echo(json.dumps(out, indent=2))
             return
