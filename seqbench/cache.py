@@ -392,10 +392,13 @@ class ModelCache:
             t, v = self._entry(k)  # type: ignore[misc]
             out_t.append(t)
             out_v.append(v)
-        if self.describe is not None and not (self.dir / "model.json").is_file():
-            with contextlib.suppress(OSError):
+        try:
+            if self.describe is not None and not (self.dir / "model.json").is_file():
                 _atomic_write(self.dir / "model.json", json.dumps(self.describe, indent=2, default=str).encode())
-        return write_part(self.parts_dir, part_table(list(keys), out_t, out_v))
+            return write_part(self.parts_dir, part_table(list(keys), out_t, out_v))
+        except OSError as exc:  # a full or read-only cache costs reuse, never the job (the rows are computed)
+            _warn(f"{self.parts_dir}: cannot add {len(keys)} entries ({exc}); they stay in this process only")
+            return None
 
 
 # ---------------------------------------------------------------- the whole store

@@ -5,6 +5,7 @@ and the member inputs cut by ``member_codes`` (an independent path from the cach
 
 from __future__ import annotations
 
+import json
 import os
 import time
 
@@ -271,3 +272,37 @@ def test_an_unreadable_part_is_dropped_and_removed_by_fix(tmp_path):
     rep = verify(tmp_path / "cache", fix=True)
     assert rep.removed_parts == 1
     assert not verify(tmp_path / "cache").corrupt
+
+
+def test_a_cache_that_cannot_be_written_costs_reuse_not_the_job(tmp_path, capsys):
+    (tmp_path / "cache").mkdir()
+    (tmp_path / "cache" / ("ab" * 16)).write_text("a file where the model's folder would go")
+    shard = _shard(2, repeat={1: 0})
+    got = predict_shard(HostModel(), shard, ENS, TRACKS, cache=_cache(tmp_path))
+    np.testing.assert_array_equal(_values(got), _brute_force(shard, TRACKS))
+    assert _counts(got) == (M, M) and "cannot add" in capsys.readouterr().err
+
+
+def test_cache_commands_verify_info_clear(tmp_path):
+    from typer.testing import CliRunner
+
+    from seqbench.cli import app
+
+    shard = _shard(3)
+    predict_shard(HostModel(), shard, ENS, TRACKS, cache=_cache(tmp_path))
+    predict_shard(HostModel(), shard, ENS, {"cage": 5}, cache=_cache(tmp_path, "cd" * 16))
+    root = str(tmp_path / "cache")
+    run = CliRunner().invoke
+    res = run(app, ["cache", "info", "--root", root, "--json"])
+    assert res.exit_code == 0, res.output
+    got = {m["model_key"]: m["entries"] for m in json.loads(res.output)["models"]}
+    assert got == {"ab" * 16: 3 * M, "cd" * 16: 3 * M}
+    assert run(app, ["cache", "verify", "--root", root]).exit_code == 0
+    _corrupt_one_value(part_files(tmp_path / "cache" / ("cd" * 16) / "parts")[0])
+    res = run(app, ["cache", "verify", "--root", root])
+    assert res.exit_code == 1 and "1 corrupt rows" in res.output
+    assert run(app, ["cache", "verify", "--root", root, "--fix"]).exit_code == 0
+    assert run(app, ["cache", "verify", "--root", root]).exit_code == 0
+    res = run(app, ["cache", "clear", "--root", root, "--model-key", "cd" * 16])
+    assert res.exit_code == 0 and "removed 1" in res.output
+    assert not (tmp_path / "cache" / ("cd" * 16)).exists() and (tmp_path / "cache" / ("ab" * 16)).exists()
