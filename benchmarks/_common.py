@@ -43,6 +43,9 @@ def setup_path() -> None:
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     os.environ.setdefault("RAY_USAGE_STATS_PROMPT_ENABLED", "0")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    # a benchmark that runs the same job twice measures the model, not the prediction cache (bench_cache.py
+    # turns it on in its spec)
+    os.environ.setdefault("SEQBENCH_PREDICTION_CACHE", "off")
 
 
 def bench_cache_dir() -> Path:

@@ -42,6 +42,7 @@ BENCHMARKS: list[tuple[str, str, list[str]]] = [
     ("models", "bench_models.py", ["--inputs", "16", "--repeat", "1"]),
     ("track_layout", "bench_track_layout.py", ["--constructs", "50", "--repeat", "1"]),
     ("ridge", "bench_ridge.py", ["--genes", "1000", "--conditions", "8", "--repeat", "1"]),
+    ("cache", "bench_cache.py", ["--promoters", "2", "--enhancers", "3", "--backgrounds", "1", "--kd-genes", "1"]),
 ]
 
 

@@ -71,6 +71,8 @@ def _fail(exc: BaseException) -> None:
     raise typer.Exit(code=2)
 
 
+_NO_CACHE_HELP = ("Neither read nor add to the prediction cache (runtime.prediction_cache; "
+                  "docs/prediction-cache.md): every member is predicted.")
 _CONNECT_HELP = ("Seconds to wait for the Ray cluster at --address to answer before giving up "
                  "(default 10, or $SEQBENCH_CONNECT_TIMEOUT).")
 
@@ -162,6 +164,7 @@ def submit(
     no_wait: Annotated[
         bool, typer.Option("--no-wait", help="[Jobs API] submit and return; do not stream the logs.")
     ] = False,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help=_NO_CACHE_HELP)] = False,
 ) -> None:
     """Plan, predict, reduce and report one experiment; print the headline figures and the job directory.
 
@@ -188,6 +191,7 @@ def submit(
                                 ("--gpus-per-replica", gpus_per_replica), ("--from", from_job)):
                 if value is not None:
                     extra += [flag, str(value)]
+            extra += ["--no-cache"] if no_cache else []
             _submit_remote(jobs_api, experiment, spec, job_dir, extra + (["--quiet"] if quiet else []),
                            jobs_root, ship_code, runtime_env, no_wait)
             return
@@ -200,6 +204,8 @@ def submit(
             overrides["runtime"]["shard_size"] = shard_size
         if gpus_per_replica is not None:
             overrides["runtime"]["gpus_per_replica"] = gpus_per_replica
+        if no_cache:
+            overrides["runtime"]["prediction_cache"] = "off"
         if from_job is not None:
             from seqbench.runtime.submit import inputs_from_job
 
@@ -322,6 +328,7 @@ def resume(
     batch_size: Annotated[int | None, typer.Option("--batch-size", help="Inputs per device call (changes how the "
                                                    "job runs, not its results).")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")] = False,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help=_NO_CACHE_HELP)] = False,
 ) -> None:
     """Continue a failed, cancelled or interrupted job: only shards without a part are computed.
 
@@ -344,6 +351,8 @@ def resume(
         overrides["gpus_per_replica"] = gpus_per_replica
     if batch_size is not None:
         model["batch_size"] = batch_size
+    if no_cache:
+        overrides["prediction_cache"] = "off"
     try:
         result = run(job_dir, replan=replan, progress=not quiet, runtime_overrides=overrides,
                      model_overrides=model)
@@ -405,10 +414,23 @@ def plan(
     gpus: Annotated[int, typer.Option("--gpus", help="GPUs the job will use.")] = 1,
     efficiency: Annotated[float, typer.Option("--efficiency", help="Fraction of the ideal rate achieved.")] = 0.9,
     shard_size: Annotated[int | None, typer.Option("--shard-size", help="Constructs per shard.")] = None,
+    from_job: Annotated[
+        Path | None,
+        typer.Option("--from", help="Take this experiment's inputs from a finished job's outputs (as submit "
+                     "--from).", readable=False),
+    ] = None,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="Plan a job run with --no-cache (no cache check).")]
+    = False,
+    cache_check: Annotated[int, typer.Option("--cache-check", min=1, help="Constructs materialized and hashed to "
+                                             "count what the prediction cache saves; above it an evenly spaced "
+                                             "sample, scaled up.")] = 20_000,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
-    """What a job will run and cost: constructs, members, forward passes, shards, GPU-hours, wall time.
+    """What a job will run and cost: constructs, members, forward passes, shards, GPU-hours, wall time, and
+    the forward passes the prediction cache saves.
 
-    Validates the spec and inputs and expands the design (no Ray, no model weights)."""
+    Validates the spec and inputs and expands the design (no Ray, no model weights); with the cache on,
+    materializes and hashes every construct (or a sample, --cache-check) to count the members it holds."""
     from seqbench.estimate import estimate
     from seqbench.runtime.submit import plan_job
     from seqbench.spec import SpecError
@@ -417,6 +439,12 @@ def plan(
         overrides: dict = {"runtime": {}}
         if shard_size is not None:
             overrides["runtime"]["shard_size"] = shard_size
+        if no_cache:
+            overrides["runtime"]["prediction_cache"] = "off"
+        if from_job is not None:
+            from seqbench.runtime.submit import inputs_from_job
+
+            overrides["inputs"] = inputs_from_job(experiment, from_job)
         job_spec = _load(experiment, spec, overrides, quiet=True)
         p = plan_job(job_spec)
         ests = []
@@ -428,18 +456,67 @@ def plan(
                                      throughput=throughput, gpus=gpus, efficiency=efficiency, handle=m.handle))
             except ValueError as exc:
                 raise SpecError(str(exc)) from exc
+        saves = _plan_cache(job_spec, p, cache_check)
+        if as_json:
+            out = {"experiment": experiment, "constructs": p.design.n_constructs, "models": []}
+            for m, est, sv in zip(p.models, ests, saves, strict=True):
+                rec = {"name": m.name, "members": est.passes, "forward_passes": est.passes, "gpu_hours": est.gpu_hours}
+                if sv is not None:
+                    rec.update(forward_passes=sv.computed, cache_saves=sv.saved, cache_held=sv.held,
+                               repeated=sv.members - sv.distinct, cache_other_tracks=sv.other_tracks,
+                               cache_sampled=sv.sampled)
+                out["models"].append(rec)
+            typer.echo(json.dumps(out, indent=2))
+            return
         names = ", ".join(m.name for m in p.models)
         typer.echo(f"{experiment} on {names} ({job_spec.source})")
-        for m, est in zip(p.models, ests, strict=True):
+        for m, est, sv in zip(p.models, ests, saves, strict=True):
+            pad = "  " if len(p.models) > 1 else ""
             if len(p.models) > 1:
                 typer.echo(f"  {m.name} ({m.spec.kind}, {m.geometry.describe()}):")
             for line in est.lines():
-                typer.echo(f"  {'  ' if len(p.models) > 1 else ''}{line}")
+                typer.echo(f"  {pad}{line}")
+            for line in sv.lines() if sv is not None else ["prediction cache:  off"]:
+                typer.echo(f"  {pad}{line}")
         if len(p.models) > 1:
             typer.echo(f"  all models: {sum(e.passes for e in ests):,} forward passes,"
                        f" {sum(e.gpu_hours for e in ests):,.1f} GPU-hours (run one group of models after another)")
     except _user_errors() as exc:
         _fail(exc)
+
+
+def _plan_cache(job_spec, p, max_constructs: int) -> list:
+    """Per model of the plan ``p``: what the prediction cache saves (:mod:`seqbench.cache_savings`), or None (off)."""
+    import numpy as np
+
+    from seqbench.cache import open_model_cache
+    from seqbench.cache_savings import CacheModel, cache_savings
+    from seqbench.genome import Genome
+    from seqbench.runtime.submit import cache_dir, prediction_cache_root
+
+    root = prediction_cache_root(job_spec)
+    out: list = [None] * len(p.models)
+    if root is None or p.design.n_constructs == 0:
+        return out
+    genome = Genome(job_spec.fasta)
+    for group in p.groups():
+        models, where = [], []
+        for i in group:
+            m = p.models[i]
+            cache = open_model_cache(root, m.spec, m.geometry, cache_dir())
+            if cache is None:
+                continue
+            windows = tuple(w for vi, w, _n in job_spec.variants if vi == i)
+            models.append(CacheModel(m.geometry, windows, np.asarray(list(m.tracks.values()), np.int32), cache))
+            where.append(i)
+        if not models:
+            continue
+        found = cache_savings(p.design.n_constructs, p.design.build, genome.read_padded, job_spec.ensemble, models,
+                              window_length=p.geometry.sequence_length, max_constructs=max_constructs,
+                              shard_size=job_spec.runtime.shard_size)
+        for i, sv in zip(where, found, strict=True):
+            out[i] = sv
+    return out
 
 
 @app.command()
@@ -549,6 +626,7 @@ def status(
             "rows": rows,
             "n_members": manifest["n_members"],
         }
+        info["forward_passes"], info["cache_hits"] = job.pass_counts()
         if st.get("state") in ("planned", "running", "reducing") and not job.driver_alive():
             # no driver holds the job's lock (it was killed, or its machine went away): whatever the
             # last state written, nothing is working on the job
@@ -569,6 +647,7 @@ def status(
         typer.echo(f"{info['job_dir']}: {info['experiment']} on {info['model']}")
         typer.echo(f"  state: {info['state']}" + (f" ({info['reason']})" if info.get("reason") else ""))
         typer.echo(f"  shards: {info['shards_done']}/{info['n_shards']} done; rows {rows:,}/{info['n_members']:,}")
+        typer.echo(f"  forward passes: {info['forward_passes']:,}; from the prediction cache: {info['cache_hits']:,}")
         if info.get("members_per_s"):
             typer.echo(f"  throughput: {info['members_per_s']:.1f} members/s")
         if info.get("eta_s") is not None:
@@ -717,6 +796,94 @@ def design_distances(
         _write_design(table, out)
     except _user_errors() as exc:
         _fail(exc)
+
+
+cache_app = typer.Typer(
+    rich_markup_mode=None,
+    help="The prediction cache shared by jobs (runtime.prediction_cache; docs/prediction-cache.md).",
+    no_args_is_help=True,
+)
+app.add_typer(cache_app, name="cache")
+_ROOT_HELP = "Cache root (default: $SEQBENCH_PREDICTION_CACHE, else <seqbench cache>/predictions)."
+
+
+def _cache_root(root: Path | None) -> Path:
+    from seqbench.cache import resolve_root
+    from seqbench.runtime.submit import cache_dir
+    from seqbench.spec import SpecError
+
+    found = resolve_root(str(root) if root is not None else None, cache_dir())
+    if found is None:
+        raise SpecError("the prediction cache is off ($SEQBENCH_PREDICTION_CACHE=off); give --root DIR")
+    return found
+
+
+@cache_app.command("verify")
+def cache_verify(
+    root: Annotated[Path | None, typer.Option("--root", help=_ROOT_HELP, readable=False)] = None,
+    fix: Annotated[bool, typer.Option("--fix", help="Rewrite parts without their corrupt rows and remove "
+                                      "unreadable parts (atomically); jobs recompute those members.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Read every entry of the cache and check it: exit 1 if a row fails its check or a part cannot be read
+    (0 after --fix repaired everything)."""
+    from seqbench.cache import verify
+
+    try:
+        rep = verify(_cache_root(root), fix=fix)
+    except _user_errors() as exc:
+        _fail(exc)
+    if as_json:
+        typer.echo(json.dumps(rep.as_dict(), indent=2))
+    else:
+        typer.echo(f"{rep.root}: {rep.models} model(s), {rep.parts:,} parts, {rep.entries:,} good entries;"
+                   f" {rep.corrupt_rows:,} corrupt rows, {rep.bad_parts:,} unreadable parts")
+        for line in rep.problems:
+            typer.echo(f"  {line}")
+        if fix and rep.corrupt:
+            typer.echo(f"fixed: {rep.fixed_parts} part(s) rewritten, {rep.removed_parts} removed")
+    if rep.corrupt and not fix:
+        raise typer.Exit(code=1)
+
+
+@cache_app.command("info")
+def cache_info(
+    root: Annotated[Path | None, typer.Option("--root", help=_ROOT_HELP, readable=False)] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Models in the cache: key, name, parts, distinct entries, bytes."""
+    from seqbench.cache import info
+
+    try:
+        where = _cache_root(root)
+        rows = info(where)
+    except _user_errors() as exc:
+        _fail(exc)
+    if as_json:
+        typer.echo(json.dumps({"root": str(where), "models": rows}, indent=2))
+        return
+    typer.echo(f"{where}: {len(rows)} model(s)")
+    for r in rows:
+        name = r["model"].get("name", "?")
+        typer.echo(f"  {r['model_key']}  {name}: {r['entries']:,} entries in {r['parts']:,} parts,"
+                   f" {r['bytes'] / 2**20:.1f} MiB")
+
+
+@cache_app.command("clear")
+def cache_clear(
+    root: Annotated[Path | None, typer.Option("--root", help=_ROOT_HELP, readable=False)] = None,
+    model_key: Annotated[list[str] | None, typer.Option("--model-key", help="Only this model's entries "
+                                                        "(repeatable; see `cache info`).")] = None,
+) -> None:
+    """Remove cached predictions (every model's, or those of --model-key); never needed for correctness."""
+    from seqbench.cache import clear
+
+    try:
+        where = _cache_root(root)
+        n = clear(where, model_key or ())
+    except _user_errors() as exc:
+        _fail(exc)
+    typer.echo(f"{where}: removed {n} model(s)")
 
 
 def _terminate(signum, frame) -> None:  # SIGTERM: stop like Ctrl-C, the job stays resumable

@@ -28,8 +28,9 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from seqbench.cache import ModelCache, member_keys
 from seqbench.models.base import Geometry
-from seqbench.models.device import member_plan
+from seqbench.models.device import COMPLEMENT, member_plan
 from seqbench.sequence.constructs import Construct, ConstructError, SourceReader, keep_window, materialize
 from seqbench.sequence.ensemble import (
     Ensemble,
@@ -60,6 +61,10 @@ class MaterializedShard:
 
 #: Parquet schema metadata of a part: the genome's ambiguity codes read for the shard's windows
 AMBIGUOUS_KEY = "seqbench.ambiguous_bases"
+#: Parquet schema metadata of a part: members the model predicted for it (padding not counted), and
+#: members served from the prediction cache or repeated in the shard (the two add up to its rows)
+FORWARD_PASSES_KEY = "seqbench.forward_passes"
+CACHE_HITS_KEY = "seqbench.cache_hits"
 #: from this many tracks on, a row holds its values in one fixed-size-list column ``tracks``
 LIST_LAYOUT_MIN_TRACKS = 16
 #: the column of the list layout, and the key of its field metadata that lists the labels in order
@@ -143,25 +148,137 @@ def predict_shard(
     *,
     chunk: int | None = None,
     window: int | None = None,
+    cache: ModelCache | None = None,
 ) -> pa.Table:
     """Prediction rows of a shard (see module docstring); ``tracks`` maps label -> track index.
 
     ``ensemble`` is the job's; the model evaluates ``ensemble.for_geometry(model.geometry)``.
     ``window`` (bp): keep only that many bases centred on the landmark, N elsewhere (None: all).
     A model with ``members_on_device`` set gets the extended windows and cuts the members itself
-    (:mod:`seqbench.models.device`); the values are the same bit for bit."""
+    (:mod:`seqbench.models.device`); the values are the same bit for bit.
+
+    ``cache`` (the model's entries in the prediction cache, :mod:`seqbench.cache`): members it holds
+    with every requested track are served from it, a member repeated in the shard is predicted once,
+    and what was predicted is added to it.  The part's schema metadata records the forward passes
+    made (:data:`FORWARD_PASSES_KEY`) and the members served without one (:data:`CACHE_HITS_KEY`)."""
     geometry: Geometry = model.geometry
     ensemble = ensemble.for_geometry(geometry)
     L, M = geometry.sequence_length, ensemble.n_members
     n = len(shard.construct_ids)
     track_idx = np.asarray(list(tracks.values()), dtype=np.int32)
+    lbins, flat_bins, flat_valid = _member_bins(shard, ensemble, geometry)
+    values = np.empty((n * M, track_idx.size), dtype=np.float32)
+    passes = n * M
+    if cache is not None:
+        ext = masked_windows(shard, window)
+        rows, starts, reverse = member_plan(n, list(ensemble.members), ensemble.min_shift, shard.flips)
+        keys = member_keys(cache.key_bytes, ext, rows, starts, reverse, L, flat_bins, flat_valid)
+        hit, got = cache.lookup(keys, track_idx)
+        values[hit] = got[hit]
+        first: dict[bytes, int] = {}
+        todo: list[int] = []
+        copies: list[tuple[int, int]] = []
+        for j in np.flatnonzero(~hit).tolist():
+            if keys[j] in first:
+                copies.append((j, first[keys[j]]))
+            else:
+                first[keys[j]] = j
+                todo.append(j)
+        passes = len(todo)
+        if passes == n * M:  # nothing held, nothing repeated: the same device calls as without a cache
+            _predict_all(model, shard, ensemble, track_idx, flat_bins, flat_valid, values, chunk, window)
+        elif todo:
+            idx = np.asarray(todo, dtype=np.int64)
+            values[idx] = _predict_some(model, ext, idx, rows, starts, reverse, L, track_idx, flat_bins,
+                                        flat_valid, chunk)
+        for j, src in copies:
+            values[j] = values[src]
+        if todo:
+            cache.add([keys[j] for j in todo], track_idx, values[np.asarray(todo, dtype=np.int64)])
+    else:
+        _predict_all(model, shard, ensemble, track_idx, flat_bins, flat_valid, values, chunk, window)
+    return _rows_table(model, shard, M, lbins, values, tracks, window, passes, n * M - passes)
+
+
+def _member_bins(
+    shard: MaterializedShard, ensemble: Ensemble, geometry: Geometry
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Landmark bin of every (construct, member) ``[n, M]`` (int32), and the bins each member reads
+    ``[n·M, K]`` (int32, construct-major) with their on-output mask (float32)."""
+    n, M = len(shard.construct_ids), ensemble.n_members
     lbins = np.empty((n, M), dtype=np.int32)
     for i in range(n):
         lbins[i] = member_landmarks(int(shard.landmarks[i]), ensemble, geometry, shard.flip(i))[1]
     bins, valid = window_bins(lbins, ensemble, geometry.n_bins)  # [n, M, K]
-    values = np.empty((n * M, track_idx.size), dtype=np.float32)
-    flat_bins = bins.reshape(n * M, -1)
-    flat_valid = valid.reshape(n * M, -1)
+    return lbins, bins.reshape(n * M, -1), valid.reshape(n * M, -1)
+
+
+def masked_windows(shard: MaterializedShard, window: int | None) -> np.ndarray:
+    """The shard's extended windows as the model reads them: with ``window`` (bp) only that many bases
+    centred on each landmark, N elsewhere (a new array); else the windows themselves."""
+    if not window:
+        return shard.windows
+    out = np.empty_like(shard.windows)
+    for i in range(out.shape[0]):
+        keep_window(shard.windows[i], int(shard.landmarks[i]), int(window), out=out[i])
+    return out
+
+
+def shard_member_keys(
+    model_key: bytes, shard: MaterializedShard, ensemble: Ensemble, geometry: Geometry, window: int | None = None
+) -> list[bytes]:
+    """The prediction-cache key of every member of a shard (construct-major), as :func:`predict_shard`
+    forms them for a model of ``geometry`` (``ensemble`` is the job's)."""
+    ensemble = ensemble.for_geometry(geometry)
+    _lbins, flat_bins, flat_valid = _member_bins(shard, ensemble, geometry)
+    rows, starts, reverse = member_plan(len(shard.construct_ids), list(ensemble.members), ensemble.min_shift,
+                                        shard.flips)
+    return member_keys(model_key, masked_windows(shard, window), rows, starts, reverse, geometry.sequence_length,
+                       flat_bins, flat_valid)
+
+
+def _predict_some(
+    model, ext: np.ndarray, idx: np.ndarray, rows: np.ndarray, starts: np.ndarray, reverse: np.ndarray, L: int,
+    track_idx: np.ndarray, flat_bins: np.ndarray, flat_valid: np.ndarray, chunk: int | None,
+) -> np.ndarray:
+    """Bin-summed values ``[len(idx), T]`` of the members ``idx`` (flat, construct-major) only.
+
+    The host path cuts just those members; the device path sends the extended windows they read.
+    Batches hold other members than without a cache: on a CPU the values are the same bit for bit
+    (each input's output does not depend on its batch), on a GPU within float32 rounding."""
+    bs = chunk or max(1, int(getattr(model, "batch_size", 8)))
+    group = bs * max(1, 64 // bs)  # members per model call: whole device batches
+    out = np.empty((idx.size, track_idx.size), dtype=np.float32)
+    on_device = bool(getattr(model, "members_on_device", False))
+    codes = None if on_device else np.empty((min(group, idx.size), L), dtype=np.uint8)
+    for g0 in range(0, idx.size, group):
+        g = idx[g0 : g0 + group]
+        if on_device:
+            used, local = np.unique(rows[g], return_inverse=True)
+            # members of other constructs share a batch: any batch may touch up to bs windows (n_members=1)
+            res = model.predict_members(ext[used], local.astype(np.int32), starts[g], reverse[g], flat_bins[g],
+                                        track_idx, 1)
+        else:
+            c = codes[: g.size]  # type: ignore[index]
+            for j, m in enumerate(g.tolist()):
+                s = int(starts[m])
+                piece = ext[int(rows[m]), s : s + L]
+                if reverse[m]:
+                    np.take(COMPLEMENT, piece[::-1], out=c[j])
+                else:
+                    c[j] = piece
+            res = model.predict(c, flat_bins[g], track_idx)
+        out[g0 : g0 + g.size] = (res * flat_valid[g, :, None]).sum(axis=1)
+    return out
+
+
+def _predict_all(
+    model, shard: MaterializedShard, ensemble: Ensemble, track_idx: np.ndarray, flat_bins: np.ndarray,
+    flat_valid: np.ndarray, values: np.ndarray, chunk: int | None, window: int | None,
+) -> None:
+    """Every member of the shard into ``values`` ``[n·M, T]`` (the path without a cache)."""
+    L, M = model.geometry.sequence_length, ensemble.n_members
+    n = len(shard.construct_ids)
     bs = chunk or max(1, int(getattr(model, "batch_size", 8)))
     # constructs per model call group: a multiple of the batch size in members, so that no
     # device batch is padded except possibly the shard's last one
@@ -192,6 +309,14 @@ def predict_shard(
                 member_codes(ext, ensemble, L, out=codes[j * M : (j + 1) * M], flip=shard.flip(i))
             out = model.predict(codes, flat_bins[sl], track_idx)  # [k*M, K, T]
         values[sl] = (out * flat_valid[sl, :, None]).sum(axis=1)
+
+
+def _rows_table(
+    model, shard: MaterializedShard, M: int, lbins: np.ndarray, values: np.ndarray, tracks: dict[str, int],
+    window: int | None, passes: int, hits: int,
+) -> pa.Table:
+    """The shard's rows (see module docstring) with the counts of forward passes and cache hits."""
+    n = len(shard.construct_ids)
     cols: dict[str, pa.Array] = {
         "construct_id": pa.array(np.repeat(shard.construct_ids, M)),
         "member": pa.array(np.tile(np.arange(M, dtype=np.uint8), n)),
@@ -211,7 +336,8 @@ def predict_shard(
         for j, label in enumerate(tracks):
             cols[label] = pa.array(values[:, j])
             fields.append(pa.field(label, pa.float32()))
-    schema = pa.schema(fields, metadata={AMBIGUOUS_KEY: str(int(shard.ambiguous))})
+    schema = pa.schema(fields, metadata={AMBIGUOUS_KEY: str(int(shard.ambiguous)), FORWARD_PASSES_KEY: str(int(passes)),
+                                         CACHE_HITS_KEY: str(int(hits))})
     return pa.Table.from_arrays(list(cols.values()), schema=schema)
 
 

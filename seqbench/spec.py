@@ -119,6 +119,11 @@ SCHEMA: dict[str, Any] = {
             str, None, "TF-Hub download cache for the replicas, best on shared storage"
             " (default: $TFHUB_CACHE_DIR, else <seqbench cache>/tfhub)"
         ),
+        "prediction_cache": Key(
+            str, None, "root of the prediction cache shared by jobs (docs/prediction-cache.md), best on shared"
+            " storage on a cluster; \"off\" turns it off (default: $SEQBENCH_PREDICTION_CACHE, else"
+            " <seqbench cache>/predictions; runtime: not hashed)"
+        ),
     },
     "inputs": None,  # experiment-specific, validated against the experiment's INPUTS
 }
@@ -138,6 +143,7 @@ class RuntimeSpec:
     num_cpus: int | None = None
     genome_local_dir: str | None = None
     model_cache: str | None = None
+    prediction_cache: str | None = None
 
 
 @dataclass(frozen=True)

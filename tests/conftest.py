@@ -12,6 +12,10 @@ import pytest
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 os.environ.setdefault("RAY_USAGE_STATS_PROMPT_ENABLED", "0")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# the prediction cache is off in tests (subprocesses inherit it): a session-wide cache would serve one
+# test's members to the next and change what fault and exactly-once tests count; cache tests turn it
+# on explicitly (runtime.prediction_cache = a directory of their own)
+os.environ["SEQBENCH_PREDICTION_CACHE"] = "off"
 
 
 @pytest.fixture(scope="session")

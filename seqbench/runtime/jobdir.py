@@ -8,7 +8,8 @@
       manifest.json      what was planned: experiment, model, genome, constructs, members,
                          shard size and count, content hash of spec + inputs
       design.parquet     one row per construct: construct_id, key labels
-      parts/part-NNNNNN.parquet   prediction rows of shard N (written to parts/_tmp, then renamed);
+      parts/part-NNNNNN.parquet   prediction rows of shard N (written to parts/_tmp, then renamed;
+                         forward passes and prediction-cache hits in the schema metadata);
                          a job of several models or windows: parts/<variant>/part-NNNNNN.parquet
       progress.jsonl     one line per finished shard, appended after its rename
       status.json        planned | running | reducing | failed (+ reason) | cancelled | complete
@@ -302,6 +303,25 @@ class JobDir:
             meta = pq.read_schema(f).metadata or {}
             total += int(meta.get(b"seqbench.ambiguous_bases", b"0"))
         return total
+
+    def pass_counts(self) -> tuple[int, int]:
+        """``(forward passes, cache hits)`` summed over every part of every variant: what the model
+        computed for this job and what the prediction cache (or a repeat inside a shard) served.
+        A part without the counts (written before they existed) counts every row as a forward pass."""
+        from seqbench.predict import CACHE_HITS_KEY, FORWARD_PASSES_KEY
+
+        several = self.variants()
+        passes = hits = 0
+        for v in several or [None]:
+            for f in sorted(self.variant_parts_dir(v).glob("part-*.parquet")):
+                meta = pq.read_metadata(f)
+                kv = meta.metadata or {}
+                if FORWARD_PASSES_KEY.encode() in kv:
+                    passes += int(kv[FORWARD_PASSES_KEY.encode()])
+                    hits += int(kv.get(CACHE_HITS_KEY.encode(), b"0"))
+                else:
+                    passes += int(meta.num_rows)
+        return passes, hits
 
     def read_predictions(self, variant: str | None = None) -> pa.Table:
         """All finished parts (of ``variant``) as one table, as written (the caller checks the row keys)."""

@@ -358,6 +358,8 @@ class PipelinePlan:
     #: the input length the design's windows were given for; other geometries the windows must suit
     window_length: int | None = None
     also: tuple[Geometry, ...] = ()
+    #: root of the prediction cache the replicas read and add to (None: off; seqbench/cache.py)
+    prediction_cache: str | None = None
 
 
 class JobCancelled(RuntimeError):
@@ -511,7 +513,7 @@ def run_pipeline(
     )
     # the minimum first, placed and loaded, and only then the elastic extras: created together, an
     # extra could take the GPU a minimum replica needs and leave the job waiting for nothing
-    actors = [Replica.remote(model_arg, plan.cache_dir, threads) for _ in range(n_replicas)]
+    actors = [Replica.remote(model_arg, plan.cache_dir, threads, plan.prediction_cache) for _ in range(n_replicas)]
     lost = _lost_worker_errors()
     note = on_event or (lambda _text: None)
     errors: list[str] = []
@@ -552,7 +554,8 @@ def run_pipeline(
         if cancelled:
             raise JobCancelled("cancelled")
         raise PipelineError(errors[0])
-    actors += [Replica.remote(model_arg, plan.cache_dir, threads) for _ in range(n_max - n_replicas)]
+    actors += [Replica.remote(model_arg, plan.cache_dir, threads, plan.prediction_cache)
+               for _ in range(n_max - n_replicas)]
     if on_start:
         on_start(n_replicas)
 

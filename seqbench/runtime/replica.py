@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
+from seqbench.cache import ModelCache, open_model_cache
 from seqbench.models.base import Geometry
 from seqbench.models.registry import ModelSpec, load_model
 from seqbench.models.tfhub import ModelLoadError
@@ -24,11 +25,14 @@ class ModelReplica:
     """One loaded model, or several that read the same inputs (one group of a job); predicts whole shards."""
 
     def __init__(
-        self, model_spec: ModelSpec | list[ModelSpec], cache_dir: str | None, intra_op_threads: int | None = None
+        self, model_spec: ModelSpec | list[ModelSpec], cache_dir: str | None, intra_op_threads: int | None = None,
+        prediction_cache: str | None = None,
     ):
         self.error: str | None = None
         self.model = None
         self.models: list = []
+        #: each model's entries in the prediction cache (None: off, or its weights could not be hashed)
+        self.caches: list[ModelCache | None] = []
         specs = list(model_spec) if isinstance(model_spec, list | tuple) else [model_spec]
         try:
             for ms in specs:
@@ -40,6 +44,12 @@ class ModelReplica:
             self.error = str(exc)
         except Exception as exc:  # reported through ready(); the driver fails the job with it
             self.error = f"{type(exc).__name__}: {exc}"
+        if self.error is None:
+            self.caches = [open_model_cache(prediction_cache, ms, m.geometry, cache_dir)
+                           for ms, m in zip(specs, self.models, strict=True)]
+
+    def _cache(self, pos: int) -> ModelCache | None:
+        return self.caches[pos] if pos < len(self.caches) else None
 
     def ready(self) -> str | None:
         """None when the model is loaded, else the loading error."""
@@ -60,11 +70,12 @@ class ModelReplica:
         if self.model is None:
             raise RuntimeError(self.error or "model not loaded")
         if variants is None:
-            return shard.shard, predict_shard(self.model, shard, ensemble, tracks)  # type: ignore[arg-type]
+            return shard.shard, predict_shard(self.model, shard, ensemble, tracks,  # type: ignore[arg-type]
+                                              cache=self._cache(0))
         out: dict[str | None, pa.Table] = {}
         for pos, window, name in variants:
             out[name] = predict_shard(self.models[pos], shard, ensemble, tracks[pos],  # type: ignore[index]
-                                      window=window or None)
+                                      window=window or None, cache=self._cache(pos))
         return shard.shard, out
 
 

@@ -42,6 +42,13 @@ def cache_dir() -> Path:
     return Path(os.environ.get("SEQBENCH_CACHE_DIR", Path.home() / ".cache" / "seqbench"))
 
 
+def prediction_cache_root(spec: JobSpec) -> Path | None:
+    """The prediction cache a job reads and adds to (None: off); see :func:`seqbench.cache.resolve_root`."""
+    from seqbench.cache import resolve_root
+
+    return resolve_root(spec.runtime.prediction_cache, cache_dir())
+
+
 def default_job_dir(spec: JobSpec) -> Path:
     """``$SEQBENCH_JOBS_ROOT`` (default ``seqbench-jobs``) ``/<experiment>-<spec hash>``."""
     root = Path(os.environ.get("SEQBENCH_JOBS_ROOT") or "seqbench-jobs").expanduser()
@@ -445,6 +452,7 @@ def _execute_locked(
 
     cancel_file = job.path / CANCEL_REQUEST
     cancel_file.unlink(missing_ok=True)
+    root = prediction_cache_root(spec)
     done = job.done_shards()
     names = [name if several else None for _i, _w, name in plan.variants]
     shard_ids = {k: list(range(k * S, min(n, (k + 1) * S))) for k in range(n_shards)}
@@ -462,6 +470,7 @@ def _execute_locked(
         started = init_ray(spec.runtime)
         timings["ray start"] = time.time() - t0
         job.set_status("running", shards_done=len(done), n_shards=n_shards, pid=os.getpid(), host=os.uname().nodename)
+        job.log(f"prediction cache: {root}" if root else "prediction cache: off")
         total = n * sum(len(m) for m in v_members)
         done_members = sum(len(shard_ids[k]) * len(m) for v, m in zip(names, v_members, strict=True)
                            for k in job.done_shards(v))
@@ -490,6 +499,7 @@ def _execute_locked(
                 variants=g_variants if several else None,
                 window_length=geometry.sequence_length,
                 also=tuple(plan.models[i].geometry for i in group[1:]),
+                prediction_cache=str(root) if root else None,
             )
             try:
                 replicas = max(replicas, _run_group(job, spec, pplan, bar, timings, t0, t_ready, missing,
@@ -499,7 +509,9 @@ def _execute_locked(
                 raise
         bar.close()
         timings["predict"] = time.time() - (t_ready[0] or t0)
-        job.log(f"prediction finished: {len(job.done_shards())}/{n_shards} shards, {replicas} replica(s)")
+        passes, hits = job.pass_counts()
+        job.log(f"prediction finished: {len(job.done_shards())}/{n_shards} shards, {replicas} replica(s);"
+                f" {passes:,} forward passes, {hits:,} members from the prediction cache")
         t1 = time.time()
         result = reduce_and_report(job, spec, map_fn=ray_map)
         timings["reduce and report"] = time.time() - t1
