@@ -39,12 +39,15 @@ from seqbench.spec import deep_merge, parse_spec
 pytestmark = pytest.mark.ray
 
 TINY = {"max_promoters": 3, "max_enhancers": 4, "max_backgrounds": 2}
+#: the knock-down demo's model (planted-v1; the multiplicativity demo runs planted-v2): the law the tests
+#: check is v1's NumPy reference, and the chain shares entries only within one model
+V1 = {"kind": "planted"}
 KEY = ["construct_id", "member"]
 
 
 def _spec(cache_dir: Path, raw: dict[str, Any] | None = None, **runtime: Any):
     root = ensure_demo(cache_dir).root
-    base = raw if raw is not None else deep_merge(mx_demo.demo_spec(root), {"inputs": TINY})
+    base = raw if raw is not None else deep_merge(mx_demo.demo_spec(root), {"inputs": TINY, "model": V1})
     return parse_spec(deep_merge(base, {"runtime": {"replicas": 1, "shard_size": 8, **runtime}}), origin="test",
                       base_dir=root)
 
@@ -138,7 +141,7 @@ def test_knockdown_then_multiplicativity_saves_the_passes_plan_predicted(cache_d
     kd_members, _ = _members(kd)
     assert _status(kd_job)["forward_passes"] == len(set(kd_members))
 
-    raw = mx_demo.demo_spec(root)
+    raw = deep_merge(mx_demo.demo_spec(root), {"model": V1})
     raw["tracks"] = {"cage": raw["tracks"]["cage"]}  # the knock-down job's track: a hit needs every track read
     raw = deep_merge(raw, {"inputs": inputs_from_job("multiplicativity", kd_job)})
     mx = _spec(cache_dir, raw, prediction_cache=pc)
