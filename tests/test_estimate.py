@@ -51,7 +51,9 @@ def test_plan_counts_passes_and_gpu_hours_per_model(cache_dir):
     assert res.exit_code == 0, res.output
     out = res.stdout
     assert "on planted-v1, planted-basenji2-v1, planted-basenji1-v1" in out
-    n = 156 + 1 + 120 + 29
+    # 157 oligos (oligo 12885 among them), the TATA-shift baseline, 40 x 3 ISM, 29 occlusions, and the ISM of
+    # 6 backgrounds (3 core, 2 TF screen, 12885) over 6 positions x 3 alternatives, each with its unmutated one
+    n = 157 + 1 + 120 + 29 + 6 * (6 * 3 + 1)
     hours = 0.0
     for name, kind in (("planted-v1", "planted"), ("planted-basenji2-v1", "planted-basenji2"),
                        ("planted-basenji1-v1", "planted-basenji1")):
