@@ -226,29 +226,31 @@ def xla_available(law_fn: Callable[[Any, Any, Any], Any]) -> bool:
     return True
 
 
-def _make_module(jit_compile: bool = False) -> Any:
-    """The ``tf.Module`` to save: ``root.model.predict_on_batch(x) -> {'human': [B, 896, 3]}``; with
-    ``jit_compile`` the call is one XLA computation."""
+def make_planted_module(law_fn: Callable[[Any, Any, Any], Any], jit_compile: bool = False,
+                        name: str = "planted") -> Any:
+    """The ``tf.Module`` a planted model saves: ``root.model.predict_on_batch(x) -> {'human': [B, 896, 3]}``
+    computed by ``law_fn(x, decay, PLANTED_GEOMETRY)`` (the decay matrix a non-trainable float64 variable,
+    like Enformer's weights, so callers must keep the loaded object alive); with ``jit_compile`` the call is
+    one XLA computation.  ``name`` prefixes the modules' names (``planted_model``, ``planted_enformer``)."""
     import tensorflow as tf
 
     from seqbench.models.planted.reference import PLANTED_GEOMETRY
 
+    signature = [tf.TensorSpec([None, PLANTED_GEOMETRY.sequence_length, 4], tf.float32, name="x")]
+    suffix = name.removeprefix("planted")
+
     class PlantedHead(tf.Module):
         def __init__(self) -> None:
-            super().__init__(name="planted_model")
-            # a variable, like Enformer's weights (so callers must keep the loaded object alive)
-            self.decay_matrix = tf.Variable(
-                np.array(decay_matrix("float64")), trainable=False, name="decay_matrix"
-            )
+            super().__init__(name=f"planted_model{suffix}")
+            self.decay_matrix = tf.Variable(np.array(decay_matrix("float64")), trainable=False, name="decay_matrix")
 
-        @tf.function(input_signature=[tf.TensorSpec([None, law.SEQUENCE_LENGTH, 4], tf.float32, name="x")],
-                     jit_compile=jit_compile)
+        @tf.function(input_signature=signature, jit_compile=jit_compile)
         def predict_on_batch(self, x: tf.Tensor) -> dict[str, tf.Tensor]:
-            return {"human": planted_law_product_tf(x, self.decay_matrix, PLANTED_GEOMETRY)}
+            return {"human": law_fn(x, self.decay_matrix, PLANTED_GEOMETRY)}
 
     class PlantedEnformer(tf.Module):
         def __init__(self) -> None:
-            super().__init__(name="planted_enformer")
+            super().__init__(name=f"planted_enformer{suffix}")
             self.model = PlantedHead()
 
     return PlantedEnformer()
@@ -272,7 +274,7 @@ def build_planted_savedmodel(path: Path) -> Path:
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
     jit = xla_available(planted_law_product_tf)
-    tf.saved_model.save(_make_module(jit), str(path))
+    tf.saved_model.save(make_planted_module(planted_law_product_tf, jit), str(path))
     _write_targets(path / TARGETS_FILE)
     # whether XLA is on is a property of this build, not of the law: recorded in built_with, which
     # is_complete ignores
