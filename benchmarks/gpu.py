@@ -4,7 +4,7 @@ It measures, for the model kind given (default ``enformer-twin``: Enformer's arc
 weights, so it costs what Enformer costs):
 
 1. **Throughput**: sequences/s through seqbench's adapter (uint8 codes in, the requested bins and
-   tracks out; XLA on) at each ``--batch-sizes`` x ``--precisions`` point, median of ``--repeats``
+   tracks out; XLA with ``--xla on``) at each ``--batch-sizes`` x ``--precisions`` point, median of ``--repeats``
    timed calls after a warm-up (which compiles).  With the model's analytic FLOP count, the fraction
    of the device's dense peak for that precision (:data:`PEAK_TFLOPS`, looked up by device name).
 2. **Parity**: each precision against fp32 on the same inputs: the largest relative difference on the
@@ -21,8 +21,9 @@ Prints one table and writes JSON (``--out``, default ``benchmarks/gpu-results.js
 ``--smoke`` runs a tiny version on the planted model (a test runs it) so the script is known to work
 the next time a GPU is lent.  ``--budget-s`` stops the sweep before the device time runs out.
 
-Usage on a GPU machine: ``python benchmarks/gpu.py`` (about 5-8 minutes for the twin on one H100/H200:
-its build and load, an XLA compile per batch size and precision, and the end-to-end job).
+Usage on a GPU machine: ``cd benchmarks && python gpu.py`` (a few minutes for the twin on one H100/H200:
+two builds, fp32 and bf16, about a minute each, their loads, two batch sizes x three precisions, and the
+end-to-end job); ``--xla on`` adds XLA compiles (minutes each for Enformer's graph).
 """
 
 from __future__ import annotations
@@ -168,7 +169,8 @@ def members_host_vs_device(model, batch: int, n_constructs: int) -> dict[str, An
     return out
 
 
-def end_to_end(kind: str, batch: int, precision: str, cache: Path, workdir: Path, tracks: dict) -> dict[str, Any]:
+def end_to_end(kind: str, batch: int, precision: str, cache: Path, workdir: Path, tracks: dict,
+               xla: bool = False) -> dict[str, Any]:
     """The multiplicativity demo through local Ray with ``kind`` on this machine's GPU(s), and the same shards
     in a bare loop; efficiency = pipeline members/s ÷ bare members/s (first part to last part, both)."""
     from seqbench.genome import Genome
@@ -177,7 +179,7 @@ def end_to_end(kind: str, batch: int, precision: str, cache: Path, workdir: Path
     from seqbench.runtime.jobdir import JobDir
     from seqbench.runtime.submit import submit
 
-    spec = demo_spec(cache, {"model": {"kind": kind, "batch_size": batch, "precision": precision},
+    spec = demo_spec(cache, {"model": {"kind": kind, "batch_size": batch, "precision": precision, "xla": xla},
                              "tracks": tracks, "runtime": {"shard_size": 32}})
     t0 = time.time()
     submit(spec, job_dir=workdir / "e2e", progress=False)
@@ -215,7 +217,10 @@ def _rate(events: list[tuple[float, int]]) -> float | None:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--kind", default="enformer-twin", help="model kind (default enformer-twin)")
-    p.add_argument("--batch-sizes", default="1,4,8,16,32", help="comma-separated batch sizes")
+    p.add_argument("--batch-sizes", default="8,32", help="comma-separated batch sizes (default 8,32)")
+    p.add_argument("--xla", choices=("on", "off"), default="off",
+                   help="compile the readout with XLA (off by default: compiling Enformer's graph can take minutes"
+                        " per batch size and precision, more than a lent device's budget)")
     p.add_argument("--precisions", default="fp32,tf32,bf16", help="comma-separated: fp32, tf32, bf16")
     p.add_argument("--repeats", type=int, default=5, help="timed calls per point (after a warm-up)")
     p.add_argument("--tracks", type=int, default=16, help="tracks read per call (the first N)")
@@ -241,11 +246,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"note: {args.kind} has no bf16 build; bf16 skipped", file=sys.stderr)
         precisions.remove("bf16")
     flops = flops_per_pass(args.kind)
-    record: dict[str, Any] = {"name": "gpu", "kind": args.kind, "device": name or "CPU (no GPU)",
+    record: dict[str, Any] = {"name": "gpu", "kind": args.kind, "xla": args.xla, "device": name or "CPU (no GPU)",
                               "flops_per_pass": flops, "points": [], "parity": {}, "machine": machine()}
     models = {}
     for prec in precisions:
-        spec = registry.ModelSpec(kind=args.kind, batch_size=max(sizes), precision=prec, xla=True)
+        spec = registry.ModelSpec(kind=args.kind, batch_size=max(sizes), precision=prec, xla=args.xla == "on")
         t0 = time.perf_counter()
         models[prec] = registry.load_model(spec, cache)
         load_s = time.perf_counter() - t0
@@ -278,7 +283,8 @@ def main(argv: list[str] | None = None) -> int:
 
         tracks = {"cage": {"index": 0}, "dnase": {"index": 1}}
         with tempfile.TemporaryDirectory() as tmp:
-            record["end_to_end"] = end_to_end(args.kind, best["batch"], best["precision"], cache, Path(tmp), tracks)
+            record["end_to_end"] = end_to_end(args.kind, best["batch"], best["precision"], cache, Path(tmp), tracks,
+                                              xla=args.xla == "on")
     record["wall_s"] = round(time.perf_counter() - t_start, 1)
     _print_table(record)
     Path(args.out).write_text(json.dumps(record, indent=2, default=str) + "\n")
