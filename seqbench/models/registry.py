@@ -367,6 +367,11 @@ def describe(spec: ModelSpec, cache_dir: Path | None = None) -> tuple[str, Geome
         meta = json.loads(meta_file.read_text())
         if meta.get("kind", "planted") != spec.kind:
             raise ModelLoadError(f"model.handle {path}: a {meta.get('kind')!r} model, not {spec.kind!r}")
+        built = meta.get("dtype", "float32")
+        if spec.kind in BF16_KINDS and (built == "bfloat16") != (spec.precision == "bf16"):
+            raise ModelLoadError(f"model.handle {path}: a {built} build, but model.precision = {spec.precision!r};"
+                                 " expected a bfloat16 build for 'bf16' and a float32 one otherwise (omit"
+                                 " model.handle to use the built-in one)")
         if spec.kind == "enformer-twin" and spec.targets:  # Enformer's own targets_human.txt names its tracks
             tracks = read_targets(spec.targets, ENFORMER_PREFERRED)
         else:

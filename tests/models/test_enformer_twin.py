@@ -203,6 +203,31 @@ def test_through_seqbenchs_tfhub_adapter(tiny_twin, tmp_path):
     assert "never a predictor" in planted_note({"kind": "enformer-twin"})  # the report's line after the name
 
 
+def test_bf16_twin_through_the_adapter_with_precision_bf16(tiny_twin, tmp_path):
+    """A bfloat16 build (model.precision = "bf16") loads through the same adapter: float32 in and out, its
+    name says bf16, and its readout stays within bfloat16's precision of the float32 build's."""
+    from seqbench.models.enformer_twin.build import build_twin_savedmodel
+    from seqbench.models.registry import ModelSpec, describe, load_model
+
+    b16 = build_twin_savedmodel(tmp_path / "twin-bf16", TINY, seed=5, dtype="bfloat16")
+    spec16 = ModelSpec(kind="enformer-twin", handle=str(b16), batch_size=2, precision="bf16")
+    assert describe(spec16)[0] == "enformer-twin-v1-bf16"
+    m16 = load_model(spec16)
+    m32 = load_model(ModelSpec(kind="enformer-twin", handle=str(tiny_twin), batch_size=2))
+    codes = np.random.default_rng(8).integers(0, 4, (2, TINY.sequence_length)).astype(np.uint8)
+    bins = np.array([[30, 31, 32], [0, 1, 2]], np.int32)
+    idx = np.arange(7, dtype=np.int32)
+    a, b = m32.predict(codes, bins, idx), m16.predict(codes, bins, idx)
+    assert b.dtype == np.float32 and not np.array_equal(a, b)
+    assert np.median(np.abs(b - a) / np.abs(a)) < 2**-5
+    from seqbench.models.tfhub import ModelLoadError
+
+    with pytest.raises(ModelLoadError, match="a float32 build, but model.precision = 'bf16'"):
+        describe(ModelSpec(kind="enformer-twin", handle=str(tiny_twin), precision="bf16"))
+    with pytest.raises(ModelLoadError, match="a bfloat16 build, but model.precision = 'tf32'"):
+        describe(ModelSpec(kind="enformer-twin", handle=str(b16), precision="tf32"))
+
+
 def test_plan_prints_the_analytic_flop_count(cache_dir, tiny_twin, tmp_path):
     from typer.testing import CliRunner
 
