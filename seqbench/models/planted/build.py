@@ -91,6 +91,14 @@ def metadata_matches(path: Path, expected: dict[str, Any], files: tuple[str, ...
     return meta == expected
 
 
+def motifs_and_tracks() -> dict[str, Any]:
+    """The motifs and the track table as the planted Enformer-geometry models' ``seqbench_model.json`` lists them."""
+    return {
+        "motifs": {"promoter": MOTIFS[0], "promoter_rc": MOTIFS[1], "enhancer": MOTIFS[2], "enhancer_rc": MOTIFS[3]},
+        "tracks": [{"index": i, "identifier": ident, "description": desc} for i, ident, desc in law.TRACKS],
+    }
+
+
 def planted_metadata() -> dict[str, Any]:
     """The content of ``seqbench_model.json`` for the current law (without build details)."""
     return {
@@ -122,13 +130,7 @@ def planted_metadata() -> dict[str, Any]:
                 "DNASE": "C0 + C1 * (h_P[J] + h_E[J])",
             },
         },
-        "motifs": {
-            "promoter": MOTIFS[0],
-            "promoter_rc": MOTIFS[1],
-            "enhancer": MOTIFS[2],
-            "enhancer_rc": MOTIFS[3],
-        },
-        "tracks": [{"index": i, "identifier": ident, "description": desc} for i, ident, desc in law.TRACKS],
+        **motifs_and_tracks(),
     }
 
 

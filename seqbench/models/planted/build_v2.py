@@ -29,6 +29,7 @@ from seqbench.models.planted.build import (
     ensure_built,
     make_planted_module,
     metadata_matches,
+    motifs_and_tracks,
     write_metadata,
     xla_available,
 )
@@ -98,13 +99,7 @@ def planted_v2_metadata() -> dict[str, Any]:
                 "DNASE": "C0 + C1 * (h_P[J] + h_E[J])",
             },
         },
-        "motifs": {
-            "promoter": MOTIFS[0],
-            "promoter_rc": MOTIFS[1],
-            "enhancer": MOTIFS[2],
-            "enhancer_rc": MOTIFS[3],
-        },
-        "tracks": [{"index": i, "identifier": ident, "description": desc} for i, ident, desc in law.TRACKS],
+        **motifs_and_tracks(),
     }
 
 
