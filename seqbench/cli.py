@@ -894,6 +894,10 @@ def main() -> None:
     import signal
 
     signal.signal(signal.SIGTERM, _terminate)
+    # one job per process: replicas kept for a next job ($SEQBENCH_KEEP_REPLICAS) would only keep Ray up
+    from seqbench.runtime.pool import keep_replicas
+
+    keep_replicas(False)
     # --debug anywhere on the line (`seqbench-ray submit X --debug` as well as before the command)
     if "--debug" in sys.argv[2:]:
         sys.argv.remove("--debug")

@@ -27,6 +27,7 @@ from typer.testing import CliRunner
 
 from seqbench.cli import app
 from seqbench.demo.synthetic import ensure_demo
+from tests.conftest import stop_shared_ray
 
 TABLE = Path("Data/Fulco_CRISPRi/in_silico_candidate_locs.tsv")
 FASTA = Path("Data/Genome/genome.fa")
@@ -114,6 +115,7 @@ def local_ray(cache_dir, tmp_path_factory):
     from seqbench.runtime.pipeline import init_ray
     from seqbench.spec import RuntimeSpec
 
+    stop_shared_ray()  # the workers must start with this module's environment
     old = os.environ.get("TFHUB_CACHE_DIR")
     os.environ["TFHUB_CACHE_DIR"] = str(tmp_path_factory.mktemp("tfhub-cache"))
     started = init_ray(RuntimeSpec(num_cpus=4, object_store_mb=256))

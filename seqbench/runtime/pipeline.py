@@ -464,6 +464,7 @@ def run_pipeline(
     """
     import ray
 
+    from seqbench.runtime.pool import POOL, pool_enabled, pool_key
     from seqbench.runtime.replica import ModelReplica, materialize_task
 
     check_runtime(runtime)
@@ -511,14 +512,21 @@ def run_pipeline(
         num_cpus=runtime.cpus_per_replica, num_gpus=gpus_per, max_restarts=-1, max_task_retries=0,
         runtime_env={"env_vars": env} if env else None,
     )
+    # warm replicas of an earlier job of this driver, when the pool is on (seqbench.runtime.pool)
+    key = (pool_key(specs, plan.cache_dir, threads, plan.prediction_cache,
+                    {"num_cpus": runtime.cpus_per_replica, "num_gpus": gpus_per, "env": tuple(sorted(env.items()))})
+           if pool_enabled() else None)
+    kept = (POOL.take(key, n_replicas, runtime.cpus_per_replica, gpus_per, runtime.materialize_cpus)
+            if key is not None else [])
     # the minimum first, placed and loaded, and only then the elastic extras: created together, an
     # extra could take the GPU a minimum replica needs and leave the job waiting for nothing
-    actors = [Replica.remote(model_arg, plan.cache_dir, threads, plan.prediction_cache) for _ in range(n_replicas)]
+    actors = kept + [Replica.remote(model_arg, plan.cache_dir, threads, plan.prediction_cache)
+                     for _ in range(n_replicas - len(kept))]
     lost = _lost_worker_errors()
     note = on_event or (lambda _text: None)
     errors: list[str] = []
     cancelled = False
-    waiting = [a.ready.remote() for a in actors]
+    waiting = [a.reuse.remote() for a in kept] + [a.ready.remote() for a in actors[len(kept):]]
     t_wait = time.time()
     next_note = t_wait + WAIT_NOTE_S
     try:
@@ -573,6 +581,7 @@ def run_pipeline(
     per_actor = max(1, runtime.max_in_flight)
     failure: str | None = None
     stopping = False
+    finished = False  # every shard done, no failure: the healthy replicas may go to the pool
     last_alive = time.time()
 
     def fill() -> None:
@@ -652,11 +661,16 @@ def run_pipeline(
             on_part(shard, table)
             last_alive = time.time()
             fill()
+        finished = not failure and not in_flight and not queue
     finally:
         for ref in list(in_flight) + list(probes):
             ray.cancel(ref, force=False)
+        keep = [a for ai, a in enumerate(actors) if finished and key is not None and healthy[ai]]
         for a in actors:
-            ray.kill(a)
+            if not any(a is k for k in keep):
+                ray.kill(a)
+        if keep:
+            POOL.give(key, keep, runtime.cpus_per_replica, gpus_per)
         # give killed actors a moment so a following job on the same Ray sees free resources
         time.sleep(0.05)
     if failure == "cancelled":

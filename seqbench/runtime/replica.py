@@ -44,9 +44,21 @@ class ModelReplica:
             self.error = str(exc)
         except Exception as exc:  # reported through ready(); the driver fails the job with it
             self.error = f"{type(exc).__name__}: {exc}"
+        self._cache_args = (prediction_cache, specs, cache_dir)
         if self.error is None:
-            self.caches = [open_model_cache(prediction_cache, ms, m.geometry, cache_dir)
-                           for ms, m in zip(specs, self.models, strict=True)]
+            self._open_caches()
+
+    def _open_caches(self) -> None:
+        prediction_cache, specs, cache_dir = self._cache_args
+        self.caches = [open_model_cache(prediction_cache, ms, m.geometry, cache_dir)
+                       for ms, m in zip(specs, self.models, strict=True)]
+
+    def reuse(self) -> str | None:
+        """Ready for another job (a replica kept by :mod:`seqbench.runtime.pool`): the prediction-cache
+        entries are read again from disk, as a new replica would; returns :meth:`ready`'s answer."""
+        if self.error is None:
+            self._open_caches()
+        return self.error
 
     def _cache(self, pos: int) -> ModelCache | None:
         return self.caches[pos] if pos < len(self.caches) else None

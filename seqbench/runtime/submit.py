@@ -532,11 +532,19 @@ def _execute_locked(
         job.log(f"failed: {reason}\n{traceback.format_exc()}")
         raise
     finally:
-        if started:
+        if started and not _keeps_ray():
             import ray
 
             ray.shutdown()
     return result
+
+
+def _keeps_ray() -> bool:
+    """Whether a local Ray this job started stays up after it: the replica pool holds its replicas for the
+    driver's next job (seqbench.runtime.pool; Ray shuts down when the process exits)."""
+    from seqbench.runtime.pool import POOL, pool_enabled
+
+    return pool_enabled() and len(POOL) > 0
 
 
 def _model_record(m: ModelPlan) -> dict[str, Any]:

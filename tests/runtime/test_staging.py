@@ -18,7 +18,7 @@ from seqbench.demo.synthetic import ensure_demo
 from seqbench.experiments.multiplicativity import demo as mx_demo
 from seqbench.runtime.staging import StagingError, local_genome
 from seqbench.spec import deep_merge, parse_spec
-from tests.conftest import write_fasta
+from tests.conftest import stop_shared_ray, write_fasta
 
 
 def _genome(tmp_path: Path) -> Path:
@@ -118,6 +118,7 @@ def test_a_tfhub_url_is_downloaded_once_for_all_replicas_and_the_genome_read_loc
         "tracks": {"cage": {"index": 0}, "dnase": {"index": 1}},
         "runtime": {"replicas": 2, "shard_size": 3, "model_cache": str(hub_cache), "genome_local_dir": str(local)},
     })
+    stop_shared_ray()  # a Ray of its own (its workers inherit the TF-Hub cache of this test)
     ray.init(address="local", num_cpus=4, object_store_memory=300 * 1024**2, include_dashboard=False,
              log_to_driver=False)
     try:

@@ -1,0 +1,178 @@
+"""Warm replicas kept between the jobs of one driver (seqbench.runtime.pool), on tiny planted jobs.
+
+Known answers: the replica's process id (the same process served both jobs, or a new one did), Ray's
+own view of an actor (dead after it was released), the rows of a job run without the pool (equal bit
+for bit), and the prediction cache's forward-pass count of a first job (a kept replica reads the cache
+from disk again, so an emptied cache is recomputed, not served from memory).  The tests share one kept
+replica where they can: each cold start costs seconds.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+from seqbench.demo.synthetic import ensure_demo
+from seqbench.experiments.multiplicativity import demo as mx_demo
+from seqbench.spec import deep_merge, parse_spec
+
+pytestmark = pytest.mark.ray
+
+TINY = {"max_promoters": 2, "max_enhancers": 3, "max_backgrounds": 1}
+KEY = ["construct_id", "member"]
+
+
+def _spec(cache_dir: Path, model: dict[str, Any] | None = None, **runtime: Any):
+    root = ensure_demo(cache_dir).root
+    raw = deep_merge(mx_demo.demo_spec(root), {"inputs": TINY, "model": {"kind": "planted", **(model or {})},
+                                               "runtime": {"replicas": 1, "shard_size": 8, **runtime}})
+    return parse_spec(raw, origin="test", base_dir=root)
+
+
+def _rows(job: Path) -> pd.DataFrame:
+    rows = pd.concat([pq.read_table(p).to_pandas() for p in sorted((job / "parts").glob("part-*.parquet"))])
+    return rows.sort_values(KEY).reset_index(drop=True)
+
+
+def _pids(pool, key=None) -> list[int]:
+    """Process ids of the kept replicas (of ``key``; of the only key held when None)."""
+    import ray
+
+    held = pool.POOL._held
+    if key is None:
+        assert len(held) == 1, list(held)
+        key = next(iter(held))
+    return sorted(ray.get([a.pid.remote() for a in held[key]]))
+
+
+@pytest.fixture
+def pool(local_ray, monkeypatch):
+    from seqbench.runtime import pool as pool_module
+
+    monkeypatch.setenv(pool_module.KEEP_ENV, "1")  # one setting kept, as a user's default
+    pool_module.keep_replicas(True)
+    yield pool_module
+    pool_module.keep_replicas(None)
+
+
+def _run(spec, job: Path) -> Path:
+    from seqbench.runtime.submit import submit
+
+    return submit(spec, job_dir=job, progress=False).job_dir
+
+
+def _status(job: Path) -> dict[str, Any]:
+    from typer.testing import CliRunner
+
+    from seqbench.cli import app
+
+    res = CliRunner().invoke(app, ["status", str(job), "--json"])
+    assert res.exit_code == 0, res.output
+    return json.loads(res.output)
+
+
+def test_a_second_job_runs_on_the_kept_replica_and_a_dead_one_is_replaced(cache_dir, tmp_path, pool):
+    import ray
+
+    spec = _spec(cache_dir)
+    first = _run(spec, tmp_path / "a")
+    kept = _pids(pool)
+    assert len(kept) == 1
+    second = _run(spec, tmp_path / "b")
+    assert _pids(pool) == kept  # the same process served the second job
+    assert "1 replica(s) of planted-v1 started" in (second / "log.txt").read_text()
+    pd.testing.assert_frame_equal(_rows(second), _rows(first), check_exact=True)
+
+    (actor,) = next(iter(pool.POOL._held.values()))
+    ray.kill(actor)  # dies while kept: the next job must not be handed it
+    third = _run(spec, tmp_path / "c")
+    assert len(_pids(pool)) == 1 and _pids(pool) != kept
+    pd.testing.assert_frame_equal(_rows(third), _rows(first), check_exact=True)
+
+    pool.keep_replicas(False)  # off: the kept replica is killed
+    assert len(pool.POOL) == 0
+    with pytest.raises(ray.exceptions.RayActorError):
+        ray.get(actor.pid.remote(), timeout=30)
+
+
+def test_settings_beyond_the_kept_number_release_the_least_recent(cache_dir, tmp_path, pool, monkeypatch):
+    import ray
+
+    one, two = _spec(cache_dir), _spec(cache_dir, {"batch_size": 2})
+    monkeypatch.setenv(pool.KEEP_ENV, "2")  # two settings kept: both stay, and each job takes its own
+    _run(one, tmp_path / "a")
+    _run(two, tmp_path / "b")
+    k_one, k_two = pool.POOL.keys()
+    pids = {k_one: _pids(pool, k_one), k_two: _pids(pool, k_two)}
+    _run(one, tmp_path / "c")
+    assert pool.POOL.keys() == [k_two, k_one] and {k: _pids(pool, k) for k in pids} == pids
+    (old,) = pool.POOL._held[k_two]
+
+    monkeypatch.setenv(pool.KEEP_ENV, "1")  # one kept: the least recently used setting goes
+    _run(one, tmp_path / "d")
+    assert pool.POOL.keys() == [k_one] and _pids(pool) == pids[k_one]
+    with pytest.raises(ray.exceptions.RayActorError):
+        ray.get(old.pid.remote(), timeout=30)
+
+
+def test_a_cancelled_job_keeps_no_replica(cache_dir, tmp_path, pool):
+    from seqbench.runtime.pipeline import JobCancelled, PipelinePlan, run_pipeline
+    from seqbench.runtime.submit import plan_job
+    from seqbench.spec import RuntimeSpec
+
+    pool.release_replicas()
+    spec = _spec(cache_dir)
+    p = plan_job(spec)
+    plan = PipelinePlan(shards=[(i, [i]) for i in range(p.design.n_constructs)], builder=p.design.build,
+                        fasta=str(spec.fasta), geometry=p.geometry, ensemble=spec.ensemble, tracks=p.tracks,
+                        model=spec.model, cache_dir=str(cache_dir))
+    done: list[int] = []
+    with pytest.raises(JobCancelled):
+        run_pipeline(plan, RuntimeSpec(replicas=1), lambda shard, _t: done.append(shard),
+                     should_stop=lambda: len(done) >= 1)
+    assert done and len(pool.POOL) == 0
+
+
+def test_a_kept_replica_reads_the_prediction_cache_again(cache_dir, tmp_path, pool):
+    pc = tmp_path / "pc"
+    spec = _spec(cache_dir, prediction_cache=str(pc))
+    first = _status(_run(spec, tmp_path / "a"))
+    assert first["forward_passes"] > 0
+    kept = _pids(pool)
+    assert _status(_run(spec, tmp_path / "b"))["forward_passes"] == 0  # served from the cache
+    shutil.rmtree(pc)  # emptied between jobs: the kept replica must not serve what it remembers
+    third = _status(_run(spec, tmp_path / "c"))
+    assert _pids(pool) == kept
+    assert (third["forward_passes"], third["cache_hits"]) == (first["forward_passes"], first["cache_hits"])
+
+
+def test_the_pool_forgets_replicas_of_an_ended_ray_session_and_keeps_a_ray_it_started(cache_dir, tmp_path, pool):
+    import ray
+
+    from tests.conftest import RAY_ARGS
+
+    spec = _spec(cache_dir)
+    _run(spec, tmp_path / "a")
+    assert len(pool.POOL) == 1
+    key = pool.POOL.keys()[0]
+    ray.shutdown()  # the session's Ray: started again below with local_ray's settings
+    try:
+        assert len(pool.POOL) == 0 and pool.POOL.take(key, 1) == []
+        # without a Ray, the job starts one; it stays up while the pool holds its replica, so a second job
+        # of the driver (a notebook's) finds the replica
+        _run(spec, tmp_path / "b")
+        assert ray.is_initialized() and len(pool.POOL) == 1
+        pid = _pids(pool)
+        _run(spec, tmp_path / "c")
+        assert _pids(pool) == pid
+    finally:
+        pool.release_replicas()
+        ray.shutdown()
+        ray.init(**RAY_ARGS)
+    assert len(pool.POOL) == 0 and pool.POOL.take(key, 1) == []  # a new session: nothing of the old one
