@@ -4,7 +4,8 @@ Known answers: the replica's process id (the same process served both jobs, or a
 own view of an actor (dead after it was released), the rows of a job run without the pool (equal bit
 for bit), and the prediction cache's forward-pass count of a first job (a kept replica reads the cache
 from disk again, so an emptied cache is recomputed, not served from memory).  The tests share one kept
-replica where they can: each cold start costs seconds.
+replica where they can: each cold start costs seconds.  The pool's bookkeeping (settings kept, which
+replicas go when a new job needs room, Ray sessions) is tested on trivial actors, which start in a moment.
 """
 
 from __future__ import annotations
@@ -101,26 +102,6 @@ def test_a_second_job_runs_on_the_kept_replica_and_a_dead_one_is_replaced(cache_
         ray.get(actor.pid.remote(), timeout=30)
 
 
-def test_settings_beyond_the_kept_number_release_the_least_recent(cache_dir, tmp_path, pool, monkeypatch):
-    import ray
-
-    one, two = _spec(cache_dir), _spec(cache_dir, {"batch_size": 2})
-    monkeypatch.setenv(pool.KEEP_ENV, "2")  # two settings kept: both stay, and each job takes its own
-    _run(one, tmp_path / "a")
-    _run(two, tmp_path / "b")
-    k_one, k_two = pool.POOL.keys()
-    pids = {k_one: _pids(pool, k_one), k_two: _pids(pool, k_two)}
-    _run(one, tmp_path / "c")
-    assert pool.POOL.keys() == [k_two, k_one] and {k: _pids(pool, k) for k in pids} == pids
-    (old,) = pool.POOL._held[k_two]
-
-    monkeypatch.setenv(pool.KEEP_ENV, "1")  # one kept: the least recently used setting goes
-    _run(one, tmp_path / "d")
-    assert pool.POOL.keys() == [k_one] and _pids(pool) == pids[k_one]
-    with pytest.raises(ray.exceptions.RayActorError):
-        ray.get(old.pid.remote(), timeout=30)
-
-
 def test_a_cancelled_job_keeps_no_replica(cache_dir, tmp_path, pool):
     from seqbench.runtime.pipeline import JobCancelled, PipelinePlan, run_pipeline
     from seqbench.runtime.submit import plan_job
@@ -152,27 +133,143 @@ def test_a_kept_replica_reads_the_prediction_cache_again(cache_dir, tmp_path, po
     assert (third["forward_passes"], third["cache_hits"]) == (first["forward_passes"], first["cache_hits"])
 
 
-def test_the_pool_forgets_replicas_of_an_ended_ray_session_and_keeps_a_ray_it_started(cache_dir, tmp_path, pool):
+def test_a_ray_that_a_job_started_stays_up_while_the_pool_holds_its_replica(cache_dir, tmp_path, pool):
     import ray
 
     from tests.conftest import RAY_ARGS
 
     spec = _spec(cache_dir)
-    _run(spec, tmp_path / "a")
-    assert len(pool.POOL) == 1
-    key = pool.POOL.keys()[0]
     ray.shutdown()  # the session's Ray: started again below with local_ray's settings
     try:
-        assert len(pool.POOL) == 0 and pool.POOL.take(key, 1) == []
         # without a Ray, the job starts one; it stays up while the pool holds its replica, so a second job
         # of the driver (a notebook's) finds the replica
-        _run(spec, tmp_path / "b")
+        _run(spec, tmp_path / "a")
         assert ray.is_initialized() and len(pool.POOL) == 1
         pid = _pids(pool)
-        _run(spec, tmp_path / "c")
+        _run(spec, tmp_path / "b")
         assert _pids(pool) == pid
+        key = pool.POOL.keys()[0]
     finally:
-        pool.release_replicas()
         ray.shutdown()
         ray.init(**RAY_ARGS)
     assert len(pool.POOL) == 0 and pool.POOL.take(key, 1) == []  # a new session: nothing of the old one
+
+
+# ---------------------------------------------------------------- the bookkeeping, on trivial actors
+
+
+class _Idle:
+    """Stands in for a ModelReplica: the pool only calls ``pid``."""
+
+    def pid(self) -> int:
+        import os
+
+        return os.getpid()
+
+
+@pytest.fixture
+def actors(local_ray):
+    import sys
+
+    import ray
+    from ray import cloudpickle
+
+    # this test module is not importable in Ray's workers: send the class by value
+    cloudpickle.register_pickle_by_value(sys.modules[_Idle.__module__])
+    remote = ray.remote(num_cpus=0)(_Idle)
+    made: list[Any] = []
+
+    def make(n: int = 1) -> list[Any]:
+        new = [remote.remote() for _ in range(n)]
+        ray.get([a.pid.remote() for a in new])
+        made.extend(new)
+        return new
+
+    yield make
+    for a in made:
+        ray.kill(a)
+    cloudpickle.unregister_pickle_by_value(sys.modules[_Idle.__module__])
+
+
+def _alive(actor) -> bool:
+    import ray
+
+    try:
+        ray.get(actor.pid.remote(), timeout=30)
+    except ray.exceptions.RayActorError:
+        return False
+    return True
+
+
+@pytest.fixture
+def fresh_pool(monkeypatch):
+    from seqbench.runtime import pool as pool_module
+
+    monkeypatch.setenv(pool_module.KEEP_ENV, "2")
+    return pool_module.ReplicaPool(), pool_module
+
+
+def test_kept_settings_are_least_recently_used_first_out(actors, fresh_pool, monkeypatch):
+    pool, module = fresh_pool
+    (a,), (b,), (c,) = actors(), actors(), actors()
+    pool.give(("A",), [a])
+    pool.give(("B",), [b])
+    assert pool.take(("A",), 1) == [a]  # taken: A is no longer kept
+    pool.give(("A",), [a])  # A is now the most recent
+    pool.give(("C",), [c])  # a third setting with two kept: B, the least recently used, goes
+    assert pool.keys() == [("A",), ("C",)] and not _alive(b) and _alive(a) and _alive(c)
+    assert pool.take(("B",), 1) == []
+    monkeypatch.setenv(module.KEEP_ENV, "1")
+    pool.give(("C",), [])
+    assert pool.keys() == [("C",)] and not _alive(a)
+
+
+def test_take_hands_out_at_most_n_and_keeps_the_rest(actors, fresh_pool):
+    pool, _ = fresh_pool
+    two = actors(2)
+    pool.give(("A",), two)
+    got = pool.take(("A",), 1)
+    assert len(got) == 1 and len(pool) == 1
+    assert pool.take(("A",), 5) == [a for a in two if a is not got[0]] and len(pool) == 0
+
+
+def test_a_dead_kept_actor_is_never_handed_out(actors, fresh_pool):
+    import ray
+
+    pool, _ = fresh_pool
+    dead, live = actors(2)
+    pool.give(("A",), [live, dead])
+    ray.kill(dead)
+    assert pool.take(("A",), 2) == [live]
+
+
+def test_new_gpu_replicas_release_every_kept_gpu_replica(actors, fresh_pool):
+    pool, _ = fresh_pool
+    (g,), (c,) = actors(), actors()
+    pool.give(("gpu",), [g], cpus=1, gpus=1)
+    pool.give(("cpu",), [c], cpus=0.5, gpus=0)
+    assert pool.take(("other gpu",), 1, cpus=1, gpus=1) == []
+    assert pool.keys() == [("cpu",)] and not _alive(g) and _alive(c)
+
+
+def test_new_replicas_release_the_least_recent_while_cpus_are_short(actors, fresh_pool, monkeypatch):
+    pool, module = fresh_pool
+    (a,), (b,) = actors(), actors()
+    pool.give(("A",), [a], cpus=1)
+    pool.give(("B",), [b], cpus=1)
+    free = iter([0.5, 2.0])  # Ray's free CPUs before and after the first kept replica goes
+    monkeypatch.setattr(module, "_free", lambda _resource: next(free))
+    assert pool.take(("C",), 1, cpus=1, spare_cpus=0.25) == []
+    # 0.5 < 1 + 0.25: A, the least recent, goes; then 2.0 is enough and B stays
+    assert pool.keys() == [("B",)] and not _alive(a) and _alive(b)
+    monkeypatch.setattr(module, "_free", lambda _resource: 9.0)
+    assert pool.take(("C",), 1, cpus=1, spare_cpus=0.25) == [] and pool.keys() == [("B",)]
+
+
+def test_another_ray_session_forgets_what_was_kept(actors, fresh_pool, monkeypatch):
+    pool, module = fresh_pool
+    (a,) = actors()
+    pool.give(("A",), [a])
+    monkeypatch.setattr(module, "_session", lambda: ("10.0.0.1:6379", "another node"))
+    assert len(pool) == 0 and pool.take(("A",), 1) == []
+    assert _alive(a)  # not this session's to kill: it dies with its own
