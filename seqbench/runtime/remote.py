@@ -37,6 +37,12 @@ class RemoteError(RuntimeError):
 TERMINAL = {"SUCCEEDED", "FAILED", "STOPPED"}
 
 
+#: seconds a submission is retried while the cluster answers "No available agent to submit job, please
+#: try again later": a head's dashboard agent registers a few seconds after ``ray start`` returns
+AGENT_WAIT_S = 30.0
+_NO_AGENT = "no available agent"
+
+
 def is_jobs_api(address: str | None) -> bool:
     return bool(address) and address.startswith(("http://", "https://"))
 
@@ -129,16 +135,21 @@ def submit_remote(
             env_vars = {**env["env_vars"], **user.pop("env_vars", {})}
             env = {**env, **user, "env_vars": env_vars}
         sid = f"seqbench-{experiment}-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(2)}"
-        try:
-            return cl.submit_job(
-                entrypoint=build_entrypoint(experiment, spec_name=spec_name, job_dir=job_dir, extra=extra_args),
-                submission_id=sid,
-                runtime_env=env,
-                metadata={"seqbench": "1", "experiment": experiment},
-            )
-        except Exception as exc:
-            msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise RemoteError(f"{address}: the cluster refused the job ({msg})") from exc
+        deadline = time.monotonic() + AGENT_WAIT_S
+        while True:
+            try:
+                return cl.submit_job(
+                    entrypoint=build_entrypoint(experiment, spec_name=spec_name, job_dir=job_dir, extra=extra_args),
+                    submission_id=sid,
+                    runtime_env=env,
+                    metadata={"seqbench": "1", "experiment": experiment},
+                )
+            except Exception as exc:
+                if _NO_AGENT in str(exc).lower() and time.monotonic() < deadline:
+                    time.sleep(1.0)  # nothing was submitted; the head's agent is still starting
+                    continue
+                msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                raise RemoteError(f"{address}: the cluster refused the job ({msg})") from exc
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 

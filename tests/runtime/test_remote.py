@@ -73,6 +73,42 @@ def test_an_unreachable_jobs_api_is_one_line_exit_2(tmp_path):
         assert len(lines) == 1 and "cannot reach the Ray Jobs API" in lines[0], res.stderr
 
 
+def test_a_submission_is_retried_while_the_heads_agent_starts(tmp_path, monkeypatch):
+    """Ray answers "No available agent ... try again later" for a few seconds after ``ray start``: the
+    submission is tried again (nothing was submitted); any other refusal, or one past the wait, is one line."""
+    from seqbench.runtime import remote
+
+    class Client:
+        def __init__(self, refusals: list[str]):
+            self.refusals, self.calls = refusals, 0
+
+        def submit_job(self, **kwargs):
+            self.calls += 1
+            if self.refusals:
+                raise RuntimeError(self.refusals.pop(0))
+            return kwargs["submission_id"]
+
+    monkeypatch.setattr(remote.time, "sleep", lambda _s: None)
+    no_agent = "Request failed with status code 500: No available agent to submit job, please try again later."
+    args = {"spec_path": None, "job_dir": None, "extra_args": [], "jobs_root": str(tmp_path), "ship_code": False,
+            "runtime_env_file": None}
+    cl = Client([no_agent, no_agent])
+    monkeypatch.setattr(remote, "client", lambda _address: cl)
+    sid = remote.submit_remote("http://127.0.0.1:8265", "multiplicativity", **args)
+    assert sid.startswith("seqbench-multiplicativity-") and cl.calls == 3
+
+    cl = Client(["Request failed with status code 400: bad runtime_env", no_agent])
+    with pytest.raises(remote.RemoteError, match=r"the cluster refused the job \(Request failed with status code 400"):
+        remote.submit_remote("http://127.0.0.1:8265", "multiplicativity", **args)
+    assert cl.calls == 1
+
+    monkeypatch.setattr(remote, "AGENT_WAIT_S", 0.0)  # past the wait: the agent's refusal is the answer
+    cl = Client([no_agent] * 5)
+    with pytest.raises(remote.RemoteError, match="No available agent"):
+        remote.submit_remote("http://127.0.0.1:8265", "multiplicativity", **args)
+    assert cl.calls == 1
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -84,6 +120,9 @@ def _free_port() -> int:
 def test_jobs_api_round_trip_logs_status_and_cancel(cache_dir, tmp_path):
     """A real Ray head with its Jobs API: submit streams the driver's logs and ends with its result;
     status reads the job; cancel stops a second job, which the same submission then finishes."""
+    from tests.conftest import stop_shared_ray
+
+    stop_shared_ray()  # a head of its own, on a machine not also running the session's Ray and kept replicas
     ray_bin = Path(sys.executable).with_name("ray")
     layout = ensure_demo(cache_dir)
     dash, gcs = _free_port(), _free_port()
