@@ -516,8 +516,11 @@ def run_pipeline(
     key = (pool_key(specs, plan.cache_dir, threads, plan.prediction_cache,
                     {"num_cpus": runtime.cpus_per_replica, "num_gpus": gpus_per, "env": tuple(sorted(env.items()))})
            if pool_enabled() else None)
-    kept = (POOL.take(key, n_replicas, runtime.cpus_per_replica, gpus_per, runtime.materialize_cpus)
+    # as many as the job can use, elastic extras included: kept ones left aside would hold the GPUs
+    # that new extras wait for
+    kept = (POOL.take(key, n_max, runtime.cpus_per_replica, gpus_per, runtime.materialize_cpus)
             if key is not None else [])
+    kept, kept_extra = kept[:n_replicas], kept[n_replicas:]
     # the minimum first, placed and loaded, and only then the elastic extras: created together, an
     # extra could take the GPU a minimum replica needs and leave the job waiting for nothing
     actors = kept + [Replica.remote(model_arg, plan.cache_dir, threads, plan.prediction_cache)
@@ -553,17 +556,17 @@ def run_pipeline(
     except lost as exc:
         errors = [f"a model replica died while loading the model ({_cause(exc)})"]
     except BaseException:  # Ctrl-C, SIGTERM: no replica is left behind on a shared cluster
-        for a in actors:
+        for a in actors + kept_extra:
             ray.kill(a)
         raise
     if errors or cancelled:
-        for a in actors:
+        for a in actors + kept_extra:
             ray.kill(a)
         if cancelled:
             raise JobCancelled("cancelled")
         raise PipelineError(errors[0])
-    actors += [Replica.remote(model_arg, plan.cache_dir, threads, plan.prediction_cache)
-               for _ in range(n_max - n_replicas)]
+    actors += kept_extra + [Replica.remote(model_arg, plan.cache_dir, threads, plan.prediction_cache)
+                            for _ in range(n_max - n_replicas - len(kept_extra))]
     if on_start:
         on_start(n_replicas)
 
@@ -576,8 +579,8 @@ def run_pipeline(
     healthy = [True] * n_replicas + [False] * (n_max - n_replicas)
     load = [0] * n_max
     extra = set(range(n_replicas, n_max))  # elastic replicas that have never answered yet
-    for ai in extra:
-        probes[actors[ai].ready.remote()] = ai
+    for ai in extra:  # kept extras answer at once (and re-read the prediction cache), new ones once loaded
+        probes[(actors[ai].reuse if ai < n_replicas + len(kept_extra) else actors[ai].ready).remote()] = ai
     per_actor = max(1, runtime.max_in_flight)
     failure: str | None = None
     stopping = False

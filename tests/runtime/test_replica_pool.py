@@ -120,6 +120,38 @@ def test_a_cancelled_job_keeps_no_replica(cache_dir, tmp_path, pool):
     assert done and len(pool.POOL) == 0
 
 
+@pytest.mark.slow
+def test_an_elastic_job_takes_its_extras_from_the_kept_replicas(cache_dir, tmp_path, pool):
+    """Kept replicas left aside would hold what new elastic extras wait for (a GPU): the next job of the same
+    setting takes every kept one, its minimum and its extras."""
+    import time
+
+    from seqbench.runtime.pipeline import PipelinePlan, run_pipeline
+    from seqbench.runtime.submit import plan_job
+    from seqbench.spec import RuntimeSpec
+
+    spec = _spec(cache_dir)
+    p = plan_job(spec)
+    n = p.design.n_constructs  # 20 one-construct shards (constructs repeat): up to 40 s for the extra to join
+    plan = PipelinePlan(shards=[(i, [i % n]) for i in range(20)], builder=p.design.build,
+                        fasta=str(spec.fasta), geometry=p.geometry, ensemble=spec.ensemble, tracks=p.tracks,
+                        model=spec.model, cache_dir=str(cache_dir))
+    runtime = RuntimeSpec(replicas=1, max_replicas=2, max_in_flight=1)
+    events: list[str] = []
+
+    def slow_part(_shard, _table):  # a job long enough for the extra to load and join
+        if not any("joined" in e for e in events):
+            time.sleep(2.0)
+
+    run_pipeline(plan, runtime, slow_part, on_event=events.append)
+    assert any(e == "replica 1 joined" for e in events), events
+    kept = _pids(pool)
+    assert len(kept) == 2
+    events.clear()
+    run_pipeline(plan, runtime, lambda *_a: None, on_event=events.append)
+    assert _pids(pool) == kept and "replica 1 joined" in events  # the extra is a kept one, no new load
+
+
 def test_a_kept_replica_reads_the_prediction_cache_again(cache_dir, tmp_path, pool):
     pc = tmp_path / "pc"
     spec = _spec(cache_dir, prediction_cache=str(pc))
