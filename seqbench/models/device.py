@@ -15,6 +15,9 @@ path fast on a GPU, each one a ``[model]`` key (``docs/scaling.md``, "The GPU pa
   backwards and complementing each code (A<->T, C<->G, N stays N).  Host-to-device traffic falls
   from ``M x L`` to about ``W`` bytes per construct (M members).  The codes the model sees are the
   ones the host would have cut, batch by batch, so the outputs are bit-identical.
+* the one-hot step itself: in a process that sees no GPU it is its own small XLA computation
+  whatever ``xla`` says (:func:`one_hot_function`; the values are the table's, bit for bit), because
+  TensorFlow's table gather takes three times as long on CPU; elsewhere it follows ``xla``.
 * ``batch_size = "auto"``: the largest power of two (up to :data:`AUTO_BATCH_CAP`) whose call fits
   in the device's free memory, found by trying; without a GPU, the kind's default.
 """
@@ -112,17 +115,70 @@ def predict_members_in_fixed_batches(
     return out
 
 
+_CPU_XLA_ONE_HOT: bool | None = None
+
+
+def one_hot_tf(codes: Any, neutral_value: float) -> Any:
+    """Codes ``[B, L]`` (any integer dtype; 0..3 = A, C, G, T, 4 = N) -> float32 ``[B, L, 4]``: 1 on the letter's
+    channel, ``neutral_value`` on every channel for N, 0 elsewhere; exactly the rows of
+    :func:`~seqbench.models.base.one_hot_table`.  Comparisons rather than a table gather, so that XLA writes
+    it in one pass."""
+    import tensorflow as tf
+
+    c = codes[..., None]
+    letters = tf.constant([0, 1, 2, 3], dtype=codes.dtype)
+    return tf.cast(tf.equal(c, letters), tf.float32) + float(neutral_value) * tf.cast(
+        tf.equal(c, tf.constant(4, dtype=codes.dtype)), tf.float32)
+
+
+def cpu_xla_one_hot() -> bool:
+    """Whether the one-hot step of a CPU-only process runs as its own XLA computation: when no GPU is visible
+    and XLA compiles :func:`one_hot_tf` here (probed once per process, a few milliseconds).  On 2 cores it
+    writes the 50 MB of a batch of 8 Enformer inputs in about 2 ms where TensorFlow's table gather takes 7;
+    the values are the same, bit for bit."""
+    global _CPU_XLA_ONE_HOT
+    if _CPU_XLA_ONE_HOT is None:
+        import tensorflow as tf
+
+        ok = not gpu_visible()
+        if ok:
+            try:
+                probe = tf.function(lambda c: one_hot_tf(c, 0.25), jit_compile=True)
+                got = probe(tf.constant([[0, 1, 2, 3, 4]], tf.uint8)).numpy()
+                from seqbench.models.base import one_hot_table
+
+                ok = bool(np.array_equal(got[0], one_hot_table(0.25)))
+            except Exception:  # no XLA in this build or for this CPU (tf.errors.*): the table gather
+                ok = False
+        _CPU_XLA_ONE_HOT = ok
+    return _CPU_XLA_ONE_HOT
+
+
+def one_hot_function(neutral_value: float, *, inline: bool = False) -> Callable[[Any], Any]:
+    """The readouts' one-hot step, ``codes [B, L] -> float32 [B, L, 4]``: inside a readout that XLA compiles
+    whole (``inline``), :func:`one_hot_tf` itself; in a CPU-only process where XLA works
+    (:func:`cpu_xla_one_hot`), :func:`one_hot_tf` as its own XLA computation; otherwise the table gather."""
+    import tensorflow as tf
+
+    if inline:
+        return lambda codes: one_hot_tf(codes, neutral_value)
+    if cpu_xla_one_hot():
+        return tf.function(lambda codes: one_hot_tf(codes, neutral_value), jit_compile=True)
+    from seqbench.models.base import one_hot_table
+
+    table = tf.constant(one_hot_table(neutral_value))
+    return lambda codes: tf.gather(table, tf.cast(codes, tf.int32))
+
+
 def readout_function(call: Any, neutral_value: float, sequence_length: int, *, jit_compile: bool = False) -> Any:
     """A ``tf.function`` ``(codes uint8 [B, L], bins int32 [B, K], tracks int32 [T]) -> float32 [B, K, T]``:
-    the one-hot encoding (a table gather, N = ``neutral_value`` on every channel), the model's
+    the one-hot encoding (:func:`one_hot_function`, N = ``neutral_value`` on every channel), the model's
     ``call(x [B, L, 4]) -> [B, n_bins, n_tracks]``, then the tracks and the bins gathered, all on the device,
     so only what was asked is copied back.  Shared by the TF-Hub and the Keras adapters.  ``jit_compile``:
     the whole function through XLA (see :mod:`seqbench.models.device`)."""
     import tensorflow as tf
 
-    from seqbench.models.base import one_hot_table
-
-    table = tf.constant(one_hot_table(neutral_value))
+    one_hot = one_hot_function(neutral_value, inline=jit_compile)
 
     @tf.function(
         input_signature=[
@@ -134,7 +190,7 @@ def readout_function(call: Any, neutral_value: float, sequence_length: int, *, j
         jit_compile=jit_compile,
     )
     def run(codes: Any, bins: Any, track_idx: Any) -> Any:
-        x = tf.gather(table, tf.cast(codes, tf.int32))  # [B, L, 4]
+        x = one_hot(codes)  # [B, L, 4]
         out = tf.gather(call(x), track_idx, axis=2)  # [B, n_bins, T]
         return tf.cast(tf.gather(out, bins, batch_dims=1), tf.float32)  # [B, K, T]
 
@@ -150,9 +206,7 @@ def member_readout_function(
     :func:`readout_function`, all on the device."""
     import tensorflow as tf
 
-    from seqbench.models.base import one_hot_table
-
-    table = tf.constant(one_hot_table(neutral_value))
+    one_hot = one_hot_function(neutral_value, inline=jit_compile)
     complement = tf.constant(COMPLEMENT.astype(np.int32))
     L = int(sequence_length)
     pos = tf.range(L, dtype=tf.int32)
@@ -175,7 +229,7 @@ def member_readout_function(
         idx = tf.stack([tf.broadcast_to(row[:, None], tf.shape(offs)), start[:, None] + offs], axis=-1)
         codes = tf.cast(tf.gather_nd(ext, idx), tf.int32)  # [B, L]
         codes = tf.where(rev, tf.gather(complement, codes), codes)
-        x = tf.gather(table, codes)  # [B, L, 4]
+        x = one_hot(codes)  # [B, L, 4]
         out = tf.gather(call(x), track_idx, axis=2)
         return tf.cast(tf.gather(out, bins, batch_dims=1), tf.float32)
 

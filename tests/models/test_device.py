@@ -129,6 +129,29 @@ def test_xla_compiled_readout_agrees_with_the_plain_one(cache_dir, models):
     np.testing.assert_allclose(b["dnase"], a["dnase"], rtol=1e-6)
 
 
+@pytest.mark.parametrize("neutral", [0.25, 0.0])
+def test_one_hot_step_equals_the_table_bit_for_bit(neutral):
+    """The readouts' one-hot step (comparisons, XLA-compiled where XLA works on a CPU-only host) gives the
+    rows of :func:`one_hot_table` exactly, for uint8 and int32 codes; the table is checked against its
+    definition (A, C, G, T one-hot; N ``neutral`` on every channel) by a plain loop."""
+    import tensorflow as tf
+
+    from seqbench.models.base import one_hot_table
+    from seqbench.models.device import cpu_xla_one_hot, gpu_visible, one_hot_function
+
+    table = one_hot_table(neutral)
+    for code in range(5):
+        assert list(table[code]) == ([1.0 if k == code else 0.0 for k in range(4)] if code < 4 else [neutral] * 4)
+    codes = np.random.default_rng(3).integers(0, 5, size=(3, 10_000)).astype(np.uint8)
+    # XLA works on the CPUs this suite runs on, so the compiled step is the one tested (a GPU host: the gather)
+    assert cpu_xla_one_hot() or gpu_visible()
+    for inline in (False, True):
+        step = one_hot_function(neutral, inline=inline)
+        for dtype in (tf.uint8, tf.int32):
+            got = step(tf.constant(codes, dtype=dtype)).numpy()
+            assert got.dtype == np.float32 and np.array_equal(got, table[codes])
+
+
 def test_device_settings_a_kind_cannot_honour_are_refused_in_one_line():
     from seqbench.models.registry import check_device_settings
     from seqbench.models.tfhub import ModelLoadError

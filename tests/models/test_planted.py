@@ -288,13 +288,20 @@ def test_is_complete_checks_the_law(tmp_path: Path) -> None:
     assert not is_complete(tmp_path)
 
 
-def test_product_formulation_equals_the_convolution_bit_for_bit(planted_batch: np.ndarray) -> None:
-    """The SavedModel's law (products of shifted one-hot channels, XLA when available) gives exactly the
-    outputs of the convolution the twins keep (``planted_law_tf``), on one-hot rows, N rows (0.25) and
-    all-zero rows (another common N encoding), with and without XLA."""
+def test_formulations_equal_the_convolution_bit_for_bit(planted_batch: np.ndarray) -> None:
+    """The SavedModel's law (letter codes, :func:`planted_law_codes_tf`) and the earlier products of shifted
+    one-hot channels give exactly the outputs of the convolution the twins keep (``planted_law_tf``), on
+    one-hot rows, N rows (0.25) and all-zero rows (another common N encoding), with and without XLA, whole
+    or with only the comparisons compiled (as the SavedModel does)."""
     import tensorflow as tf
 
-    from seqbench.models.planted.build import _filters, planted_law_product_tf, planted_law_tf
+    from seqbench.models.planted.build import (
+        _filters,
+        hit_codes_function,
+        planted_law_codes_tf,
+        planted_law_product_tf,
+        planted_law_tf,
+    )
     from seqbench.models.planted.reference import PLANTED_GEOMETRY, decay_matrix
 
     x = one_hot(planted_batch).astype(np.float32)
@@ -309,5 +316,35 @@ def test_product_formulation_equals_the_convolution_bit_for_bit(planted_batch: n
     fused = tf.function(lambda a: planted_law_product_tf(a, decay, PLANTED_GEOMETRY), jit_compile=True)
     assert np.array_equal(conv, prod)
     assert np.array_equal(conv, fused(tf.constant(x)).numpy())
+    codes_plain = planted_law_codes_tf(tf.constant(x), decay, PLANTED_GEOMETRY).numpy()
+    inner = hit_codes_function(near=False, jit_compile=True)
+    codes_inner = tf.function(lambda a: planted_law_codes_tf(a, decay, PLANTED_GEOMETRY, inner))
+    codes_whole = tf.function(lambda a: planted_law_codes_tf(a, decay, PLANTED_GEOMETRY), jit_compile=True)
+    assert np.array_equal(conv, codes_plain)
+    assert np.array_equal(conv, codes_inner(tf.constant(x)).numpy())
+    assert np.array_equal(conv, codes_whole(tf.constant(x)).numpy())
     assert np.array_equal(conv[1:], reference_output(planted_batch[1:]).astype(np.float32)) or np.allclose(
         conv[1:], reference_output(planted_batch[1:]), rtol=1e-6)
+
+
+def test_decay_product_over_active_bins_equals_the_full_product() -> None:
+    """:func:`decay_product_tf` sums over only the input bins holding an enhancer when there are at most
+    ``max_active`` of them, else over all: either way the float64 product a plain NumPy matmul gives, to
+    float64 rounding, for none, a few, exactly ``max_active`` and more active bins, in graph mode and XLA."""
+    import tensorflow as tf
+
+    from seqbench.models.planted.build import decay_product_tf
+    from seqbench.models.planted.reference import decay_matrix
+
+    decay = np.array(decay_matrix("float64"))
+    rng = np.random.default_rng(8)
+    n_in = decay.shape[0]
+    fused = tf.function(lambda h: decay_product_tf(h, tf.constant(decay), max_active=16), jit_compile=True)
+    for n_active in (0, 1, 5, 16, 17, 400):
+        h = np.zeros((3, n_in))
+        cols = rng.choice(n_in, size=n_active, replace=False)
+        h[rng.integers(0, 3, n_active), cols] = rng.integers(1, 4, n_active) * 0.4  # W1-weighted, as planted-v2
+        want = h @ decay
+        got = decay_product_tf(tf.constant(h), tf.constant(decay), max_active=16).numpy()
+        np.testing.assert_allclose(got, want, rtol=1e-13, atol=0)
+        np.testing.assert_allclose(fused(tf.constant(h)).numpy(), want, rtol=1e-13, atol=0)

@@ -266,6 +266,39 @@ def test_built_without_xla_gives_the_same_output(
     np.testing.assert_allclose(predict(plain, graded_batch[:1]), predict(model, graded_batch[:1]), rtol=1e-6, atol=0)
 
 
+def test_letter_codes_equal_the_channel_scores_bit_for_bit(graded_batch: np.ndarray) -> None:
+    """The SavedModel's formulation (letter codes; only the comparisons XLA-compiled) gives exactly the
+    outputs of ``FORMAT_VERSION`` 1's (window scores as sums of shifted one-hot channels), on the graded
+    batch (exact, one- and two-mismatch copies, N runs, copies touching either end of the input) with N as
+    0.25 and as all-zero rows, compiled or not; and a window that would reach past the start or the end of
+    the input never counts, even when its 10 rows inside match."""
+    from seqbench.models.planted.build import hit_codes_function
+    from seqbench.models.planted.build_v2 import planted_law_v2_scores_tf, planted_law_v2_tf
+    from seqbench.models.planted.reference import PLANTED_GEOMETRY, decay_matrix
+
+    decay = tf.constant(np.array(decay_matrix("float64")))
+    edges = graded_batch[:1].copy()
+    edges[0, : K - 1] = encode(E_FWD)[1:]  # the motif without its first letter, at the very start
+    edges[0, L - (K - 1) :] = encode(P_RC)[: K - 1]  # without its last letter, at the very end
+    inner = hit_codes_function(near=True, jit_compile=True)
+    compiled = tf.function(lambda a: planted_law_v2_tf(a, decay, PLANTED_GEOMETRY, inner))
+    whole = tf.function(lambda a: planted_law_v2_tf(a, decay, PLANTED_GEOMETRY), jit_compile=True)
+    for codes in (graded_batch, edges):
+        for neutral in (0.25, 0.0):
+            x = tf.constant(one_hot(codes, neutral))
+            want = planted_law_v2_scores_tf(x, decay, PLANTED_GEOMETRY).numpy()
+            assert np.array_equal(planted_law_v2_tf(x, decay, PLANTED_GEOMETRY).numpy(), want)
+            assert np.array_equal(compiled(x).numpy(), want)
+            assert np.array_equal(whole(x).numpy(), want)
+    np.testing.assert_allclose(predict_codes_v2(edges, decay), reference_output_v2(edges), rtol=1e-6)
+
+
+def predict_codes_v2(codes: np.ndarray, decay: Any) -> np.ndarray:
+    from seqbench.models.planted.build_v2 import planted_law_v2_tf
+
+    return planted_law_v2_tf(tf.constant(one_hot(codes)), decay).numpy()
+
+
 def test_is_complete_checks_the_v2_law(tmp_path: Path) -> None:
     (tmp_path / "saved_model.pb").write_bytes(b"")
     (tmp_path / "assets").mkdir()

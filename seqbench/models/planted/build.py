@@ -41,7 +41,9 @@ from seqbench.sequence.codes import encode
 MODEL_NAME = "planted-v1"
 MODEL_KIND = "planted"
 #: bump when the SavedModel's contents or metadata change; older cached builds are rebuilt
-FORMAT_VERSION = 2  # 2: exact hits as products of shifted one-hot channels, XLA-compiled (outputs unchanged)
+#: 2: exact hits as products of shifted one-hot channels, XLA-compiled (outputs unchanged); 3: hits from letter
+#: codes, only the comparisons XLA-compiled, the decay sum over the bins holding enhancers (outputs unchanged)
+FORMAT_VERSION = 3
 METADATA_FILE = "seqbench_model.json"
 TARGETS_FILE = "assets/targets.txt"
 #: a window scores one per matching one-hot channel (max 11); one N (0.25) gives at most 10.25
@@ -121,8 +123,8 @@ def planted_metadata() -> dict[str, Any]:
         },
         "law": {
             **binned_law_constants(),
-            "hit_rule": "the product of the 11 one-hot channels of the motif's letters is > 0.5 (1 exactly"
-                        " for an exact match; an N, 0.25 per channel, or an all-zero row makes it <= 0.25)",
+            "hit_rule": "each of the 11 rows' letter code x . (1, 2, 4, 8) equals the motif letter's (A 1, C 2,"
+                        " G 4, T 8; an N, 0.25 per channel, codes 3.75 and an all-zero row 0: never a letter)",
             "formulas": {
                 "prom": "h_P[J-1] + h_P[J] + h_P[J+1], J = j + 1088",
                 "enh": "sum_i h_E[i] * g(|i - J| * 128), g(d) = 1 / (1 + d / D0)",
@@ -162,8 +164,6 @@ def binned_counts_law_tf(per_start: Any, decay: Any, geometry: Any) -> Any:
     then the formulas in float64 (``decay``: the float64 :func:`decay_matrix` of ``geometry``)."""
     import tensorflow as tf
 
-    formulas = track_formulas()
-    o, n = geometry.offset // law.BIN_SIZE, geometry.n_bins
     n_in = geometry.sequence_length // law.BIN_SIZE
     # start s -> centre s + 5; pad back to [B, L, 4] aligned on centre nucleotides
     hit = tf.pad(per_start, [[0, 0], [CENTRE, law.MOTIF_LENGTH - 1 - CENTRE], [0, 0]])
@@ -171,13 +171,28 @@ def binned_counts_law_tf(per_start: Any, decay: Any, geometry: Any) -> Any:
     per_bin = tf.cast(per_bin, tf.float64)
     h_p = per_bin[..., 0] + per_bin[..., 1]  # [B, n_in]
     h_e = per_bin[..., 2] + per_bin[..., 3]
-    prom = h_p[:, o - 1 : o - 1 + n] + h_p[:, o : o + n] + h_p[:, o + 1 : o + 1 + n]
     # float64 matmul: exact enough, and never rewritten to TF32 on GPUs
-    enh = tf.linalg.matmul(h_e, decay)  # [B, n]
+    return law_tracks_tf(h_p, h_e, tf.linalg.matmul(h_e, decay), geometry)
+
+
+def law_tracks_tf(h_p: Any, h_e: Any, enh: Any, geometry: Any, k_sat: float | None = None) -> Any:
+    """The binned law's formulas: per-input-bin motif strengths ``h_p``, ``h_e`` float64 ``[B, n_in]`` and the
+    decayed enhancer sums ``enh`` float64 ``[B, n_bins]`` -> float32 ``[B, n_bins, 3]`` (``law.TRACKS`` order).
+    ``k_sat``: planted-v2's CAGE saturation ``A X / (1 + X / k_sat)``; ``None``: planted-v1's ``A X``."""
+    import tensorflow as tf
+
+    o, n = geometry.offset // law.BIN_SIZE, geometry.n_bins
+    prom = h_p[:, o - 1 : o - 1 + n] + h_p[:, o : o + n] + h_p[:, o + 1 : o + 1 + n]
     dnase = law.C0 + law.C1 * (h_p[:, o : o + n] + h_e[:, o : o + n])
-    tracks = [
-        law.A * (prom + law.P0) * (1.0 + gain * enh) if kind == "cage" else dnase for kind, gain in formulas
-    ]
+    tracks = []
+    for kind, gain in track_formulas():
+        if kind != "cage":
+            tracks.append(dnase)
+        elif k_sat is None:
+            tracks.append(law.A * (prom + law.P0) * (1.0 + gain * enh))
+        else:
+            xx = (prom + law.P0) * (1.0 + gain * enh)
+            tracks.append(law.A * xx / (1.0 + xx / k_sat))
     return tf.cast(tf.stack(tracks, axis=-1), tf.float32)
 
 
@@ -185,8 +200,9 @@ def planted_law_product_tf(x: Any, decay: Any, geometry: Any) -> Any:
     """The binned planted law with the motif hits as products of shifted one-hot channels (no convolution):
     a window starting at ``s`` holds motif ``m`` exactly when ``prod_k x[s + k, m_k] = 1`` (an N, 0.25 per
     channel, or an all-zero row makes the product <= 0.25).  For one-hot input the hits, the counts and so
-    the outputs are the same, bit for bit, as :func:`planted_law_tf`'s; under XLA the 44 multiplications
-    fuse into one pass over the input (about 1.5x faster than the convolution on CPU)."""
+    the outputs are the same, bit for bit, as :func:`planted_law_tf`'s.  ``FORMAT_VERSION`` 2's
+    formulation, kept as a second independent formulation for the tests (:func:`planted_law_codes_tf` is
+    the SavedModel's)."""
     import tensorflow as tf
 
     n_starts = geometry.sequence_length - law.MOTIF_LENGTH + 1
@@ -199,6 +215,119 @@ def planted_law_product_tf(x: Any, decay: Any, geometry: Any) -> Any:
             prod = prod * channels[int(letters[k])][:, k : k + n_starts]
         hits.append(tf.cast(prod > 0.5, tf.float32))
     return binned_counts_law_tf(tf.stack(hits, axis=-1), decay, geometry)
+
+
+#: a one-hot row's letter code is ``x . LETTER_CODES``: exactly 1, 2, 4 or 8 for A, C, G, T, 3.75 for an N
+#: (0.25 per channel) and 0 for an all-zero row, so neither N encoding equals a letter
+LETTER_CODES = (1.0, 2.0, 4.0, 8.0)
+#: per-centre hit codes pack two counts in one float32, ``low + NEAR_PACK * high`` (a bin's counts are at most
+#: 128 < NEAR_PACK, and the packed sums stay exact integers below 2**24)
+NEAR_PACK = 1024.0
+#: the decay product runs over at most this many input bins when no more hold an enhancer (the usual case)
+MAX_ACTIVE_BINS = 64
+
+
+def centred_hit_codes_tf(x: Any, near: bool = False) -> Any:
+    """Motif hits of one-hot ``x`` float32 ``[B, L, 4]`` at their centre nucleotides, packed as exact integers
+    in float32 ``[B, L, C]``:
+
+    * ``near=False`` (planted-v1), ``C = 1``: ``exact_P + NEAR_PACK * exact_E``;
+    * ``near=True`` (planted-v2), ``C = 2``: ``exact_M + NEAR_PACK * near_M`` for M = promoter, enhancer;
+
+    where ``exact_M`` counts the windows centred at that nucleotide that equal motif M in either orientation
+    and ``near_M`` those one letter away.  A window is the 11 rows ``[q - 5, q + 6)``; windows that reach past
+    either end of the input do not exist.
+
+    The rows are first reduced to their letter codes (:data:`LETTER_CODES`); a window's score is the number
+    of its rows whose code is the motif's letter, so N rows and all-zero rows are mismatches, as in the
+    product and score formulations, for the inputs the interface takes (one-hot rows, N = 0.25, or all
+    zero).  Under XLA the compaction, the 44 comparisons and the packing fuse into one pass over the input;
+    the per-bin sums stay outside, where TensorFlow's own reduction is several times faster on CPU, and the
+    codes (not the hits) are padded, because a padded XLA output costs three times the whole pass."""
+    import tensorflow as tf
+
+    k = law.MOTIF_LENGTH
+    length = int(x.shape[1])
+    code = x[..., 0] * LETTER_CODES[0] + x[..., 1] * LETTER_CODES[1] + x[..., 2] * LETTER_CODES[2] + (
+        x[..., 3] * LETTER_CODES[3])  # [B, L], exact
+    # row q + t - 5 of the input is row q + t here; the padding's code 0 is no letter
+    code = tf.pad(code, [[0, 0], [CENTRE, k - 1 - CENTRE]])
+
+    def agree(m: int) -> list[Any]:
+        letters = encode(MOTIFS[m])
+        return [tf.equal(code[:, t : t + length], LETTER_CODES[int(letters[t])]) for t in range(k)]
+
+    def exact(m: int) -> Any:
+        hits = agree(m)
+        out = hits[0]
+        for h in hits[1:]:
+            out = tf.logical_and(out, h)
+        return tf.cast(out, tf.float32)
+
+    def exact_near(m: int) -> tuple[Any, Any]:
+        score = tf.add_n([tf.cast(h, tf.float32) for h in agree(m)])
+        return tf.cast(tf.equal(score, float(k)), tf.float32), tf.cast(tf.equal(score, float(k - 1)), tf.float32)
+
+    if not near:  # a centre holds at most one exact motif: the four motifs differ pairwise
+        return ((exact(0) + exact(1)) + NEAR_PACK * (exact(2) + exact(3)))[..., None]
+    pos = tf.range(length)
+    inside = tf.cast((pos >= CENTRE) & (pos < length - (k - 1 - CENTRE)), tf.float32)  # windows that exist
+    channels = []
+    for pair in ((0, 1), (2, 3)):
+        (e0, n0), (e1, n1) = exact_near(pair[0]), exact_near(pair[1])
+        channels.append(((e0 + e1) + NEAR_PACK * (n0 + n1)) * inside)
+    return tf.stack(channels, axis=-1)
+
+
+def decay_product_tf(h_e: Any, decay: Any, max_active: int = MAX_ACTIVE_BINS) -> Any:
+    """``h_e @ decay`` in float64 (``h_e`` ``[B, n_in]``, ``decay`` ``[n_in, n_bins]``), over only the input bins
+    where some row of ``h_e`` is non-zero when there are at most ``max_active`` of them (the zero columns add
+    exact zeros), else over all.  Static shapes either way, so XLA compiles it; float64, so GPUs never rewrite
+    it to TF32."""
+    import tensorflow as tf
+
+    n_in = int(decay.shape[0])
+    k = min(int(max_active), n_in)
+    active = tf.cast(tf.reduce_any(tf.not_equal(h_e, 0.0), axis=0), tf.float32)  # [n_in]
+
+    def few() -> Any:
+        _, idx = tf.math.top_k(active, k=k)  # every active bin, then inactive ones (zero columns)
+        return tf.linalg.matmul(tf.gather(h_e, idx, axis=1), tf.gather(decay, idx))
+
+    return tf.cond(tf.reduce_sum(active) <= float(k), few, lambda: tf.linalg.matmul(h_e, decay))
+
+
+def hit_codes_function(near: bool, jit_compile: bool) -> Any:
+    """:func:`centred_hit_codes_tf` as a ``tf.function`` (XLA-compiled with ``jit_compile``), for use inside a
+    model's call: XLA fuses the comparisons, TensorFlow does the reductions that follow."""
+    import tensorflow as tf
+
+    return tf.function(lambda x: centred_hit_codes_tf(x, near), jit_compile=jit_compile)
+
+
+def planted_law_codes_tf(x: Any, decay: Any, geometry: Any, hit_codes: Any = None, k_sat: float | None = None,
+                         near_weight: float | None = None) -> Any:
+    """The binned planted law from letter codes (the SavedModel's formulation since ``FORMAT_VERSION`` 3):
+    one-hot ``x`` float32 ``[B, L, 4]`` -> float32 ``[B, n_bins, 3]``.  ``hit_codes``: a function like
+    :func:`centred_hit_codes_tf` (default: that function with ``near`` when ``near_weight`` is set);
+    ``near_weight``: planted-v2's ``W1`` (a window one letter away weighs it); ``k_sat``: planted-v2's
+    saturation.  For one-hot input the hit counts equal the convolution's and the products' exactly, and
+    the outputs agree with them to float64 rounding (the decay sum runs over fewer zero terms)."""
+    import tensorflow as tf
+
+    near = near_weight is not None
+    codes = hit_codes(x) if hit_codes is not None else centred_hit_codes_tf(x, near)  # [B, L, C]
+    n_in = geometry.sequence_length // law.BIN_SIZE
+    per_bin = tf.reduce_sum(tf.reshape(codes, [-1, n_in, law.BIN_SIZE, 2 if near else 1]), axis=2)  # exact
+    high = tf.floor(per_bin / NEAR_PACK)
+    low = tf.cast(per_bin - NEAR_PACK * high, tf.float64)
+    high = tf.cast(high, tf.float64)
+    if near:
+        h = low + near_weight * high  # exact + W1 near, per motif
+        h_p, h_e = h[..., 0], h[..., 1]
+    else:
+        h_p, h_e = low[..., 0], high[..., 0]
+    return law_tracks_tf(h_p, h_e, decay_product_tf(h_e, decay), geometry, k_sat)
 
 
 def xla_available(law_fn: Callable[[Any, Any, Any], Any]) -> bool:
@@ -275,8 +404,10 @@ def build_planted_savedmodel(path: Path) -> Path:
 
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
-    jit = xla_available(planted_law_product_tf)
-    tf.saved_model.save(make_planted_module(planted_law_product_tf, jit), str(path))
+    jit = xla_available(planted_law_codes_tf)
+    hit_codes = hit_codes_function(near=False, jit_compile=jit)
+    tf.saved_model.save(
+        make_planted_module(lambda x, decay, g: planted_law_codes_tf(x, decay, g, hit_codes)), str(path))
     _write_targets(path / TARGETS_FILE)
     # whether XLA is on is a property of this build, not of the law: recorded in built_with, which
     # is_complete ignores

@@ -27,9 +27,12 @@ from seqbench.models.planted.build import (
     _write_targets,
     binned_law_constants,
     ensure_built,
+    hit_codes_function,
+    law_tracks_tf,
     make_planted_module,
     metadata_matches,
     motifs_and_tracks,
+    planted_law_codes_tf,
     write_metadata,
     xla_available,
 )
@@ -38,14 +41,13 @@ from seqbench.models.planted.reference import (
     MOTIFS,
     NEUTRAL_VALUE,
     PLANTED_GEOMETRY,
-    track_formulas,
 )
 from seqbench.sequence.codes import encode
 
 MODEL_NAME = "planted-v2"
 MODEL_KIND = "planted-v2"
 #: bump when the SavedModel's contents or metadata change; older cached builds are rebuilt
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: scores from letter codes, only the comparisons XLA-compiled (outputs unchanged)
 #: A window's score is the sum over its 11 positions of the one-hot channel of the motif's letter there:
 #: 11 exact; one mismatch 10 (another base, or an all-zero row) or 10.25 (an N, 0.25 per channel); two or
 #: more at most 9.5 (two Ns).  The thresholds sit halfway between those values.
@@ -87,8 +89,9 @@ def planted_v2_metadata() -> dict[str, Any]:
             **binned_law_constants(),
             "W1": law.W1,
             "K_SAT": law.K_SAT,
-            "exact_threshold": EXACT_THRESHOLD,
-            "near_threshold": NEAR_THRESHOLD,
+            "window_score": "the number of the 11 rows whose letter code x . (1, 2, 4, 8) equals the motif"
+                            " letter's (A 1, C 2, G 4, T 8; N and all-zero rows never do): 11 exact, 10 one"
+                            " mismatch",
             "formulas": {
                 "w": "w(m) = 1 if m == 0, W1 if m == 1, else 0; m = mismatching positions of the 11-mer (N mismatches)",
                 "h_M": "sum of w over both orientations of motif M, 11-mers centred in input bin i",
@@ -103,22 +106,29 @@ def planted_v2_metadata() -> dict[str, Any]:
     }
 
 
-def planted_law_v2_tf(x: Any, decay: Any, geometry: Any = PLANTED_GEOMETRY) -> Any:
+def planted_law_v2_tf(x: Any, decay: Any, geometry: Any = PLANTED_GEOMETRY, hit_codes: Any = None) -> Any:
     """planted-v2's law as TensorFlow ops: ``x`` float32 one-hot ``[B, L, 4]``, ``decay`` the float64
     :func:`decay_matrix` of ``geometry`` -> float32 ``[B, n_bins, 3]`` (``law.TRACKS`` order), equal to
     :func:`~seqbench.models.planted.reference.reference_output_v2` up to float32 rounding.
 
-    Scores are sums of 11 shifted slices of the one-hot channels (exact in float32: multiples of 0.25
-    up to 11), so no convolution, and no TF32 on GPUs; per-bin counts of exact and one-mismatch
-    windows are exact integers, combined as ``n_exact + W1 n_near`` in float64.
+    Each window's score is the number of its 11 rows whose letter code is the motif's (N and all-zero rows
+    mismatch; :func:`~seqbench.models.planted.build.centred_hit_codes_tf`), so no convolution and no TF32
+    on GPUs; per-bin counts of exact and one-mismatch windows are exact integers, combined as
+    ``n_exact + W1 n_near`` in float64.  ``hit_codes``: that function, XLA-compiled or not.
     """
+    return planted_law_codes_tf(x, decay, geometry, hit_codes, k_sat=law.K_SAT, near_weight=law.W1)
+
+
+def planted_law_v2_scores_tf(x: Any, decay: Any, geometry: Any = PLANTED_GEOMETRY) -> Any:
+    """``FORMAT_VERSION`` 1's formulation of :func:`planted_law_v2_tf` (scores as sums of 11 shifted one-hot
+    channels, thresholds :data:`EXACT_THRESHOLD` and :data:`NEAR_THRESHOLD`), kept as an independent second
+    formulation for the tests."""
     import tensorflow as tf
 
     k = law.MOTIF_LENGTH
     length = geometry.sequence_length
     n_starts = length - k + 1
     n_in = length // law.BIN_SIZE
-    o, n = geometry.offset // law.BIN_SIZE, geometry.n_bins
     channels = tf.unstack(x, num=4, axis=-1)  # 4 x [B, L], contiguous slices below
     hits = []  # exact_P, near_P, exact_E, near_E: float32 [B, n_starts], 0..2 (two orientations)
     for pair in ((0, 1), (2, 3)):
@@ -136,21 +146,10 @@ def planted_law_v2_tf(x: Any, decay: Any, geometry: Any = PLANTED_GEOMETRY) -> A
     per_start = tf.stack(hits, axis=-1)  # [B, n_starts, 4]
     # start s -> centre s + 5; pad back to [B, L, 4] aligned on centre nucleotides
     per_centre = tf.pad(per_start, [[0, 0], [CENTRE, k - 1 - CENTRE], [0, 0]])
-    per_bin = tf.reduce_sum(tf.reshape(per_centre, [-1, n_in, law.BIN_SIZE, 4]), axis=2)  # exact integers
-    per_bin = tf.cast(per_bin, tf.float64)
+    per_bin = tf.cast(tf.reduce_sum(tf.reshape(per_centre, [-1, n_in, law.BIN_SIZE, 4]), axis=2), tf.float64)
     h_p = per_bin[..., 0] + law.W1 * per_bin[..., 1]  # [B, n_in]
     h_e = per_bin[..., 2] + law.W1 * per_bin[..., 3]
-    prom = h_p[:, o - 1 : o - 1 + n] + h_p[:, o : o + n] + h_p[:, o + 1 : o + 1 + n]
-    enh = tf.linalg.matmul(h_e, decay)  # float64: never rewritten to TF32 on GPUs
-    dnase = law.C0 + law.C1 * (h_p[:, o : o + n] + h_e[:, o : o + n])
-    tracks = []
-    for kind, gain in track_formulas():
-        if kind == "cage":
-            xx = (prom + law.P0) * (1.0 + gain * enh)
-            tracks.append(law.A * xx / (1.0 + xx / law.K_SAT))
-        else:
-            tracks.append(dnase)
-    return tf.cast(tf.stack(tracks, axis=-1), tf.float32)
+    return law_tracks_tf(h_p, h_e, tf.linalg.matmul(h_e, decay), geometry, law.K_SAT)
 
 
 def build_planted_v2_savedmodel(path: Path) -> Path:
@@ -161,7 +160,9 @@ def build_planted_v2_savedmodel(path: Path) -> Path:
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
     jit = xla_available(planted_law_v2_tf)
-    tf.saved_model.save(make_planted_module(planted_law_v2_tf, jit, "planted_v2"), str(path))
+    hit_codes = hit_codes_function(near=True, jit_compile=jit)
+    module = make_planted_module(lambda x, decay, g: planted_law_v2_tf(x, decay, g, hit_codes), name="planted_v2")
+    tf.saved_model.save(module, str(path))
     _write_targets(path / TARGETS_FILE)
     # whether XLA is on is a property of this build, not of the law: recorded in built_with, which
     # is_complete_v2 ignores
