@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import time
 from pathlib import Path
 from typing import Any
 
@@ -271,7 +272,16 @@ def test_a_dead_kept_actor_is_never_handed_out(actors, fresh_pool):
     pool, _ = fresh_pool
     dead, live = actors(2)
     pool.give(("A",), [live, dead])
-    ray.kill(dead)
+    ray.kill(dead)  # asynchronous: wait until Ray itself says the actor is dead (a call on it fails)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            ray.get(dead.pid.remote(), timeout=5)
+        except ray.exceptions.RayActorError:
+            break
+        time.sleep(0.1)
+    else:
+        pytest.fail("ray.kill did not take effect within 30 s")
     assert pool.take(("A",), 2) == [live]
 
 
