@@ -229,10 +229,11 @@ MAX_ACTIVE_BINS = 64
 
 def centred_hit_codes_tf(x: Any, near: bool = False) -> Any:
     """Motif hits of one-hot ``x`` float32 ``[B, L, 4]`` at their centre nucleotides, packed as exact integers
-    in float32 ``[B, L, C]``:
+    in a tuple of float32 ``[B, L]`` channels (separate outputs: XLA writes an interleaved ``[B, L, 2]``
+    noticeably slower):
 
-    * ``near=False`` (planted-v1), ``C = 1``: ``exact_P + NEAR_PACK * exact_E``;
-    * ``near=True`` (planted-v2), ``C = 2``: ``exact_M + NEAR_PACK * near_M`` for M = promoter, enhancer;
+    * ``near=False`` (planted-v1), one channel: ``exact_P + NEAR_PACK * exact_E``;
+    * ``near=True`` (planted-v2), two channels: ``exact_M + NEAR_PACK * near_M`` for M = promoter, enhancer;
 
     where ``exact_M`` counts the windows centred at that nucleotide that equal motif M in either orientation
     and ``near_M`` those one letter away.  A window is the 11 rows ``[q - 5, q + 6)``; windows that reach past
@@ -265,18 +266,18 @@ def centred_hit_codes_tf(x: Any, near: bool = False) -> Any:
         return tf.cast(out, tf.float32)
 
     def exact_near(m: int) -> tuple[Any, Any]:
-        score = tf.add_n([tf.cast(h, tf.float32) for h in agree(m)])
-        return tf.cast(tf.equal(score, float(k)), tf.float32), tf.cast(tf.equal(score, float(k - 1)), tf.float32)
+        score = tf.add_n([tf.cast(h, tf.int32) for h in agree(m)])
+        return tf.cast(tf.equal(score, k), tf.float32), tf.cast(tf.equal(score, k - 1), tf.float32)
 
     if not near:  # a centre holds at most one exact motif: the four motifs differ pairwise
-        return ((exact(0) + exact(1)) + NEAR_PACK * (exact(2) + exact(3)))[..., None]
+        return ((exact(0) + exact(1)) + NEAR_PACK * (exact(2) + exact(3)),)
     pos = tf.range(length)
     inside = tf.cast((pos >= CENTRE) & (pos < length - (k - 1 - CENTRE)), tf.float32)  # windows that exist
     channels = []
     for pair in ((0, 1), (2, 3)):
         (e0, n0), (e1, n1) = exact_near(pair[0]), exact_near(pair[1])
         channels.append(((e0 + e1) + NEAR_PACK * (n0 + n1)) * inside)
-    return tf.stack(channels, axis=-1)
+    return tuple(channels)
 
 
 def decay_product_tf(h_e: Any, decay: Any, max_active: int = MAX_ACTIVE_BINS) -> Any:
@@ -316,9 +317,10 @@ def planted_law_codes_tf(x: Any, decay: Any, geometry: Any, hit_codes: Any = Non
     import tensorflow as tf
 
     near = near_weight is not None
-    codes = hit_codes(x) if hit_codes is not None else centred_hit_codes_tf(x, near)  # [B, L, C]
+    codes = hit_codes(x) if hit_codes is not None else centred_hit_codes_tf(x, near)  # C x [B, L]
     n_in = geometry.sequence_length // law.BIN_SIZE
-    per_bin = tf.reduce_sum(tf.reshape(codes, [-1, n_in, law.BIN_SIZE, 2 if near else 1]), axis=2)  # exact
+    per_bin = tf.stack([tf.reduce_sum(tf.reshape(c, [-1, n_in, law.BIN_SIZE]), axis=2) for c in codes],
+                       axis=-1)  # [B, n_in, C], exact
     high = tf.floor(per_bin / NEAR_PACK)
     low = tf.cast(per_bin - NEAR_PACK * high, tf.float64)
     high = tf.cast(high, tf.float64)
