@@ -617,7 +617,7 @@ def test_rows_identical_whatever_replicas_shards_and_resumptions(
 
 
 @pytest.mark.slow
-def test_elastic_pool_grows_when_a_gpu_node_joins(cache_dir, tmp_path):
+def test_elastic_pool_grows_when_a_gpu_node_joins(cache_dir, tmp_path, monkeypatch):
     """replicas 1..2 on a cluster with one GPU: the second replica waits unplaced; a GPU node that
     joins mid-job gets it and it takes shards; every planned row exactly once, all summary figures
     as without the extra node."""
@@ -626,13 +626,24 @@ def test_elastic_pool_grows_when_a_gpu_node_joins(cache_dir, tmp_path):
 
     from seqbench.runtime.submit import submit
 
+    job = tmp_path / "job"
+    write_part = JobDir.write_part
+
+    def paced(self, shard, table, variant=None):
+        # until the second replica has joined, each part waits a moment (at most 96 x 0.25 s): the planted
+        # model predicts a shard in milliseconds, far sooner than a new node's replica loads
+        size = write_part(self, shard, table, variant)
+        if "replica 1 joined" not in _log(job):
+            time.sleep(0.25)
+        return size
+
+    monkeypatch.setattr(JobDir, "write_part", paced)
     ray.shutdown()
     cluster = Cluster(initialize_head=True,
                       head_node_args={"num_cpus": 2, "num_gpus": 1, "object_store_memory": NODE_STORE})
     try:
         ray.init(address=cluster.address, log_to_driver=False)
-        job = tmp_path / "job"
-        # a longer job than the tiny design (96 shards): the joining replica needs seconds to load
+        # a longer job than the tiny design (96 shards), paced above: the joining replica needs seconds to load
         raw = deep_merge(_raw_spec(cache_dir, replicas=1, max_replicas=2, gpus_per_replica=1, shard_size=1,
                                    max_in_flight=1),
                          {"inputs": {"max_promoters": 4, "max_enhancers": 6, "max_backgrounds": 4}})
