@@ -7,8 +7,12 @@ seqbench starts a local Ray, it starts this watchdog in its own process session:
     python -m seqbench.runtime.watchdog DRIVER_PID SESSION_DIR
 
 Every second it records the session's processes (those whose command line names the session
-directory, and all their descendants, each with its start time so that a reused pid is never
-touched).  When the driver is gone it sends SIGTERM to the recorded processes still alive, then
+directory, Ray's renamed ``ray::`` processes that hold a file of the session directory open, and all
+their descendants, each with its start time so that a reused pid is never touched).  The open files
+matter when the driver dies within a second of ``ray.init``: the agents rename themselves, and once the
+raylet is gone they are nobody's descendants, before the first record could list them.
+
+When the driver is gone it sends SIGTERM to the recorded processes still alive, then
 SIGKILL to those left after a few seconds, and exits.  It also exits when every recorded process
 has ended while the driver lives on (a normal ``ray.shutdown``).  Linux only (``/proc``); it
 imports nothing of Ray.
@@ -43,12 +47,27 @@ def _cmdline(pid: int) -> bytes:
         return b""
 
 
+def _holds_open(pid: int, marker: bytes) -> bool:
+    """Whether ``pid`` has a file descriptor open on a path containing ``marker``."""
+    fd_dir = PROC / str(pid) / "fd"
+    try:
+        fds = os.listdir(fd_dir)
+    except OSError:
+        return False
+    for fd in fds:
+        with contextlib.suppress(OSError):
+            if marker in os.fsencode(os.readlink(fd_dir / fd)):
+                return True
+    return False
+
+
 def _pids() -> list[int]:
     return [int(p.name) for p in PROC.iterdir() if p.name.isdigit()]
 
 
 def session_processes(session: str, known: dict[int, int]) -> dict[int, int]:
-    """``known`` plus every process naming ``session`` in its command line and their descendants."""
+    """``known`` plus every process naming ``session`` in its command line, every ``ray::`` process with a file
+    of ``session`` open, and their descendants."""
     marker = os.fsencode(session)
     found = dict(known)
     table = {}
@@ -58,7 +77,11 @@ def session_processes(session: str, known: dict[int, int]) -> dict[int, int]:
             table[pid] = st
     me = os.getpid()  # this watchdog names the session in its own command line
     for pid, (_, start) in table.items():
-        if pid != me and marker in _cmdline(pid):
+        if pid == me:
+            continue
+        cmdline = _cmdline(pid)
+        # Ray's agents and workers rename themselves "ray::..."; their logs in the session dir stay open
+        if marker in cmdline or (cmdline.startswith(b"ray::") and _holds_open(pid, marker)):
             found[pid] = start
     grew = True
     while grew:  # descendants of anything found (the agents' cmdline no longer names the session)

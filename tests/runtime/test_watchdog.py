@@ -33,17 +33,30 @@ def _alive(pids: dict[int, int]) -> list[int]:
     return [p for p, s in pids.items() if alive(p, s)]
 
 
+def _name(pid: int) -> bytes:
+    try:
+        return (Path("/proc") / str(pid) / "cmdline").read_bytes().split(b"\0")[0]
+    except OSError:  # gone since it was listed
+        return b""
+
+
 def test_kill_9_of_the_driver_stops_its_local_ray(tmp_path):
     proc = subprocess.Popen([sys.executable, "-c", DRIVER], stdout=subprocess.PIPE, text=True,
                             env={**os.environ, "RAY_USAGE_STATS_ENABLED": "0"})
     try:
         session = Path(proc.stdout.readline().strip()).name
         assert session.startswith("session_")
-        time.sleep(3)  # the agents start a moment after ray.init returns
-        procs = session_processes(session, {})
-        names = {p: (Path("/proc") / str(p) / "cmdline").read_bytes().split(b"\0")[0] for p in _alive(procs)}
+        # killed as soon as the agents exist: before the watchdog's first record could list them, so it
+        # must find them by the session's files they hold open (they are renamed, then orphaned)
+        deadline = time.time() + 30
+        while True:
+            procs = session_processes(session, {})
+            names = {p: _name(p) for p in _alive(procs)}
+            agents = [p for p, n in names.items() if n.startswith(b"ray::")]
+            if agents or time.time() > deadline:
+                break
+            time.sleep(0.1)
         assert any(b"raylet" in n for n in names.values())
-        agents = [p for p, n in names.items() if n.startswith(b"ray::")]
         assert agents, names  # the processes that used to linger for minutes
     finally:
         proc.send_signal(signal.SIGKILL)
