@@ -1,5 +1,8 @@
 """Shared fixtures: one cache directory per test session (planted model + demo data built once),
-a tiny FASTA written per test, and environment that keeps Ray quiet and offline."""
+a tiny FASTA written per test, and environment that keeps Ray quiet and offline.
+
+Under pytest-xdist (``make test``: two workers, ``--dist loadfile``) each worker is a session of its
+own: its own cache directory, its own local Ray, its own kept replicas; a module never spans two."""
 
 from __future__ import annotations
 
