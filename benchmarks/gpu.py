@@ -56,6 +56,32 @@ PRECISION_COLUMN = {"fp32": 0, "tf32": 1, "bf16": 2}
 BF16_PARITY_TARGET = 1e-2
 
 
+#: what the GPU path imports on the machine that runs it (module name, what to install)
+REQUIRED = (("tensorflow", "tensorflow[and-cuda]"), ("tensorflow_hub", "tensorflow-hub"), ("ray", "ray"),
+            ("pyarrow", "pyarrow"), ("pyfaidx", "pyfaidx"), ("pandas", "pandas"))
+
+
+def preflight(smoke: bool) -> str | None:
+    """Why this machine cannot run the GPU benchmark (one line), or None.  Checked before anything is
+    built: a package seqbench's GPU path needs is missing, or TensorFlow sees no GPU (only ``--smoke``
+    runs on a CPU; the Enformer twin on a CPU would take hours)."""
+    import importlib.util
+
+    missing = [pip for mod, pip in REQUIRED if importlib.util.find_spec(mod) is None]
+    if missing:
+        return (f"this Python ({sys.executable}) lacks {', '.join(missing)}; the GPU path runs seqbench's"
+                f" TensorFlow adapter: pip install {' '.join(missing)} (TensorFlow with CUDA 12)")
+    if smoke:
+        return None
+    import tensorflow as tf
+
+    if not tf.config.list_physical_devices("GPU"):
+        cuda = tf.sysconfig.get_build_info().get("cuda_version")
+        built = f"built with CUDA {cuda}" if cuda else "built without CUDA (pip install 'tensorflow[and-cuda]')"
+        return f"TensorFlow {tf.__version__} sees no GPU ({built}); --smoke runs the CPU version"
+    return None
+
+
 def device_name() -> str | None:
     import tensorflow as tf
 
@@ -234,6 +260,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.smoke:
         args.kind, args.batch_sizes, args.precisions, args.repeats = "planted", "2", "fp32,tf32", 1
         args.no_pipeline = True
+    why = preflight(args.smoke)
+    if why:
+        print(f"gpu.py: {why}", file=sys.stderr)
+        return 2
     t_start = time.perf_counter()
     cache = bench_cache_dir()
 

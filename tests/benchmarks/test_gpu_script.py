@@ -32,3 +32,25 @@ def test_gpu_benchmark_smoke_runs_and_reports(tmp_path, cache_dir):
     assert rec["members_cut"]["bytes_to_device_per_member_device_cut"] < rec["members_cut"][
         "bytes_to_device_per_member_host_cut"] / 5
     assert "planted on CPU (no GPU)" in res.stdout  # the table
+
+
+def test_gpu_benchmark_refuses_a_machine_it_cannot_measure_in_one_line(tmp_path, cache_dir):
+    """Without --smoke on a machine where TensorFlow sees no GPU, or without a package the GPU path
+    imports, the script exits 2 with one line before it builds anything (no JSON is written)."""
+    out = tmp_path / "gpu.json"
+    env = {**os.environ, "SEQBENCH_CACHE_DIR": str(cache_dir), "CUDA_VISIBLE_DEVICES": ""}
+    res = subprocess.run([sys.executable, str(REPO / "benchmarks" / "gpu.py"), "--out", str(out)],
+                         cwd=REPO / "benchmarks", env=env, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 2, res.stderr[-2000:]
+    lines = [ln for ln in res.stderr.splitlines() if ln.startswith("gpu.py:")]
+    assert len(lines) == 1 and "sees no GPU" in lines[0] and "--smoke" in lines[0], res.stderr[-2000:]
+    assert "Traceback" not in res.stderr and not out.exists()
+
+    # a package that is not there (the device image of some hosts has no TensorFlow at all)
+    code = ("import sys; sys.path.insert(0, '.'); import gpu\n"
+            "gpu.REQUIRED = gpu.REQUIRED + (('seqbench_no_such_module', 'no-such-package'),)\n"
+            "raise SystemExit(gpu.main(['--smoke', '--out', sys.argv[1]]))\n")
+    res = subprocess.run([sys.executable, "-c", code, str(out)], cwd=REPO / "benchmarks", env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert res.returncode == 2 and not out.exists(), res.stderr[-2000:]
+    assert res.stderr.strip().startswith("gpu.py: this Python") and "lacks no-such-package" in res.stderr
