@@ -7,8 +7,9 @@ the test suite) pays that once per job.  With ``$SEQBENCH_KEEP_REPLICAS=1`` (or
 :func:`keep_replicas`) a job that ends normally hands its healthy replicas to this pool instead of
 killing them, and the next job of the same driver that asks for replicas *of the same key* takes
 them back: the same models (kind, head, handle, batch size, precision, ...; the model files'
-sizes and modification times), the same cache directory, TF thread count, prediction cache and
-Ray resources per replica.  The pool keeps the replicas of the last setting, or of the last N
+sizes and modification times; not the tracks or windows a job asks of them, which each predict
+call passes), the same cache directory, TF thread count, prediction cache and Ray resources per
+replica.  The pool keeps the replicas of the last setting, or of the last N
 with ``$SEQBENCH_KEEP_REPLICAS=N``; a job that must start new replicas first kills kept ones of
 other settings that could stand in its way (every GPU replica when it needs GPUs, the least
 recently used while Ray has too few free CPUs), so idle replicas never hold what a job needs.  A
@@ -99,16 +100,23 @@ def _files_stamp(handle: str) -> tuple:
 
 def pool_key(specs: list[Any], cache_dir: str | None, threads: int | None, prediction_cache: str | None,
              options: dict[str, Any]) -> tuple:
-    """What a pooled replica must share with the replicas a job asks for (see the module docstring)."""
+    """What a pooled replica must share with the replicas a job asks for (see the module docstring).
+
+    A model's track requests and receptive-field windows are left out: they are arguments of each
+    predict call (``ModelReplica.predict``), not of the loaded model, so jobs that differ only there
+    share replicas."""
+    from dataclasses import replace
+
     from seqbench.models.registry import describe
 
     stamps = []
     for ms in specs:
+        loaded = replace(ms, tracks=(), windows=None)
         try:
             handle = describe(ms, Path(cache_dir) if cache_dir else None)[3]
         except Exception:  # an unloadable model: the job will fail with the loader's message
             handle = ms.resolved_handle()
-        stamps.append((repr(ms), handle, _files_stamp(str(handle))))
+        stamps.append((repr(loaded), handle, _files_stamp(str(handle))))
     return (tuple(stamps), cache_dir, threads, prediction_cache, tuple(sorted(options.items(), key=str)))
 
 

@@ -103,6 +103,24 @@ def test_a_second_job_runs_on_the_kept_replica_and_a_dead_one_is_replaced(cache_
         ray.get(actor.pid.remote(), timeout=30)
 
 
+def test_a_job_that_asks_other_tracks_or_windows_of_the_same_model_reuses_its_replica(cache_dir, tmp_path, pool):
+    """A model's per-job track requests and receptive-field windows are arguments of each predict call, not
+    of the loaded model: a job that names them runs on the replica another job left, with the rows a
+    fresh replica gives (the first job's, bit for bit)."""
+    spec = _spec(cache_dir)
+    first = _run(spec, tmp_path / "a")
+    kept = _pids(pool)
+    root = ensure_demo(cache_dir).root
+    raw = deep_merge(mx_demo.demo_spec(root), {"inputs": TINY, "runtime": {"replicas": 1, "shard_size": 8}})
+    raw.pop("model", None)
+    raw["models"] = [{"kind": "planted", "windows": [0], "tracks": {"cage": {"assay": "CAGE", "cell_type": "K562"}}}]
+    other = parse_spec(raw, origin="test", base_dir=root)
+    assert other.models[0].windows == (0,) and other.models[0].tracks and not spec.model.tracks
+    second = _run(other, tmp_path / "b")
+    assert _pids(pool) == kept
+    pd.testing.assert_frame_equal(_rows(second), _rows(first), check_exact=True)
+
+
 def test_a_cancelled_job_keeps_no_replica(cache_dir, tmp_path, pool):
     from seqbench.runtime.pipeline import JobCancelled, PipelinePlan, run_pipeline
     from seqbench.runtime.submit import plan_job
